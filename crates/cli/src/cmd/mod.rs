@@ -1,0 +1,4 @@
+//! One module per subcommand: convert arguments, call the library, render the result.
+
+pub mod bench;
+pub mod sim;

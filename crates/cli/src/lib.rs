@@ -1,0 +1,54 @@
+//! The `servebench` command line.
+//!
+//! This crate only wires the layers together: it parses arguments with clap, converts them into
+//! library inputs, calls one entry point per subcommand (`cmd/<name>.rs`) and renders the result.
+//! Exit codes are defined once in [`exit`] and documented in `docs/exit-codes.md`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+pub mod exit;
+
+/// Run performance and accuracy test suites for LLM serving.
+#[derive(Debug, Parser)]
+#[command(name = "servebench", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load-test an OpenAI-compatible server (the built-in benchmark client).
+    Bench(servebench_loadgen::cli::BenchArgs),
+    /// Run the GPU-free simulated serving engine.
+    Sim(servebench_sim::cli::SimArgs),
+}
+
+/// Parses the process arguments, runs the subcommand and returns its exit code.
+pub fn main_impl() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help/version to stdout with code 0 and usage errors with code 2.
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    match cli.command {
+        Command::Bench(args) => cmd::bench::run(args),
+        Command::Sim(args) => cmd::sim::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}
