@@ -1,1 +1,3 @@
-//! servebench config layer (skeleton).
+//! servebench config layer: YAML test configs become typed, validated test cases.
+
+pub mod select;

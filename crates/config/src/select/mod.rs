@@ -1,0 +1,1 @@
+//! Test selection (being written).
