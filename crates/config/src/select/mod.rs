@@ -1,1 +1,48 @@
-//! Test selection (being written).
+//! Test selection: `--test-type`, `--category`, `--model`, `-k`, `-m` and `--testlist`.
+//!
+//! The caller builds one [`SelectKey`] per discovered test case and a [`Selection`] from the
+//! command line; [`Selection::select`] returns the selected indices in input order, with what a
+//! test list said about each (marker, benchmark mode). Test lists are parsed by
+//! [`TestList::read`]/[`TestList::parse_text`] into source-agnostic [`ListEntry`] values, so other
+//! list formats (test-db YAML, unified suites) can produce entries for the same resolver.
+//! Line forms and markers are documented in `docs/test-lists.md`.
+
+mod expr;
+mod problem;
+mod resolve;
+mod selection;
+mod testlist;
+
+#[cfg(test)]
+mod tests;
+
+pub use expr::{Expr, ExprError};
+pub use problem::{ListProblem, ProblemKind, Severity};
+pub use selection::{Listed, SelectError, Selected, SelectedTest, Selection};
+pub use testlist::{
+    BenchmarkMode, CasePrefix, DisaggFunction, ListEntry, ListMarker, ListReadError, PerfSanityCase, TestList,
+    TestRef,
+};
+
+/// What selection needs to know about one test case.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SelectKey {
+    /// `{test_type}_{category}_{file stem}`; aggregated: `agg_{category}_{stem}-{server}-{client}`.
+    pub test_id: String,
+    /// `{test_type}/{category}/{stem}`.
+    pub display_name: String,
+    /// `disagg`, `wideep`, `agg`, or a custom directory name.
+    pub test_type: String,
+    /// `perf`, `accuracy`, `stress`, `perf-sanity`.
+    pub category: String,
+    /// `metadata.model_name`.
+    pub model: String,
+    /// Config file name without `.yaml`.
+    pub file_stem: String,
+    /// Aggregated configs: `server_configs[].name`.
+    pub server_name: Option<String>,
+    /// Aggregated configs: `server_configs[].client_configs[].name`.
+    pub client_name: Option<String>,
+    /// The category plus metadata tags, e.g. `["perf", "nightly"]`.
+    pub markers: Vec<String>,
+}

@@ -1,0 +1,169 @@
+//! The combined selection: filters, expressions and test lists.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use super::SelectKey;
+use super::expr::Expr;
+use super::problem::{ListProblem, ProblemKind};
+use super::resolve::Resolver;
+use super::testlist::{BenchmarkMode, ListMarker, TestList};
+
+/// Everything that narrows the set of test cases; all parts must hold (AND).
+///
+/// Each filter list is any-of; an empty list does not filter. With one or more test lists, only
+/// listed tests are candidates (the union of the lists), and the other filters still apply.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// `--test-type`: exact, ASCII case-insensitive (`disagg`, `wideep`, `agg`, ...).
+    pub test_types: Vec<String>,
+    /// `--category`: exact, ASCII case-insensitive (`perf`, `accuracy`, `stress`, `perf-sanity`).
+    pub categories: Vec<String>,
+    /// `--model`: case-insensitive substring of `metadata.model_name` (`deepseek` matches
+    /// `deepseek-r1-fp4` and `deepseek-v32-fp4`).
+    pub models: Vec<String>,
+    /// `-k`: words are case-insensitive substrings of the test id or the display name.
+    pub keyword: Option<Expr>,
+    /// `-m`: words are markers (category and metadata tags), matched exactly.
+    pub marker: Option<Expr>,
+    /// `--testlist`: parsed lists, resolved against the test cases by [`Selection::select`].
+    pub lists: Vec<TestList>,
+}
+
+/// The outcome of a successful selection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selected {
+    /// Selected tests in input order (a test listed with two benchmark modes appears twice, in
+    /// list order).
+    pub tests: Vec<SelectedTest>,
+    /// List warnings (duplicates, ignored markers, empty lists), in list and line order.
+    pub warnings: Vec<ListProblem>,
+}
+
+/// One selected test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectedTest {
+    /// Index into the `keys` slice given to [`Selection::select`].
+    pub index: usize,
+    /// Where a test list named it; `None` when no list was used.
+    pub listed: Option<Listed>,
+}
+
+/// What a test list line says about a selected test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The list's name.
+    pub file: String,
+    /// 1-based line number.
+    pub line: usize,
+    /// The marker that counts (`SKIP`ped tests are selected; the runner reports them as skipped).
+    pub marker: Option<ListMarker>,
+    /// The benchmark mode the line asks for (`gen_only`, `ctx_only`, ...), if any.
+    pub mode: Option<BenchmarkMode>,
+}
+
+/// Test lists with errors: every problem of every list, errors and warnings, reported together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct SelectError {
+    /// All problems, in list and line order.
+    pub problems: Vec<ListProblem>,
+}
+
+impl fmt::Display for SelectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let errors = self.problems.iter().filter(|p| p.is_error()).count();
+        write!(f, "{errors} error(s) in test list(s)")?;
+        for p in &self.problems {
+            write!(f, "\n  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Selection {
+    /// Selects among `keys`; fails when a list has parse errors or lines that match no test.
+    pub fn select(&self, keys: &[SelectKey]) -> Result<Selected, SelectError> {
+        let filtered: Vec<bool> = keys.iter().map(|k| self.matches_filters(k)).collect();
+        let passes = |i: usize| filtered.get(i).copied().unwrap_or(false);
+        if self.lists.is_empty() {
+            let tests = (0..keys.len()).filter(|&i| passes(i)).map(|index| SelectedTest { index, listed: None }).collect();
+            return Ok(Selected { tests, warnings: Vec::new() });
+        }
+        let resolver = Resolver::new(keys);
+        let mut problems = Vec::new();
+        let mut seen: HashMap<(usize, Option<BenchmarkMode>), String> = HashMap::new();
+        let mut tests = Vec::new();
+        for list in &self.lists {
+            let mut list_problems = list.problems.clone();
+            for entry in &list.entries {
+                let mode = match &entry.reference {
+                    super::TestRef::PerfSanity(case) => case.mode,
+                    _ => None,
+                };
+                let found = match resolver.resolve(entry) {
+                    Ok(found) => found,
+                    Err(kind) => {
+                        list_problems.push(ListProblem::error(&list.name, entry.line, entry.column, kind));
+                        continue;
+                    }
+                };
+                for index in found {
+                    let here = format!("{}:{}", list.name, entry.line);
+                    if let Some(first) = seen.get(&(index, mode)) {
+                        let reference = resolver.key(index).map(|k| k.test_id.clone()).unwrap_or_default();
+                        list_problems.push(ListProblem::warning(
+                            &list.name,
+                            entry.line,
+                            entry.column,
+                            ProblemKind::Duplicate { reference, first: first.clone() },
+                        ));
+                        continue;
+                    }
+                    seen.insert((index, mode), here);
+                    if passes(index) {
+                        let listed =
+                            Listed { file: list.name.clone(), line: entry.line, marker: entry.marker.clone(), mode };
+                        tests.push(SelectedTest { index, listed: Some(listed) });
+                    }
+                }
+            }
+            list_problems.sort_by_key(|p| (p.line, p.column));
+            problems.extend(list_problems);
+        }
+        if problems.iter().any(ListProblem::is_error) {
+            return Err(SelectError { problems });
+        }
+        tests.sort_by_key(|t| t.index); // stable: list order within one test
+        Ok(Selected { tests, warnings: problems })
+    }
+
+    /// Whether a test case passes the type, category, model, `-k` and `-m` filters.
+    pub fn matches_filters(&self, key: &SelectKey) -> bool {
+        let any_eq = |wanted: &[String], have: &str| wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(have));
+        if !any_eq(&self.test_types, &key.test_type) || !any_eq(&self.categories, &key.category) {
+            return false;
+        }
+        if !self.models.is_empty() {
+            let model = key.model.to_lowercase();
+            if !self.models.iter().any(|m| model.contains(&m.to_lowercase())) {
+                return false;
+            }
+        }
+        if let Some(expr) = &self.keyword {
+            let id = key.test_id.to_lowercase();
+            let display = key.display_name.to_lowercase();
+            if !expr.eval(&mut |w| {
+                let w = w.to_lowercase();
+                id.contains(&w) || display.contains(&w)
+            }) {
+                return false;
+            }
+        }
+        if let Some(expr) = &self.marker {
+            if !expr.eval(&mut |w| key.markers.iter().any(|m| m == w)) {
+                return false;
+            }
+        }
+        true
+    }
+}
