@@ -1,15 +1,27 @@
-//! servebench sim (skeleton; filled by its issue).
+//! servebench sim: a GPU-free serving engine.
+//!
+//! It serves the OpenAI-compatible API the way a real serving stack does from the outside, in the
+//! roles of an aggregated server, a context (prefill) server, a generation (decode) server and a
+//! disaggregated router, with timings from a performance model of the worker config on a GPU
+//! profile, and injectable faults. See `docs/simulator.md`.
+//!
+//! - [`model`]: the performance model, pure and synchronous (no runtime, no I/O).
+//! - [`server`]: the async HTTP shell (tokio + hyper) around it: [`server::SimServer`].
+//! - [`cli`]: `servebench sim serve|router` arguments and entry point.
+//!
+//! ```
+//! use servebench_sim::model::{cluster, Role, ServerShape};
+//! use servebench_sim::{profile, worker::WorkerConfig};
+//!
+//! let cfg = WorkerConfig::parse("tensor_parallel_size: 8\nmax_batch_size: 64\n", "gen.yaml").unwrap();
+//! let shape = ServerShape::new(Role::Agg, &cfg, profile::resolve("llama-3-70b", "H100", None).unwrap());
+//! let w = cluster::Workload { concurrency: 8, requests: 8, input_tokens: 128, output_tokens: 16 };
+//! let s = cluster::simulate(&cluster::Topology::Agg { shape, servers: 1 }, w, 0);
+//! assert!(s.mean_ttft_s > 0.0 && s.mean_tpot_s > 0.0);
+//! ```
 
-pub mod cli {
-    //! Command-line arguments and entry point.
-
-    /// Arguments (placeholder until the issue lands).
-    #[derive(Debug, clap::Args)]
-    pub struct SimArgs {}
-
-    /// Runs the command and returns the process exit code.
-    pub fn run(_args: SimArgs) -> u8 {
-        eprintln!("error: not implemented yet");
-        3
-    }
-}
+pub mod cli;
+pub mod model;
+pub mod profile;
+pub mod rng;
+pub mod worker;
