@@ -53,7 +53,12 @@ impl Expr {
     pub fn parse(src: &str) -> Result<Expr, ExprError> {
         let tokens = tokenize(src);
         let end_column = src.chars().count() + 1;
-        let mut parser = Parser { tokens, pos: 0, end_column, depth: 0 };
+        let mut parser = Parser {
+            tokens,
+            pos: 0,
+            end_column,
+            depth: 0,
+        };
         if parser.peek().is_none() {
             return Ok(Expr { root: Node::All });
         }
@@ -189,9 +194,15 @@ fn tokenize(src: &str) -> Vec<Token> {
         if c.is_whitespace() || c == '(' || c == ')' {
             flush(&mut word, word_col, &mut tokens);
             if c == '(' {
-                tokens.push(Token { kind: TokKind::LParen, column });
+                tokens.push(Token {
+                    kind: TokKind::LParen,
+                    column,
+                });
             } else if c == ')' {
-                tokens.push(Token { kind: TokKind::RParen, column });
+                tokens.push(Token {
+                    kind: TokKind::RParen,
+                    column,
+                });
             }
         } else {
             if word.is_empty() {
@@ -227,7 +238,11 @@ impl Parser {
 
     fn error(&self, expected: &str) -> ExprError {
         let (column, found) = self.found();
-        ExprError { column, expected: expected.to_owned(), found }
+        ExprError {
+            column,
+            expected: expected.to_owned(),
+            found,
+        }
     }
 
     fn eat(&mut self, kind: &TokKind) -> bool {
@@ -302,10 +317,10 @@ impl Parser {
 }
 
 fn single_or(mut items: Vec<Node>, make: fn(Vec<Node>) -> Node) -> Node {
-    if items.len() == 1 {
-        if let Some(only) = items.pop() {
-            return only;
-        }
+    if items.len() == 1
+        && let Some(only) = items.pop()
+    {
+        return only;
     }
     make(items)
 }
@@ -320,7 +335,9 @@ mod tests {
     }
 
     fn holds(src: &str, true_words: &[&str]) -> bool {
-        Expr::parse(src).unwrap().eval(&mut |w| true_words.contains(&w))
+        Expr::parse(src)
+            .unwrap()
+            .eval(&mut |w| true_words.contains(&w))
     }
 
     #[test]
@@ -352,7 +369,10 @@ mod tests {
 
     #[test]
     fn words_may_hold_punctuation_and_keywords_are_case_sensitive() {
-        assert_eq!(show("deepseek-r1-fp4_1k1k and ccb-NIXL"), "(deepseek-r1-fp4_1k1k and ccb-NIXL)");
+        assert_eq!(
+            show("deepseek-r1-fp4_1k1k and ccb-NIXL"),
+            "(deepseek-r1-fp4_1k1k and ccb-NIXL)"
+        );
         // pytest keywords are lower case; `AND` is a plain word.
         assert_eq!(show("AND"), "AND");
         assert_eq!(show("android or order"), "(android or order)");
@@ -372,9 +392,15 @@ mod tests {
     #[test]
     fn errors_name_column_and_expectation() {
         let e = err("a and");
-        assert_eq!(e.to_string(), "at column 6: expected a word, `not` or `(`, found end of input");
+        assert_eq!(
+            e.to_string(),
+            "at column 6: expected a word, `not` or `(`, found end of input"
+        );
         let e = err("a b");
-        assert_eq!(e.to_string(), "at column 3: expected `and`, `or` or end of input, found word `b`");
+        assert_eq!(
+            e.to_string(),
+            "at column 3: expected `and`, `or` or end of input, found word `b`"
+        );
         let e = err("(a or b");
         assert_eq!(e.column, 8);
         assert_eq!(e.expected, "`)` to close the `(` at column 1");
@@ -405,8 +431,14 @@ mod tests {
     }
 
     fn proptest_config() -> ProptestConfig {
-        let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
-        ProptestConfig { cases, ..ProptestConfig::default() }
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256);
+        ProptestConfig {
+            cases,
+            ..ProptestConfig::default()
+        }
     }
 
     fn tokens() -> impl Strategy<Value = String> {

@@ -20,8 +20,8 @@ pub use expr::{Expr, ExprError};
 pub use problem::{ListProblem, ProblemKind, Severity};
 pub use selection::{Listed, SelectError, Selected, SelectedTest, Selection};
 pub use testlist::{
-    BenchmarkMode, CasePrefix, DisaggFunction, ListEntry, ListMarker, ListReadError, PerfSanityCase, TestList,
-    TestRef,
+    BenchmarkMode, CasePrefix, DisaggFunction, ListEntry, ListMarker, ListReadError,
+    PerfSanityCase, TestList, TestRef,
 };
 
 /// What selection needs to know about one test case.

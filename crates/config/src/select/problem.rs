@@ -28,11 +28,28 @@ pub struct ListProblem {
 
 impl ListProblem {
     pub(crate) fn error(file: &str, line: usize, column: usize, kind: ProblemKind) -> ListProblem {
-        ListProblem { file: file.to_owned(), line, column, severity: Severity::Error, kind }
+        ListProblem {
+            file: file.to_owned(),
+            line,
+            column,
+            severity: Severity::Error,
+            kind,
+        }
     }
 
-    pub(crate) fn warning(file: &str, line: usize, column: usize, kind: ProblemKind) -> ListProblem {
-        ListProblem { file: file.to_owned(), line, column, severity: Severity::Warning, kind }
+    pub(crate) fn warning(
+        file: &str,
+        line: usize,
+        column: usize,
+        kind: ProblemKind,
+    ) -> ListProblem {
+        ListProblem {
+            file: file.to_owned(),
+            line,
+            column,
+            severity: Severity::Warning,
+            kind,
+        }
     }
 
     /// Whether this problem fails the selection.
@@ -92,7 +109,9 @@ pub enum ProblemKind {
         hint: Option<String>,
     },
     /// `TIMEOUT` without `(N)`, N digits only and at least 1 (upstream's wording).
-    #[error("Invalid syntax for TIMEOUT value: \"{raw}\". Expected a numeric value in parentheses.")]
+    #[error(
+        "Invalid syntax for TIMEOUT value: \"{raw}\". Expected a numeric value in parentheses."
+    )]
     InvalidTimeout {
         /// What followed `TIMEOUT`.
         raw: String,
@@ -152,7 +171,10 @@ fn suggestion_text(suggestions: &[String]) -> String {
         [one] => format!(" (did you mean `{one}`?)"),
         many => format!(
             " (did you mean one of {}?)",
-            many.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

@@ -13,6 +13,8 @@ const MAX_SUGGESTIONS: usize = 3;
 const PREFILTER: usize = 32;
 /// Minimum normalised Levenshtein similarity for a suggestion.
 const MIN_SIMILARITY: f64 = 0.5;
+/// Suggestions must be within this similarity of the best one (one clear winner stays alone).
+const MARGIN: f64 = 0.08;
 
 /// Lookup tables over the test cases, built once per selection.
 pub(crate) struct Resolver<'a> {
@@ -45,7 +47,11 @@ impl<'a> Resolver<'a> {
             r.by_display.entry(&k.display_name).or_default().push(i);
             match &k.server_name {
                 None => r.by_stem.entry(&k.file_stem).or_default().push(i),
-                Some(server) => r.by_server.entry((&k.file_stem, server)).or_default().push(i),
+                Some(server) => r
+                    .by_server
+                    .entry((&k.file_stem, server))
+                    .or_default()
+                    .push(i),
             }
         }
         r
@@ -55,7 +61,11 @@ impl<'a> Resolver<'a> {
     pub(crate) fn resolve(&self, entry: &ListEntry) -> Result<Vec<usize>, ProblemKind> {
         match &entry.reference {
             TestRef::Name(name) => {
-                if let Some(found) = self.by_id.get(name.as_str()).or_else(|| self.by_display.get(name.as_str())) {
+                if let Some(found) = self
+                    .by_id
+                    .get(name.as_str())
+                    .or_else(|| self.by_display.get(name.as_str()))
+                {
                     return Ok(found.clone());
                 }
                 Err(self.unmatched(name, PoolKind::Ids))
@@ -70,16 +80,27 @@ impl<'a> Resolver<'a> {
                 };
                 // The same stem under several directories: prefer the perf-sanity copy.
                 let found = if found.len() > 1 {
-                    let sanity: Vec<usize> =
-                        found.iter().copied().filter(|&i| self.key(i).is_some_and(|k| k.category == "perf-sanity")).collect();
-                    if sanity.is_empty() { found.clone() } else { sanity }
+                    let sanity: Vec<usize> = found
+                        .iter()
+                        .copied()
+                        .filter(|&i| self.key(i).is_some_and(|k| k.category == "perf-sanity"))
+                        .collect();
+                    if sanity.is_empty() {
+                        found.clone()
+                    } else {
+                        sanity
+                    }
                 } else {
                     found.clone()
                 };
                 if found.len() > 1 {
                     return Err(ProblemKind::Ambiguous {
                         reference: case.rest.clone(),
-                        candidates: found.iter().filter_map(|&i| self.key(i)).map(|k| k.display_name.clone()).collect(),
+                        candidates: found
+                            .iter()
+                            .filter_map(|&i| self.key(i))
+                            .map(|k| k.display_name.clone())
+                            .collect(),
                     });
                 }
                 Ok(found)
@@ -88,7 +109,9 @@ impl<'a> Resolver<'a> {
                 // `<config file>-<server name>`: either part may contain dashes, so try every split.
                 let mut found = Vec::new();
                 for (dash, _) in case.rest.match_indices('-') {
-                    let (Some(file), Some(server)) = (case.rest.get(..dash), case.rest.get(dash + 1..)) else {
+                    let (Some(file), Some(server)) =
+                        (case.rest.get(..dash), case.rest.get(dash + 1..))
+                    else {
                         continue;
                     };
                     if let Some(hit) = self.by_server.get(&(file, server)) {
@@ -111,22 +134,40 @@ impl<'a> Resolver<'a> {
 
     fn unmatched(&self, reference: &str, kind: PoolKind) -> ProblemKind {
         let colon_style = reference.contains(':');
-        let query = if colon_style { normalise_colon_id(reference) } else { reference.to_owned() };
-        let pool = match kind {
-            PoolKind::Ids => self.ids.get_or_init(|| Pool::new(self.keys.iter().map(|k| k.test_id.clone()))),
-            PoolKind::Stems => self.stems.get_or_init(|| {
-                Pool::new(self.keys.iter().filter(|k| k.server_name.is_none()).map(|k| k.file_stem.clone()))
-            }),
-            PoolKind::Servers => self.servers.get_or_init(|| {
-                Pool::new(self.keys.iter().filter_map(|k| Some(format!("{}-{}", k.file_stem, k.server_name.as_ref()?))))
-            }),
+        let query = if colon_style {
+            normalise_colon_id(reference)
+        } else {
+            reference.to_owned()
         };
+        let pool =
+            match kind {
+                PoolKind::Ids => self
+                    .ids
+                    .get_or_init(|| Pool::new(self.keys.iter().map(|k| k.test_id.clone()))),
+                PoolKind::Stems => self.stems.get_or_init(|| {
+                    Pool::new(
+                        self.keys
+                            .iter()
+                            .filter(|k| k.server_name.is_none())
+                            .map(|k| k.file_stem.clone()),
+                    )
+                }),
+                PoolKind::Servers => self.servers.get_or_init(|| {
+                    Pool::new(self.keys.iter().filter_map(|k| {
+                        Some(format!("{}-{}", k.file_stem, k.server_name.as_ref()?))
+                    }))
+                }),
+            };
         let note = colon_style.then(|| {
             "this is an old colon-style id (Nov 2025 scheme, e.g. `file:`, `dep:16`, `ccbackend:NIXL`); \
              current ids are `{test_type}_{category}_{config file stem}`"
                 .to_owned()
         });
-        ProblemKind::Unmatched { reference: reference.to_owned(), suggestions: pool.suggest(&query), note }
+        ProblemKind::Unmatched {
+            reference: reference.to_owned(),
+            suggestions: pool.suggest(&query),
+            note,
+        }
     }
 }
 
@@ -139,7 +180,9 @@ enum PoolKind {
 
 /// Rewrites an old colon-style id towards the current scheme so suggestions are closer.
 fn normalise_colon_id(id: &str) -> String {
-    id.replace("file:", "").replace("ccbackend:", "ccb-").replace(':', "")
+    id.replace("file:", "")
+        .replace("ccbackend:", "ccb-")
+        .replace(':', "")
 }
 
 /// Candidate names with their character bigrams, for suggestions.
@@ -152,35 +195,58 @@ impl Pool {
         let mut names: Vec<String> = names.collect();
         names.sort();
         names.dedup();
-        Pool { items: names.into_iter().map(|n| {
-            let grams = bigrams(&n);
-            (n, grams)
-        }).collect() }
+        Pool {
+            items: names
+                .into_iter()
+                .map(|n| {
+                    let grams = bigrams(&n);
+                    (n, grams)
+                })
+                .collect(),
+        }
     }
 
     /// The closest names to `query`, best first.
     fn suggest(&self, query: &str) -> Vec<String> {
         let q = bigrams(query);
-        let mut rough: Vec<(f64, &str)> = self.items.iter().map(|(name, grams)| (jaccard(&q, grams), name.as_str())).collect();
+        let mut rough: Vec<(f64, &str)> = self
+            .items
+            .iter()
+            .map(|(name, grams)| (jaccard(&q, grams), name.as_str()))
+            .collect();
         rough.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
         rough.truncate(PREFILTER);
         let query = query.to_lowercase();
         let mut scored: Vec<(f64, &str)> = rough
             .into_iter()
-            .map(|(_, name)| (strsim::normalized_levenshtein(&query, &name.to_lowercase()), name))
+            .map(|(_, name)| {
+                (
+                    strsim::normalized_levenshtein(&query, &name.to_lowercase()),
+                    name,
+                )
+            })
             .filter(|(score, _)| *score >= MIN_SIMILARITY)
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-        scored.into_iter().take(MAX_SUGGESTIONS).map(|(_, name)| name.to_owned()).collect()
+        let best = scored.first().map_or(0.0, |s| s.0);
+        scored
+            .into_iter()
+            .take_while(|s| s.0 >= best - MARGIN)
+            .take(MAX_SUGGESTIONS)
+            .map(|(_, name)| name.to_owned())
+            .collect()
     }
 }
 
 fn bigrams(s: &str) -> Vec<u64> {
     let chars: Vec<char> = s.chars().flat_map(char::to_lowercase).collect();
-    let mut grams: Vec<u64> = chars.windows(2).map(|w| match w {
-        [a, b] => (u64::from(u32::from(*a)) << 32) | u64::from(u32::from(*b)),
-        _ => 0,
-    }).collect();
+    let mut grams: Vec<u64> = chars
+        .windows(2)
+        .map(|w| match w {
+            [a, b] => (u64::from(u32::from(*a)) << 32) | u64::from(u32::from(*b)),
+            _ => 0,
+        })
+        .collect();
     grams.sort_unstable();
     grams.dedup();
     grams
@@ -201,5 +267,9 @@ fn jaccard(a: &[u64], b: &[u64]) -> f64 {
         }
     }
     let union = a.len() + b.len() - common;
-    if union == 0 { 0.0 } else { common as f64 / union as f64 }
+    if union == 0 {
+        0.0
+    } else {
+        common as f64 / union as f64
+    }
 }

@@ -86,8 +86,17 @@ impl Selection {
         let filtered: Vec<bool> = keys.iter().map(|k| self.matches_filters(k)).collect();
         let passes = |i: usize| filtered.get(i).copied().unwrap_or(false);
         if self.lists.is_empty() {
-            let tests = (0..keys.len()).filter(|&i| passes(i)).map(|index| SelectedTest { index, listed: None }).collect();
-            return Ok(Selected { tests, warnings: Vec::new() });
+            let tests = (0..keys.len())
+                .filter(|&i| passes(i))
+                .map(|index| SelectedTest {
+                    index,
+                    listed: None,
+                })
+                .collect();
+            return Ok(Selected {
+                tests,
+                warnings: Vec::new(),
+            });
         }
         let resolver = Resolver::new(keys);
         let mut problems = Vec::new();
@@ -103,27 +112,45 @@ impl Selection {
                 let found = match resolver.resolve(entry) {
                     Ok(found) => found,
                     Err(kind) => {
-                        list_problems.push(ListProblem::error(&list.name, entry.line, entry.column, kind));
+                        list_problems.push(ListProblem::error(
+                            &list.name,
+                            entry.line,
+                            entry.column,
+                            kind,
+                        ));
                         continue;
                     }
                 };
                 for index in found {
                     let here = format!("{}:{}", list.name, entry.line);
                     if let Some(first) = seen.get(&(index, mode)) {
-                        let reference = resolver.key(index).map(|k| k.test_id.clone()).unwrap_or_default();
+                        let reference = resolver
+                            .key(index)
+                            .map(|k| k.test_id.clone())
+                            .unwrap_or_default();
                         list_problems.push(ListProblem::warning(
                             &list.name,
                             entry.line,
                             entry.column,
-                            ProblemKind::Duplicate { reference, first: first.clone() },
+                            ProblemKind::Duplicate {
+                                reference,
+                                first: first.clone(),
+                            },
                         ));
                         continue;
                     }
                     seen.insert((index, mode), here);
                     if passes(index) {
-                        let listed =
-                            Listed { file: list.name.clone(), line: entry.line, marker: entry.marker.clone(), mode };
-                        tests.push(SelectedTest { index, listed: Some(listed) });
+                        let listed = Listed {
+                            file: list.name.clone(),
+                            line: entry.line,
+                            marker: entry.marker.clone(),
+                            mode,
+                        };
+                        tests.push(SelectedTest {
+                            index,
+                            listed: Some(listed),
+                        });
                     }
                 }
             }
@@ -134,18 +161,27 @@ impl Selection {
             return Err(SelectError { problems });
         }
         tests.sort_by_key(|t| t.index); // stable: list order within one test
-        Ok(Selected { tests, warnings: problems })
+        Ok(Selected {
+            tests,
+            warnings: problems,
+        })
     }
 
     /// Whether a test case passes the type, category, model, `-k` and `-m` filters.
     pub fn matches_filters(&self, key: &SelectKey) -> bool {
-        let any_eq = |wanted: &[String], have: &str| wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(have));
+        let any_eq = |wanted: &[String], have: &str| {
+            wanted.is_empty() || wanted.iter().any(|w| w.eq_ignore_ascii_case(have))
+        };
         if !any_eq(&self.test_types, &key.test_type) || !any_eq(&self.categories, &key.category) {
             return false;
         }
         if !self.models.is_empty() {
             let model = key.model.to_lowercase();
-            if !self.models.iter().any(|m| model.contains(&m.to_lowercase())) {
+            if !self
+                .models
+                .iter()
+                .any(|m| model.contains(&m.to_lowercase()))
+            {
                 return false;
             }
         }
@@ -159,10 +195,10 @@ impl Selection {
                 return false;
             }
         }
-        if let Some(expr) = &self.marker {
-            if !expr.eval(&mut |w| key.markers.iter().any(|m| m == w)) {
-                return false;
-            }
+        if let Some(expr) = &self.marker
+            && !expr.eval(&mut |w| key.markers.iter().any(|m| m == w))
+        {
+            return false;
         }
         true
     }

@@ -195,19 +195,31 @@ impl TestList {
     /// Reads and parses a plain-text list file.
     pub fn read(path: &Path) -> Result<TestList, ListReadError> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| ListReadError { path: name.clone(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| ListReadError {
+            path: name.clone(),
+            source,
+        })?;
         let text = String::from_utf8_lossy(&bytes);
         Ok(TestList::parse_text(&name, &text))
     }
 
     /// Parses plain-text list content; `name` labels diagnostics.
     pub fn parse_text(name: &str, text: &str) -> TestList {
-        let mut list = TestList { name: name.to_owned(), entries: Vec::new(), problems: Vec::new() };
+        let mut list = TestList {
+            name: name.to_owned(),
+            entries: Vec::new(),
+            problems: Vec::new(),
+        };
         for (i, raw) in text.lines().enumerate() {
             parse_line(&mut list, i + 1, raw);
         }
         if list.entries.is_empty() && list.problems.is_empty() {
-            list.problems.push(ListProblem::warning(&list.name, 0, 0, ProblemKind::EmptyList));
+            list.problems.push(ListProblem::warning(
+                &list.name,
+                0,
+                0,
+                ProblemKind::EmptyList,
+            ));
         }
         list
     }
@@ -224,7 +236,11 @@ type Chars = Vec<(usize, char)>;
 fn parse_line(list: &mut TestList, line: usize, raw: &str) {
     // Everything from the first `#` is a comment (as upstream).
     let content = raw.split('#').next().unwrap_or("");
-    let chars: Chars = content.chars().enumerate().map(|(i, c)| (i + 1, c)).collect();
+    let chars: Chars = content
+        .chars()
+        .enumerate()
+        .map(|(i, c)| (i + 1, c))
+        .collect();
     let mut pos = skip_ws(&chars, 0);
     let Some(&(column, _)) = chars.get(pos) else {
         return; // blank or comment-only
@@ -241,17 +257,31 @@ fn parse_line(list: &mut TestList, line: usize, raw: &str) {
         }
         pos += 1;
     }
-    let text: String = chars.get(start..pos).unwrap_or_default().iter().map(|&(_, c)| c).collect();
+    let text: String = chars
+        .get(start..pos)
+        .unwrap_or_default()
+        .iter()
+        .map(|&(_, c)| c)
+        .collect();
     let name = list.name.clone();
     let reference = match parse_reference(&text) {
         Ok(r) => r,
         Err(kind) => {
-            list.problems.push(ListProblem::error(&name, line, column, kind));
+            list.problems
+                .push(ListProblem::error(&name, line, column, kind));
             return;
         }
     };
-    let marker = parse_markers(list, line, &chars, pos);
-    list.entries.push(ListEntry { line, column, reference, marker });
+    // A line whose markers do not parse is reported once, not resolved as well.
+    let Ok(marker) = parse_markers(list, line, &chars, pos) else {
+        return;
+    };
+    list.entries.push(ListEntry {
+        line,
+        column,
+        reference,
+        marker,
+    });
 }
 
 fn skip_ws(chars: &Chars, mut pos: usize) -> usize {
@@ -273,13 +303,18 @@ fn parse_reference(text: &str) -> Result<TestRef, ProblemKind> {
         if inner.is_empty() {
             return Err(bad_node(text));
         }
-        return Ok(TestRef::DisaggNode { function, test_id: inner.to_owned() });
+        return Ok(TestRef::DisaggNode {
+            function,
+            test_id: inner.to_owned(),
+        });
     }
     if let Some(rest) = text.strip_prefix(PERF_SANITY_PREFIX) {
         let case = rest.strip_suffix(']').ok_or_else(|| bad_node(text))?;
-        return parse_case(case).map(TestRef::PerfSanity).ok_or_else(|| ProblemKind::BadCase {
-            case: case.to_owned(),
-        });
+        return parse_case(case)
+            .map(TestRef::PerfSanity)
+            .ok_or_else(|| ProblemKind::BadCase {
+                case: case.to_owned(),
+            });
     }
     if text.contains("::") {
         return Err(bad_node(text));
@@ -288,7 +323,9 @@ fn parse_reference(text: &str) -> Result<TestRef, ProblemKind> {
 }
 
 fn bad_node(text: &str) -> ProblemKind {
-    ProblemKind::BadNodeId { text: text.to_owned() }
+    ProblemKind::BadNodeId {
+        text: text.to_owned(),
+    }
 }
 
 /// Splits `func[inner]` into `("func", "inner")`.
@@ -308,14 +345,21 @@ fn parse_case(case: &str) -> Option<PerfSanityCase> {
         _ => return None,
     };
     let modes: &[BenchmarkMode] = if prefix.is_disagg() {
-        &[BenchmarkMode::E2e, BenchmarkMode::GenOnlyNoContext, BenchmarkMode::GenOnly]
+        &[
+            BenchmarkMode::E2e,
+            BenchmarkMode::GenOnlyNoContext,
+            BenchmarkMode::GenOnly,
+        ]
     } else {
         &[BenchmarkMode::CtxOnly, BenchmarkMode::GenOnlyNoContext]
     };
     let mut mode = None;
     let mut rest = rest;
     for m in modes {
-        if let Some(r) = rest.strip_prefix(m.as_str()).and_then(|r| r.strip_prefix('-')) {
+        if let Some(r) = rest
+            .strip_prefix(m.as_str())
+            .and_then(|r| r.strip_prefix('-'))
+        {
             mode = Some(*m);
             rest = r;
             break;
@@ -324,26 +368,58 @@ fn parse_case(case: &str) -> Option<PerfSanityCase> {
     if rest.is_empty() {
         return None;
     }
-    Some(PerfSanityCase { prefix, mode, rest: rest.to_owned() })
+    Some(PerfSanityCase {
+        prefix,
+        mode,
+        rest: rest.to_owned(),
+    })
 }
 
-/// Parses the markers after the reference; returns the one that counts.
-fn parse_markers(list: &mut TestList, line: usize, chars: &Chars, mut pos: usize) -> Option<ListMarker> {
+/// Parses the markers after the reference; returns the one that counts, or `Err` once an error has
+/// been recorded in `list.problems`.
+fn parse_markers(
+    list: &mut TestList,
+    line: usize,
+    chars: &Chars,
+    mut pos: usize,
+) -> Result<Option<ListMarker>, ()> {
     let name = list.name.clone();
     let mut found: Vec<(usize, usize, ListMarker)> = Vec::new(); // (order, column, marker)
     loop {
         pos = skip_ws(chars, pos);
-        let Some(&(column, _)) = chars.get(pos) else { break };
+        let Some(&(column, _)) = chars.get(pos) else {
+            break;
+        };
         let start = pos;
-        while chars.get(pos).is_some_and(|&(_, c)| !c.is_whitespace() && c != '(') {
+        while chars
+            .get(pos)
+            .is_some_and(|&(_, c)| !c.is_whitespace() && c != '(')
+        {
             pos += 1;
         }
-        let word: String = chars.get(start..pos).unwrap_or_default().iter().map(|&(_, c)| c).collect();
+        let word: String = chars
+            .get(start..pos)
+            .unwrap_or_default()
+            .iter()
+            .map(|&(_, c)| c)
+            .collect();
         let Some(order) = MARKER_ORDER.iter().position(|m| *m == word) else {
-            let hint = MARKER_ORDER.iter().find(|m| m.eq_ignore_ascii_case(&word)).map(|m| (*m).to_owned());
-            let word = if word.is_empty() { "(".to_owned() } else { word };
-            list.problems.push(ListProblem::error(&name, line, column, ProblemKind::UnexpectedText { word, hint }));
-            return None;
+            let hint = MARKER_ORDER
+                .iter()
+                .find(|m| m.eq_ignore_ascii_case(&word))
+                .map(|m| (*m).to_owned());
+            let word = if word.is_empty() {
+                "(".to_owned()
+            } else {
+                word
+            };
+            list.problems.push(ListProblem::error(
+                &name,
+                line,
+                column,
+                ProblemKind::UnexpectedText { word, hint },
+            ));
+            return Err(());
         };
         if word == "ISOLATION" {
             found.push((order, column, ListMarker::Isolation));
@@ -354,17 +430,29 @@ fn parse_markers(list: &mut TestList, line: usize, chars: &Chars, mut pos: usize
         let marker = match (&*word, group) {
             ("TIMEOUT", Some((text, end))) if is_minutes(&text) => {
                 pos = end;
-                text.parse().ok().map(|minutes| ListMarker::Timeout { minutes })
+                text.parse()
+                    .ok()
+                    .map(|minutes| ListMarker::Timeout { minutes })
             }
             ("TIMEOUT", group) => {
                 let raw = match group {
                     Some((text, _)) => format!("({text})"),
-                    None => chars.get(after..).unwrap_or_default().iter().map(|&(_, c)| c).collect(),
+                    None => chars
+                        .get(after..)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|&(_, c)| c)
+                        .collect(),
                 };
-                list.problems.push(ListProblem::error(&name, line, column, ProblemKind::InvalidTimeout {
-                    raw: raw.trim_end().to_owned(),
-                }));
-                return None;
+                list.problems.push(ListProblem::error(
+                    &name,
+                    line,
+                    column,
+                    ProblemKind::InvalidTimeout {
+                        raw: raw.trim_end().to_owned(),
+                    },
+                ));
+                return Err(());
             }
             (_, Some((text, end))) => {
                 pos = end;
@@ -376,31 +464,51 @@ fn parse_markers(list: &mut TestList, line: usize, chars: &Chars, mut pos: usize
                 })
             }
             (_, None) => {
-                list.problems.push(ListProblem::error(&name, line, column, ProblemKind::MissingReason {
-                    marker: word,
-                }));
-                return None;
+                list.problems.push(ListProblem::error(
+                    &name,
+                    line,
+                    column,
+                    ProblemKind::MissingReason { marker: word },
+                ));
+                return Err(());
             }
         };
         if let Some(marker) = marker {
             found.push((order, column, marker));
         }
     }
-    let counted = found.iter().enumerate().min_by_key(|(_, (order, _, _))| *order).map(|(i, _)| i)?;
-    let (_, _, kept) = found.get(counted)?.clone();
+    let Some(counted) = found
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, (order, _, _))| *order)
+        .map(|(i, _)| i)
+    else {
+        return Ok(None);
+    };
+    let Some((_, _, kept)) = found.get(counted).cloned() else {
+        return Ok(None);
+    };
     for (i, (_, column, marker)) in found.iter().enumerate() {
         if i != counted {
-            list.problems.push(ListProblem::warning(&name, line, *column, ProblemKind::IgnoredMarker {
-                ignored: marker.keyword(),
-                counted: kept.keyword(),
-            }));
+            list.problems.push(ListProblem::warning(
+                &name,
+                line,
+                *column,
+                ProblemKind::IgnoredMarker {
+                    ignored: marker.keyword(),
+                    counted: kept.keyword(),
+                },
+            ));
         }
     }
-    Some(kept)
+    Ok(Some(kept))
 }
 
 fn is_minutes(text: &str) -> bool {
-    !text.is_empty() && text.len() <= 9 && text.bytes().all(|b| b.is_ascii_digit()) && text.bytes().any(|b| b != b'0')
+    !text.is_empty()
+        && text.len() <= 9
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && text.bytes().any(|b| b != b'0')
 }
 
 /// Reads a balanced `( ... )` group starting at `pos`; returns its inner text and the position
@@ -445,7 +553,11 @@ mod tests {
     }
 
     fn problems(text: &str) -> Vec<String> {
-        TestList::parse_text("l.txt", text).problems.iter().map(ToString::to_string).collect()
+        TestList::parse_text("l.txt", text)
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     #[test]
@@ -465,14 +577,34 @@ mod tests {
             ("test_accuracy", DisaggFunction::Accuracy),
             ("test_stress", DisaggFunction::Stress),
         ] {
-            let e = one(&format!("test_disagg.py::TestDisaggBenchmark::{func}[disagg_perf_a-b_ccb-UCX]"));
-            assert_eq!(e.reference, TestRef::DisaggNode { function: want, test_id: "disagg_perf_a-b_ccb-UCX".into() });
+            let e = one(&format!(
+                "test_disagg.py::TestDisaggBenchmark::{func}[disagg_perf_a-b_ccb-UCX]"
+            ));
+            assert_eq!(
+                e.reference,
+                TestRef::DisaggNode {
+                    function: want,
+                    test_id: "disagg_perf_a-b_ccb-UCX".into()
+                }
+            );
         }
-        assert_eq!(problems("test_disagg.py::TestDisaggBenchmark::test_other[x]").len(), 1);
-        assert_eq!(problems("test_disagg.py::TestDisaggBenchmark::test_benchmark[]").len(), 1);
-        assert_eq!(problems("test_disagg.py::TestDisaggBenchmark::test_benchmark[x").len(), 1);
+        assert_eq!(
+            problems("test_disagg.py::TestDisaggBenchmark::test_other[x]").len(),
+            1
+        );
+        assert_eq!(
+            problems("test_disagg.py::TestDisaggBenchmark::test_benchmark[]").len(),
+            1
+        );
+        assert_eq!(
+            problems("test_disagg.py::TestDisaggBenchmark::test_benchmark[x").len(),
+            1
+        );
         let p = problems("other.py::test[x]");
-        assert!(p[0].starts_with("l.txt:1:1: error: unrecognised pytest node id"), "{p:?}");
+        assert!(
+            p[0].starts_with("l.txt:1:1: error: unrecognised pytest node id"),
+            "{p:?}"
+        );
     }
 
     fn case(c: &str) -> PerfSanityCase {
@@ -486,15 +618,40 @@ mod tests {
     fn perf_sanity_cases() {
         use BenchmarkMode::*;
         use CasePrefix::*;
-        let c = |prefix, mode, rest: &str| PerfSanityCase { prefix, mode, rest: rest.into() };
-        assert_eq!(case("disagg_upload-gb200_x-y_ccb-NIXL"), c(DisaggUpload, None, "gb200_x-y_ccb-NIXL"));
-        assert_eq!(case("disagg_upload-e2e-gb200_x"), c(DisaggUpload, Some(E2e), "gb200_x"));
-        assert_eq!(case("disagg_upload-gen_only-gb200_x"), c(DisaggUpload, Some(GenOnly), "gb200_x"));
+        let c = |prefix, mode, rest: &str| PerfSanityCase {
+            prefix,
+            mode,
+            rest: rest.into(),
+        };
+        assert_eq!(
+            case("disagg_upload-gb200_x-y_ccb-NIXL"),
+            c(DisaggUpload, None, "gb200_x-y_ccb-NIXL")
+        );
+        assert_eq!(
+            case("disagg_upload-e2e-gb200_x"),
+            c(DisaggUpload, Some(E2e), "gb200_x")
+        );
+        assert_eq!(
+            case("disagg_upload-gen_only-gb200_x"),
+            c(DisaggUpload, Some(GenOnly), "gb200_x")
+        );
         assert_eq!(case("disagg-e2e-gb200_x"), c(Disagg, Some(E2e), "gb200_x"));
-        assert_eq!(case("disagg-gen_only-gb200_x"), c(Disagg, Some(GenOnly), "gb200_x"));
-        assert_eq!(case("aggr_upload-gpt_oss_120b-srv_a"), c(AggrUpload, None, "gpt_oss_120b-srv_a"));
-        assert_eq!(case("aggr_upload-ctx_only-gb200_x"), c(AggrUpload, Some(CtxOnly), "gb200_x"));
-        assert_eq!(case("aggr-ctx_only-gb200_x"), c(Aggr, Some(CtxOnly), "gb200_x"));
+        assert_eq!(
+            case("disagg-gen_only-gb200_x"),
+            c(Disagg, Some(GenOnly), "gb200_x")
+        );
+        assert_eq!(
+            case("aggr_upload-gpt_oss_120b-srv_a"),
+            c(AggrUpload, None, "gpt_oss_120b-srv_a")
+        );
+        assert_eq!(
+            case("aggr_upload-ctx_only-gb200_x"),
+            c(AggrUpload, Some(CtxOnly), "gb200_x")
+        );
+        assert_eq!(
+            case("aggr-ctx_only-gb200_x"),
+            c(Aggr, Some(CtxOnly), "gb200_x")
+        );
         assert_eq!(
             case("aggr_upload-gen_only_no_context-gb200_x"),
             c(AggrUpload, Some(GenOnlyNoContext), "gb200_x")
@@ -512,19 +669,48 @@ mod tests {
     fn markers() {
         let m = |s: &str| one(&format!("t {s}")).marker;
         assert_eq!(m("TIMEOUT (90)"), Some(ListMarker::Timeout { minutes: 90 }));
-        assert_eq!(m("TIMEOUT(90)").and_then(|m| m.timeout()), Some(Duration::from_secs(5400)));
-        assert_eq!(m("SKIP (https://nvbugs/123 (flaky))"), Some(ListMarker::Skip { reason: "https://nvbugs/123 (flaky)".into() }));
-        assert_eq!(m("XFAIL ( known )"), Some(ListMarker::Xfail { reason: "known".into() }));
-        assert_eq!(m("UNSTABLE (x)"), Some(ListMarker::Unstable { reason: "x".into() }));
+        assert_eq!(
+            m("TIMEOUT(90)").and_then(|m| m.timeout()),
+            Some(Duration::from_secs(5400))
+        );
+        assert_eq!(
+            m("SKIP (https://nvbugs/123 (flaky))"),
+            Some(ListMarker::Skip {
+                reason: "https://nvbugs/123 (flaky)".into()
+            })
+        );
+        assert_eq!(
+            m("XFAIL ( known )"),
+            Some(ListMarker::Xfail {
+                reason: "known".into()
+            })
+        );
+        assert_eq!(
+            m("UNSTABLE (x)"),
+            Some(ListMarker::Unstable { reason: "x".into() })
+        );
         assert_eq!(m("ISOLATION"), Some(ListMarker::Isolation));
     }
 
     #[test]
     fn only_the_first_marker_in_upstream_order_counts() {
-        let list = TestList::parse_text("l.txt", "t TIMEOUT (10) SKIP (later in the line, earlier in upstream's order)");
-        assert_eq!(list.entries[0].marker, Some(ListMarker::Skip { reason: "later in the line, earlier in upstream's order".into() }));
+        let list = TestList::parse_text(
+            "l.txt",
+            "t TIMEOUT (10) SKIP (later in the line, earlier in upstream's order)",
+        );
+        assert_eq!(
+            list.entries[0].marker,
+            Some(ListMarker::Skip {
+                reason: "later in the line, earlier in upstream's order".into()
+            })
+        );
         let p: Vec<String> = list.problems.iter().map(ToString::to_string).collect();
-        assert_eq!(p, vec!["l.txt:1:3: warning: marker TIMEOUT ignored: only the first marker counts (SKIP here)"]);
+        assert_eq!(
+            p,
+            vec![
+                "l.txt:1:3: warning: marker TIMEOUT ignored: only the first marker counts (SKIP here)"
+            ]
+        );
         assert!(!list.has_errors());
     }
 
@@ -552,10 +738,15 @@ mod tests {
 
     #[test]
     fn other_marker_errors() {
-        assert_eq!(problems("t SKIP"), vec!["l.txt:1:3: error: SKIP needs a reason in parentheses, e.g. `SKIP (nvbugs 123)`"]);
+        assert_eq!(
+            problems("t SKIP"),
+            vec!["l.txt:1:3: error: SKIP needs a reason in parentheses, e.g. `SKIP (nvbugs 123)`"]
+        );
         assert_eq!(
             problems("t skip (x)"),
-            vec!["l.txt:1:3: error: unexpected `skip` after the test name (did you mean `SKIP`?); expected a marker: TIMEOUT (N), SKIP (reason), XFAIL (reason), UNSTABLE (reason) or ISOLATION"]
+            vec![
+                "l.txt:1:3: error: unexpected `skip` after the test name (did you mean `SKIP`?); expected a marker: TIMEOUT (N), SKIP (reason), XFAIL (reason), UNSTABLE (reason) or ISOLATION"
+            ]
         );
         assert_eq!(problems("t other").len(), 1);
         assert_eq!(problems("t (x)").len(), 1);
@@ -566,20 +757,30 @@ mod tests {
         let text = "# header\n\n   \n a # trailing comment SKIP (not a marker)\n#b\nc TIMEOUT (5) # why\n\t# indented comment";
         let list = TestList::parse_text("l.txt", text);
         assert!(list.problems.is_empty(), "{:?}", list.problems);
-        let got: Vec<(usize, TestRef, Option<ListMarker>)> =
-            list.entries.into_iter().map(|e| (e.line, e.reference, e.marker)).collect();
+        let got: Vec<(usize, TestRef, Option<ListMarker>)> = list
+            .entries
+            .into_iter()
+            .map(|e| (e.line, e.reference, e.marker))
+            .collect();
         assert_eq!(
             got,
             vec![
                 (4, TestRef::Name("a".into()), None),
-                (6, TestRef::Name("c".into()), Some(ListMarker::Timeout { minutes: 5 })),
+                (
+                    6,
+                    TestRef::Name("c".into()),
+                    Some(ListMarker::Timeout { minutes: 5 })
+                ),
             ]
         );
     }
 
     #[test]
     fn empty_list_is_a_warning() {
-        assert_eq!(problems("# nothing\n"), vec!["l.txt: warning: the list names no tests"]);
+        assert_eq!(
+            problems("# nothing\n"),
+            vec!["l.txt: warning: the list names no tests"]
+        );
     }
 
     #[test]
@@ -592,8 +793,14 @@ mod tests {
     }
 
     fn proptest_config() -> ProptestConfig {
-        let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
-        ProptestConfig { cases, ..ProptestConfig::default() }
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256);
+        ProptestConfig {
+            cases,
+            ..ProptestConfig::default()
+        }
     }
 
     fn list_lines() -> impl Strategy<Value = String> {

@@ -1,0 +1,620 @@
+//! Selection and resolution tests, including every upstream list in the fixtures.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+fn disagg(test_type: &str, category: &str, stem: &str, model: &str) -> SelectKey {
+    SelectKey {
+        test_id: format!("{test_type}_{category}_{stem}"),
+        display_name: format!("{test_type}/{category}/{stem}"),
+        test_type: test_type.into(),
+        category: category.into(),
+        model: model.into(),
+        file_stem: stem.into(),
+        server_name: None,
+        client_name: None,
+        markers: vec![category.into()],
+    }
+}
+
+fn agg(category: &str, stem: &str, server: &str, client: &str, model: &str) -> SelectKey {
+    SelectKey {
+        test_id: format!("agg_{category}_{stem}-{server}-{client}"),
+        display_name: format!("agg/{category}/{stem}"),
+        test_type: "agg".into(),
+        category: category.into(),
+        model: model.into(),
+        file_stem: stem.into(),
+        server_name: Some(server.into()),
+        client_name: Some(client.into()),
+        markers: vec![category.into()],
+    }
+}
+
+fn sample() -> Vec<SelectKey> {
+    let mut nightly = disagg(
+        "wideep",
+        "perf",
+        "deepseek-r1-fp4_1k1k_ctx2_gen1_dep16_bs128_eplb288_mtp3_ccb-NIXL",
+        "deepseek-r1-fp4",
+    );
+    nightly.markers.push("nightly".into());
+    vec![
+        disagg(
+            "disagg",
+            "perf",
+            "deepseek-r1-fp4_1k1k_ctx1_gen1_dep32_bs32_eplb0_mtp0_ccb-NIXL",
+            "deepseek-r1-fp4",
+        ), // 0
+        disagg(
+            "disagg",
+            "perf",
+            "Qwen3-235B-A22B-FP4_1k1k_ctx1_gen4_tep8_bs32_eplb0_mtp0_ccb-UCX",
+            "Qwen3-235B-A22B-FP4",
+        ), // 1
+        nightly, // 2
+        disagg(
+            "wideep",
+            "accuracy",
+            "kimi-k2-thinking-fp4_1k1k_ctx3_gen1_dep32_bs1024_eplb384_mtp0_ccb-NIXL",
+            "kimi-k2-thinking-fp4",
+        ), // 3
+        disagg(
+            "disagg",
+            "stress",
+            "deepseek-r1-fp4_1k1k_ctx2_gen1_dep48_bs16_eplb288_mtp3_ccb-DEFAULT",
+            "deepseek-r1-fp4",
+        ), // 4
+        disagg(
+            "disagg",
+            "perf-sanity",
+            "gb200_deepseek-v32-fp4_8k1k_con4096_ctx1_dep4_gen1_dep32_eplb256_mtp0_ccb-NIXL",
+            "deepseek-v32-fp4",
+        ), // 5
+        agg(
+            "perf-sanity",
+            "gpt_oss_120b_fp4_blackwell",
+            "gpt_oss_fp4_tp1_mtp0_8k1k",
+            "con4_iter10_8k1k",
+            "gpt_oss_120b_fp4",
+        ), // 6
+        agg(
+            "perf-sanity",
+            "gpt_oss_120b_fp4_blackwell",
+            "gpt_oss_fp4_tp1_mtp0_8k1k",
+            "con256_iter10_8k1k",
+            "gpt_oss_120b_fp4",
+        ), // 7
+        agg(
+            "perf-sanity",
+            "gpt_oss_120b_fp4_blackwell",
+            "gpt_oss_fp4_tp2_mtp0_1k1k",
+            "con4_iter10_1k1k",
+            "gpt_oss_120b_fp4",
+        ), // 8
+    ]
+}
+
+fn indices(sel: &Selection) -> Vec<usize> {
+    sel.select(&sample())
+        .unwrap()
+        .tests
+        .iter()
+        .map(|t| t.index)
+        .collect()
+}
+
+#[test]
+fn no_filters_select_everything_in_input_order() {
+    assert_eq!(indices(&Selection::default()), (0..9).collect::<Vec<_>>());
+}
+
+#[test]
+fn type_category_and_model_filters_are_any_of() {
+    let sel = Selection {
+        test_types: vec!["WIDEEP".into(), "agg".into()],
+        ..Selection::default()
+    };
+    assert_eq!(indices(&sel), vec![2, 3, 6, 7, 8]);
+    let sel = Selection {
+        categories: vec!["perf".into(), "stress".into()],
+        ..Selection::default()
+    };
+    assert_eq!(indices(&sel), vec![0, 1, 2, 4]);
+    // Model: case-insensitive substring.
+    let sel = Selection {
+        models: vec!["DEEPSEEK".into()],
+        ..Selection::default()
+    };
+    assert_eq!(indices(&sel), vec![0, 2, 4, 5]);
+    let sel = Selection {
+        models: vec!["qwen3".into(), "kimi".into()],
+        ..Selection::default()
+    };
+    assert_eq!(indices(&sel), vec![1, 3]);
+    // Filters combine with AND.
+    let sel = Selection {
+        models: vec!["deepseek".into()],
+        categories: vec!["perf".into()],
+        ..Selection::default()
+    };
+    assert_eq!(indices(&sel), vec![0, 2]);
+}
+
+#[test]
+fn keyword_expression_matches_ids_and_display_names() {
+    let k = |src: &str| {
+        indices(&Selection {
+            keyword: Some(Expr::parse(src).unwrap()),
+            ..Selection::default()
+        })
+    };
+    assert_eq!(k("nixl and not wideep"), vec![0, 5]);
+    assert_eq!(k("ccb-UCX or DEFAULT"), vec![1, 4]);
+    assert_eq!(k("(kimi or qwen3) and not accuracy"), vec![1]);
+    assert_eq!(k("disagg/stress/"), vec![4]); // a display-name substring
+    assert_eq!(k("gpt_oss_fp4_tp1 and con256"), vec![7]);
+    assert_eq!(k(""), (0..9).collect::<Vec<_>>());
+}
+
+#[test]
+fn marker_expression_matches_markers_exactly() {
+    let m = |src: &str| {
+        indices(&Selection {
+            marker: Some(Expr::parse(src).unwrap()),
+            ..Selection::default()
+        })
+    };
+    assert_eq!(m("nightly"), vec![2]);
+    assert_eq!(m("perf and not nightly"), vec![0, 1]);
+    assert_eq!(m("accuracy or stress"), vec![3, 4]);
+    assert_eq!(m("Perf"), Vec::<usize>::new()); // exact, case-sensitive
+    assert_eq!(m("perf-sanity"), vec![5, 6, 7, 8]);
+}
+
+fn select_list(text: &str) -> Result<Selected, SelectError> {
+    let sel = Selection {
+        lists: vec![TestList::parse_text("l.txt", text)],
+        ..Selection::default()
+    };
+    sel.select(&sample())
+}
+
+fn listed(text: &str) -> Vec<(usize, Option<BenchmarkMode>, Option<ListMarker>)> {
+    let out = select_list(text).unwrap();
+    out.tests
+        .into_iter()
+        .map(|t| {
+            let l = t.listed.unwrap();
+            (t.index, l.mode, l.marker)
+        })
+        .collect()
+}
+
+fn errors(text: &str) -> Vec<String> {
+    select_list(text)
+        .unwrap_err()
+        .problems
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn every_line_form_resolves() {
+    let text = "\
+wideep_accuracy_kimi-k2-thinking-fp4_1k1k_ctx3_gen1_dep32_bs1024_eplb384_mtp0_ccb-NIXL
+disagg/stress/deepseek-r1-fp4_1k1k_ctx2_gen1_dep48_bs16_eplb288_mtp3_ccb-DEFAULT
+test_disagg.py::TestDisaggBenchmark::test_benchmark[disagg_perf_deepseek-r1-fp4_1k1k_ctx1_gen1_dep32_bs32_eplb0_mtp0_ccb-NIXL] TIMEOUT (90)
+test_disagg.py::TestDisaggBenchmark::test_accuracy[wideep_perf_deepseek-r1-fp4_1k1k_ctx2_gen1_dep16_bs128_eplb288_mtp3_ccb-NIXL] SKIP (nvbugs 1)
+perf/test_perf_sanity.py::test_e2e[disagg_upload-gen_only-gb200_deepseek-v32-fp4_8k1k_con4096_ctx1_dep4_gen1_dep32_eplb256_mtp0_ccb-NIXL]
+perf/test_perf_sanity.py::test_e2e[disagg-e2e-gb200_deepseek-v32-fp4_8k1k_con4096_ctx1_dep4_gen1_dep32_eplb256_mtp0_ccb-NIXL]
+perf/test_perf_sanity.py::test_e2e[aggr_upload-ctx_only-gb200_deepseek-v32-fp4_8k1k_con4096_ctx1_dep4_gen1_dep32_eplb256_mtp0_ccb-NIXL]
+perf/test_perf_sanity.py::test_e2e[aggr_upload-gpt_oss_120b_fp4_blackwell-gpt_oss_fp4_tp1_mtp0_8k1k] ISOLATION
+";
+    use BenchmarkMode::*;
+    assert_eq!(
+        listed(text),
+        vec![
+            (0, None, Some(ListMarker::Timeout { minutes: 90 })),
+            (
+                2,
+                None,
+                Some(ListMarker::Skip {
+                    reason: "nvbugs 1".into()
+                })
+            ),
+            (3, None, None),
+            (4, None, None),
+            (5, Some(GenOnly), None),
+            (5, Some(E2e), None),
+            (5, Some(CtxOnly), None),
+            (6, None, Some(ListMarker::Isolation)),
+            (7, None, Some(ListMarker::Isolation)),
+        ]
+    );
+}
+
+#[test]
+fn display_name_of_an_aggregated_file_selects_all_its_cases() {
+    assert_eq!(
+        listed("agg/perf-sanity/gpt_oss_120b_fp4_blackwell")
+            .iter()
+            .map(|t| t.0)
+            .collect::<Vec<_>>(),
+        vec![6, 7, 8]
+    );
+}
+
+#[test]
+fn filters_still_apply_to_listed_tests() {
+    let sel = Selection {
+        lists: vec![TestList::parse_text(
+            "l.txt",
+            "agg/perf-sanity/gpt_oss_120b_fp4_blackwell",
+        )],
+        keyword: Some(Expr::parse("1k1k").unwrap()),
+        ..Selection::default()
+    };
+    assert_eq!(
+        sel.select(&sample())
+            .unwrap()
+            .tests
+            .iter()
+            .map(|t| t.index)
+            .collect::<Vec<_>>(),
+        vec![8]
+    );
+}
+
+#[test]
+fn unmatched_lines_are_errors_with_suggestions() {
+    let e = errors(
+        "disagg_perf_deepseek-r1-fp4_1k1k_ctx1_gen1_dep32_bs32_eplb0_mtp0_ccb-UCX\n\
+         perf/test_perf_sanity.py::test_e2e[disagg-e2e-gb200_deepseek-v32-fp4_8k1k_con4096_ctx1_dep4_gen1_dep32_eplb256_mtp0_ccb-UCX]\n\
+         perf/test_perf_sanity.py::test_e2e[aggr_upload-gpt_oss_120b_fp4_blackwell-gpt_oss_fp4_tp1_mtp0_8k]\n\
+         zzz\n",
+    );
+    assert_eq!(
+        e,
+        vec![
+            "l.txt:1:1: error: `disagg_perf_deepseek-r1-fp4_1k1k_ctx1_gen1_dep32_bs32_eplb0_mtp0_ccb-UCX` matches no test \
+             (did you mean `disagg_perf_deepseek-r1-fp4_1k1k_ctx1_gen1_dep32_bs32_eplb0_mtp0_ccb-NIXL`?)",
+            "l.txt:2:1: error: `gb200_deepseek-v32-fp4_8k1k_con4096_ctx1_dep4_gen1_dep32_eplb256_mtp0_ccb-UCX` matches no test \
+             (did you mean `gb200_deepseek-v32-fp4_8k1k_con4096_ctx1_dep4_gen1_dep32_eplb256_mtp0_ccb-NIXL`?)",
+            "l.txt:3:1: error: `gpt_oss_120b_fp4_blackwell-gpt_oss_fp4_tp1_mtp0_8k` matches no test \
+             (did you mean one of `gpt_oss_120b_fp4_blackwell-gpt_oss_fp4_tp1_mtp0_8k1k`, `gpt_oss_120b_fp4_blackwell-gpt_oss_fp4_tp2_mtp0_1k1k`?)",
+            "l.txt:4:1: error: `zzz` matches no test",
+        ]
+    );
+}
+
+#[test]
+fn colon_style_ids_get_a_note() {
+    let e = errors(
+        "test_disagg.py::TestDisaggBenchmark::test_benchmark[wideep_perf_file:deepseek-r1-fp4_000_1k1k_dep:16_bs:128_mtp:3_ccbackend:NIXL]",
+    );
+    assert_eq!(e.len(), 1);
+    assert!(e[0].contains("old colon-style id"), "{e:?}");
+    assert!(e[0].contains("did you mean `wideep_perf_deepseek-r1-fp4_1k1k_ctx2_gen1_dep16_bs128_eplb288_mtp3_ccb-NIXL`"), "{e:?}");
+}
+
+#[test]
+fn parse_errors_and_unmatched_lines_are_reported_together() {
+    let err = select_list("nope\nx TIMEOUT (ten)\nwideep/accuracy/kimi-k2-thinking-fp4_1k1k_ctx3_gen1_dep32_bs1024_eplb384_mtp0_ccb-NIXL\n").unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("2 error(s) in test list(s)\n  l.txt:1:1: error: `nope` matches no test"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  l.txt:2:3: error: Invalid syntax for TIMEOUT value: \"(ten)\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn duplicates_are_warnings_but_modes_are_distinct_tests() {
+    let text = "\
+disagg/perf/deepseek-r1-fp4_1k1k_ctx1_gen1_dep32_bs32_eplb0_mtp0_ccb-NIXL
+disagg_perf_deepseek-r1-fp4_1k1k_ctx1_gen1_dep32_bs32_eplb0_mtp0_ccb-NIXL SKIP (dup)
+perf/test_perf_sanity.py::test_e2e[disagg-e2e-gb200_deepseek-v32-fp4_8k1k_con4096_ctx1_dep4_gen1_dep32_eplb256_mtp0_ccb-NIXL]
+perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e-gb200_deepseek-v32-fp4_8k1k_con4096_ctx1_dep4_gen1_dep32_eplb256_mtp0_ccb-NIXL]
+perf/test_perf_sanity.py::test_e2e[disagg-gen_only-gb200_deepseek-v32-fp4_8k1k_con4096_ctx1_dep4_gen1_dep32_eplb256_mtp0_ccb-NIXL]
+";
+    let out = select_list(text).unwrap();
+    let got: Vec<(usize, Option<BenchmarkMode>, usize)> = out
+        .tests
+        .iter()
+        .map(|t| {
+            (
+                t.index,
+                t.listed.as_ref().unwrap().mode,
+                t.listed.as_ref().unwrap().line,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, None, 1),
+            (5, Some(BenchmarkMode::E2e), 3),
+            (5, Some(BenchmarkMode::GenOnly), 5)
+        ]
+    );
+    let w: Vec<String> = out.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        w,
+        vec![
+            "l.txt:2:1: warning: `disagg_perf_deepseek-r1-fp4_1k1k_ctx1_gen1_dep32_bs32_eplb0_mtp0_ccb-NIXL` is already listed at l.txt:1; this line is ignored",
+            "l.txt:4:1: warning: `disagg_perf-sanity_gb200_deepseek-v32-fp4_8k1k_con4096_ctx1_dep4_gen1_dep32_eplb256_mtp0_ccb-NIXL` is already listed at l.txt:3; this line is ignored",
+        ]
+    );
+}
+
+#[test]
+fn same_stem_in_two_places_prefers_perf_sanity_else_is_ambiguous() {
+    let mut keys = sample();
+    keys.push(disagg(
+        "disagg",
+        "perf",
+        "gb200_deepseek-v32-fp4_8k1k_con4096_ctx1_dep4_gen1_dep32_eplb256_mtp0_ccb-NIXL",
+        "m",
+    ));
+    let line = "perf/test_perf_sanity.py::test_e2e[disagg-e2e-gb200_deepseek-v32-fp4_8k1k_con4096_ctx1_dep4_gen1_dep32_eplb256_mtp0_ccb-NIXL]";
+    let sel = Selection {
+        lists: vec![TestList::parse_text("l.txt", line)],
+        ..Selection::default()
+    };
+    assert_eq!(
+        sel.select(&keys)
+            .unwrap()
+            .tests
+            .iter()
+            .map(|t| t.index)
+            .collect::<Vec<_>>(),
+        vec![5]
+    );
+    let line = "perf/test_perf_sanity.py::test_e2e[disagg-e2e-deepseek-r1-fp4_1k1k_ctx1_gen1_dep32_bs32_eplb0_mtp0_ccb-NIXL]";
+    keys.push(disagg(
+        "wideep",
+        "perf",
+        "deepseek-r1-fp4_1k1k_ctx1_gen1_dep32_bs32_eplb0_mtp0_ccb-NIXL",
+        "m",
+    ));
+    let sel = Selection {
+        lists: vec![TestList::parse_text("l.txt", line)],
+        ..Selection::default()
+    };
+    let e = sel.select(&keys).unwrap_err().to_string();
+    assert!(
+        e.contains("is ambiguous: it matches disagg/perf/deepseek-r1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn several_lists_are_a_union() {
+    let sel = Selection {
+        lists: vec![
+            TestList::parse_text(
+                "a.txt",
+                "disagg_stress_deepseek-r1-fp4_1k1k_ctx2_gen1_dep48_bs16_eplb288_mtp3_ccb-DEFAULT",
+            ),
+            TestList::parse_text(
+                "b.txt",
+                "disagg/perf/Qwen3-235B-A22B-FP4_1k1k_ctx1_gen4_tep8_bs32_eplb0_mtp0_ccb-UCX\nnope",
+            ),
+        ],
+        ..Selection::default()
+    };
+    let e = sel.select(&sample()).unwrap_err();
+    assert_eq!(e.problems.len(), 1);
+    assert!(e.problems[0].to_string().starts_with("b.txt:2:1: error:"));
+    let sel = Selection {
+        lists: vec![
+            sel.lists[0].clone(),
+            TestList::parse_text(
+                "b.txt",
+                "disagg/perf/Qwen3-235B-A22B-FP4_1k1k_ctx1_gen4_tep8_bs32_eplb0_mtp0_ccb-UCX",
+            ),
+        ],
+        ..Selection::default()
+    };
+    let out = sel.select(&sample()).unwrap();
+    let got: Vec<(usize, String)> = out
+        .tests
+        .iter()
+        .map(|t| (t.index, t.listed.as_ref().unwrap().file.clone()))
+        .collect();
+    assert_eq!(got, vec![(1, "b.txt".to_owned()), (4, "a.txt".to_owned())]);
+}
+
+#[test]
+fn read_reports_missing_files() {
+    let err = TestList::read(Path::new("/nonexistent/list.txt")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot read test list /nonexistent/list.txt"
+    );
+}
+
+// ---- upstream fixtures ----------------------------------------------------------------------
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/upstream")
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Keys for the fixture test configs, derived from their paths as SPEC 3.5 describes (the lead's
+/// discovery builds the real ones; this is enough to resolve lists against).
+fn fixture_keys() -> Vec<SelectKey> {
+    let root = fixtures();
+    let mut keys = Vec::new();
+    for path in yaml_files(&root.join("tests")) {
+        let rel = path.strip_prefix(&root).unwrap();
+        let parts: Vec<&str> = rel.iter().map(|p| p.to_str().unwrap()).collect();
+        let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let doc = yaml_rust2::YamlLoader::load_from_str(&text)
+            .unwrap()
+            .remove(0);
+        let model = doc["metadata"]["model_name"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        let n = parts.len();
+        let (test_type, category) = if parts.contains(&"test_configs") {
+            (parts[n - 3].to_owned(), parts[n - 2].to_owned())
+        } else {
+            let category = if parts.contains(&"perf-sanity") {
+                "perf-sanity"
+            } else {
+                "perf"
+            };
+            let kind = if doc["server_configs"].as_vec().is_some() {
+                "agg"
+            } else {
+                "disagg"
+            };
+            (kind.to_owned(), category.to_owned())
+        };
+        match doc["server_configs"].as_vec() {
+            Some(servers) => {
+                for server in servers {
+                    let sname = server["name"].as_str().unwrap();
+                    // Clients per server, or (QA configs) one top-level list for every server.
+                    let clients = server["client_configs"]
+                        .as_vec()
+                        .or(doc["client_configs"].as_vec())
+                        .unwrap();
+                    for client in clients {
+                        keys.push(agg(
+                            &category,
+                            &stem,
+                            sname,
+                            client["name"].as_str().unwrap(),
+                            &model,
+                        ));
+                    }
+                }
+            }
+            None => keys.push(disagg(&test_type, &category, &stem, &model)),
+        }
+    }
+    keys
+}
+
+#[test]
+fn upstream_lists_against_the_fixture_configs() {
+    let keys = fixture_keys();
+    assert_eq!(keys.iter().filter(|k| k.server_name.is_none()).count(), 39);
+    let lists = [
+        "tests/integration/defs/perf/disagg/testlist/debug.txt",
+        "tests/integration/defs/perf/disagg/testlist/disagg_gb300.txt",
+        "tests/integration/defs/perf/disagg/testlist/release_sanity.txt",
+        "tests/integration/defs/perf/disagg/testlist/testlist_gb200.txt",
+        "tests/integration/defs/perf/disagg/testlist/testlist_wideep_gb200.txt",
+        "tests/integration/defs/perf/disagg/testlist/wideep.txt",
+        "tests/integration/test_lists/qa/llm_perf_multinode.txt",
+    ];
+    let mut report = String::new();
+    let mut resolved = Vec::new();
+    for rel in lists {
+        let path = fixtures().join(rel);
+        let mut list = TestList::read(&path).unwrap();
+        let short = Path::new(rel)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        list.name = short.clone();
+        for p in &mut list.problems {
+            p.file = short.clone();
+        }
+        // No upstream list has a parse error: every line is one of the known forms.
+        assert!(list.problems.is_empty(), "{rel}: {:?}", list.problems);
+        report.push_str(&format!("== {short}: {} entries\n", list.entries.len()));
+        let mut ok = 0;
+        let entries = list.entries.len();
+        // Each line on its own, so the report shows what resolves as well as what does not.
+        for entry in &list.entries {
+            let one = TestList {
+                name: short.clone(),
+                entries: vec![entry.clone()],
+                problems: Vec::new(),
+            };
+            let sel = Selection {
+                lists: vec![one],
+                ..Selection::default()
+            };
+            match sel.select(&keys) {
+                Ok(out) => {
+                    ok += 1;
+                    for t in out.tests {
+                        let l = t.listed.unwrap();
+                        let mode = l.mode.map(|m| format!(" [{m}]")).unwrap_or_default();
+                        report.push_str(&format!(
+                            "ok {short}:{}: {}{mode}\n",
+                            l.line, keys[t.index].display_name
+                        ));
+                    }
+                }
+                Err(e) => {
+                    for p in e.problems {
+                        report.push_str(&format!("{p}\n"));
+                    }
+                }
+            }
+        }
+        // The whole list at once gives the same problems, all in one error.
+        let whole = Selection {
+            lists: vec![list],
+            ..Selection::default()
+        };
+        if let Err(e) = whole.select(&keys) {
+            let errors = e.problems.iter().filter(|p| p.is_error()).count();
+            report.push_str(&format!("-> {errors} error(s)\n"));
+            assert_eq!(
+                errors + ok,
+                entries,
+                "{short}: each line resolves or is one error"
+            );
+        }
+        resolved.push((short, ok));
+    }
+    // Lines that name a config present in the fixtures (a sample of upstream's), per list; every
+    // other line is an error (the colon-style ids of testlist_wideep_gb200.txt included).
+    let resolved: Vec<(&str, usize)> = resolved.iter().map(|(n, k)| (n.as_str(), *k)).collect();
+    assert_eq!(
+        resolved,
+        vec![
+            ("debug.txt", 0),
+            ("disagg_gb300.txt", 0),
+            ("release_sanity.txt", 2),
+            ("testlist_gb200.txt", 0),
+            ("testlist_wideep_gb200.txt", 0),
+            ("wideep.txt", 6),
+            ("llm_perf_multinode.txt", 3),
+        ]
+    );
+    insta::assert_snapshot!("upstream_lists", report);
+}
