@@ -48,6 +48,22 @@ pub struct ExprError {
     pub found: String,
 }
 
+impl ExprError {
+    /// The expression with a caret under the error column, for terminal output:
+    ///
+    /// ```text
+    /// nixl and
+    ///         ^ expected a word, `not` or `(`, found end of input
+    /// ```
+    pub fn render(&self, src: &str) -> String {
+        let pad = " ".repeat(self.column.saturating_sub(1));
+        format!(
+            "{src}\n{pad}^ expected {}, found {}",
+            self.expected, self.found
+        )
+    }
+}
+
 impl Expr {
     /// Parses `src`; see the module docs for the grammar.
     pub fn parse(src: &str) -> Result<Expr, ExprError> {
@@ -415,6 +431,15 @@ mod tests {
         // Columns count characters, not bytes.
         let e = err("é b");
         assert_eq!(e.column, 3);
+    }
+
+    #[test]
+    fn render_points_at_the_column() {
+        let src = "nixl and";
+        assert_eq!(
+            err(src).render(src),
+            "nixl and\n        ^ expected a word, `not` or `(`, found end of input"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod tests;
 
 pub use expr::{Expr, ExprError};
 pub use problem::{ListProblem, ProblemKind, Severity};
-pub use selection::{Listed, SelectError, Selected, SelectedTest, Selection};
+pub use selection::{FilterWarning, Listed, SelectError, Selected, SelectedTest, Selection};
 pub use testlist::{
     BenchmarkMode, CasePrefix, DisaggFunction, ListEntry, ListMarker, ListReadError,
     PerfSanityCase, TestList, TestRef,

@@ -80,7 +80,71 @@ impl fmt::Display for SelectError {
     }
 }
 
+/// A filter value that matches no test case at all (likely a typo); worth a warning.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{flag} `{value}` matches no test{}",
+    suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default()
+)]
+pub struct FilterWarning {
+    /// The flag: `--test-type`, `--category`, `--model` or `-m`.
+    pub flag: &'static str,
+    /// The value (for `-m`, the marker word) as given.
+    pub value: String,
+    /// The closest existing value, if one is close.
+    pub suggestion: Option<String>,
+}
+
 impl Selection {
+    /// Filter values that match no test case among `keys` (each checked on its own), with the
+    /// closest existing value. `-k` words are substrings and are not checked.
+    pub fn filter_warnings(&self, keys: &[SelectKey]) -> Vec<FilterWarning> {
+        let mut out = Vec::new();
+        let mut check = |flag: &'static str,
+                         values: &[String],
+                         known: Vec<&str>,
+                         hit: &dyn Fn(&str, &str) -> bool| {
+            for value in values {
+                if !known.iter().any(|k| hit(value, k)) {
+                    out.push(FilterWarning {
+                        flag,
+                        value: value.clone(),
+                        suggestion: closest(value, &known),
+                    });
+                }
+            }
+        };
+        let eq = |v: &str, k: &str| v.eq_ignore_ascii_case(k);
+        check(
+            "--test-type",
+            &self.test_types,
+            distinct(keys.iter().map(|k| k.test_type.as_str())),
+            &eq,
+        );
+        check(
+            "--category",
+            &self.categories,
+            distinct(keys.iter().map(|k| k.category.as_str())),
+            &eq,
+        );
+        let contains = |v: &str, k: &str| k.to_lowercase().contains(&v.to_lowercase());
+        check(
+            "--model",
+            &self.models,
+            distinct(keys.iter().map(|k| k.model.as_str())),
+            &contains,
+        );
+        if let Some(expr) = &self.marker {
+            let words: Vec<String> = expr.words().into_iter().map(str::to_owned).collect();
+            let markers = distinct(
+                keys.iter()
+                    .flat_map(|k| k.markers.iter().map(String::as_str)),
+            );
+            check("-m", &words, markers, &|v, k| v == k);
+        }
+        out
+    }
+
     /// Selects among `keys`; fails when a list has parse errors or lines that match no test.
     pub fn select(&self, keys: &[SelectKey]) -> Result<Selected, SelectError> {
         let filtered: Vec<bool> = keys.iter().map(|k| self.matches_filters(k)).collect();
@@ -202,4 +266,23 @@ impl Selection {
         }
         true
     }
+}
+
+fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut v: Vec<&str> = values.collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The known value closest to `value` (Jaro-Winkler, case-insensitive, so prefixes weigh most), if
+/// close enough.
+fn closest(value: &str, known: &[&str]) -> Option<String> {
+    let value = value.to_lowercase();
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(&value, &k.to_lowercase()), *k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, k)| k.to_owned())
 }

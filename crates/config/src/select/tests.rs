@@ -173,6 +173,32 @@ fn marker_expression_matches_markers_exactly() {
     assert_eq!(m("perf-sanity"), vec![5, 6, 7, 8]);
 }
 
+#[test]
+fn filter_values_matching_nothing_are_reported_with_the_closest_value() {
+    let sel = Selection {
+        test_types: vec!["dsagg".into(), "wideep".into()],
+        categories: vec!["acuracy".into()],
+        models: vec!["deepsek".into(), "KIMI".into()],
+        marker: Some(Expr::parse("nightly or nigthly or zzz").unwrap()),
+        ..Selection::default()
+    };
+    let w: Vec<String> = sel
+        .filter_warnings(&sample())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        w,
+        vec![
+            "--test-type `dsagg` matches no test (did you mean `disagg`?)",
+            "--category `acuracy` matches no test (did you mean `accuracy`?)",
+            "--model `deepsek` matches no test (did you mean `deepseek-r1-fp4`?)",
+            "-m `nigthly` matches no test (did you mean `nightly`?)",
+            "-m `zzz` matches no test",
+        ]
+    );
+}
+
 fn select_list(text: &str) -> Result<Selected, SelectError> {
     let sel = Selection {
         lists: vec![TestList::parse_text("l.txt", text)],
@@ -438,6 +464,53 @@ fn read_reports_missing_files() {
         err.to_string(),
         "cannot read test list /nonexistent/list.txt"
     );
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config() -> ProptestConfig {
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256);
+        ProptestConfig {
+            cases,
+            ..ProptestConfig::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Any list text, resolved against real-looking keys: errors or a selection, never a panic,
+        /// and selected indices are valid and in input order.
+        #[test]
+        fn select_never_panics(text in "(\\PC{0,40}\n){0,8}", k in "[a-z_ ()-]{0,12}") {
+            let keys = sample();
+            let keyword = Expr::parse(&k).ok();
+            let sel = Selection { lists: vec![TestList::parse_text("p.txt", &text)], keyword, ..Selection::default() };
+            if let Ok(out) = sel.select(&keys) {
+                prop_assert!(out.tests.windows(2).all(|w| w[0].index <= w[1].index));
+                prop_assert!(out.tests.iter().all(|t| t.index < keys.len()));
+            }
+        }
+
+        /// A list of test ids selects exactly those tests.
+        #[test]
+        fn listing_ids_selects_them(picks in prop::collection::vec(0usize..9, 1..6)) {
+            let keys = sample();
+            let text: String = picks.iter().map(|&i| format!("{}\n", keys[i].test_id)).collect();
+            let sel = Selection { lists: vec![TestList::parse_text("p.txt", &text)], ..Selection::default() };
+            let out = sel.select(&keys).unwrap();
+            let mut want = picks.clone();
+            want.sort_unstable();
+            want.dedup();
+            prop_assert_eq!(out.tests.iter().map(|t| t.index).collect::<Vec<_>>(), want.clone());
+            prop_assert_eq!(out.warnings.len(), picks.len() - want.len());
+        }
+    }
 }
 
 // ---- upstream fixtures ----------------------------------------------------------------------
