@@ -1,6 +1,6 @@
 //! Matching list entries against the discovered test cases, with close-match suggestions.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::collections::HashMap;
 
 use super::SelectKey;
@@ -11,6 +11,8 @@ use super::testlist::{ListEntry, TestRef};
 const MAX_SUGGESTIONS: usize = 3;
 /// Candidates kept by the cheap bigram pre-filter before the edit-distance ranking.
 const PREFILTER: usize = 32;
+/// Lines past this many unmatched ones get no suggestions (bounds the cost on huge bad lists).
+const MAX_SUGGESTED_LINES: usize = 200;
 /// Minimum normalised Levenshtein similarity for a suggestion.
 const MIN_SIMILARITY: f64 = 0.5;
 /// Suggestions must be within this similarity of the best one (one clear winner stays alone).
@@ -28,6 +30,8 @@ pub(crate) struct Resolver<'a> {
     ids: OnceCell<Pool>,
     stems: OnceCell<Pool>,
     servers: OnceCell<Pool>,
+    /// Unmatched lines seen so far.
+    unmatched: Cell<usize>,
 }
 
 impl<'a> Resolver<'a> {
@@ -41,6 +45,7 @@ impl<'a> Resolver<'a> {
             ids: OnceCell::new(),
             stems: OnceCell::new(),
             servers: OnceCell::new(),
+            unmatched: Cell::new(0),
         };
         for (i, k) in keys.iter().enumerate() {
             r.by_id.entry(&k.test_id).or_default().push(i);
@@ -163,9 +168,16 @@ impl<'a> Resolver<'a> {
              current ids are `{test_type}_{category}_{config file stem}`"
                 .to_owned()
         });
+        let seen = self.unmatched.get() + 1;
+        self.unmatched.set(seen);
+        let suggestions = if seen <= MAX_SUGGESTED_LINES {
+            pool.suggest(&query)
+        } else {
+            Vec::new()
+        };
         ProblemKind::Unmatched {
             reference: reference.to_owned(),
-            suggestions: pool.suggest(&query),
+            suggestions,
             note,
         }
     }

@@ -776,6 +776,24 @@ mod tests {
     }
 
     #[test]
+    fn crlf_line_endings() {
+        let list = TestList::parse_text("l.txt", "a SKIP (x)\r\n\r\nb\r\n");
+        assert!(list.problems.is_empty(), "{:?}", list.problems);
+        let got: Vec<(usize, TestRef)> = list
+            .entries
+            .into_iter()
+            .map(|e| (e.line, e.reference))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, TestRef::Name("a".into())),
+                (3, TestRef::Name("b".into()))
+            ]
+        );
+    }
+
+    #[test]
     fn empty_list_is_a_warning() {
         assert_eq!(
             problems("# nothing\n"),

@@ -317,6 +317,42 @@ fn unmatched_lines_are_errors_with_suggestions() {
 }
 
 #[test]
+fn huge_bad_lists_stay_fast_and_stop_suggesting() {
+    let keys: Vec<SelectKey> = (0..2000)
+        .map(|i| {
+            disagg(
+                "disagg",
+                "perf",
+                &format!("model{i}_1k1k_ctx1_gen1_dep32_bs32_eplb0_mtp0_ccb-NIXL"),
+                "m",
+            )
+        })
+        .collect();
+    let text: String = (0..1000)
+        .map(|i| format!("disagg_perf_model{i}_8k1k_ctx1_gen1_dep32_bs32_eplb0_mtp0_ccb-UCX\n"))
+        .collect();
+    let sel = Selection {
+        lists: vec![TestList::parse_text("l.txt", &text)],
+        ..Selection::default()
+    };
+    let start = std::time::Instant::now();
+    let err = sel.select(&keys).unwrap_err();
+    assert_eq!(err.problems.len(), 1000);
+    let suggested = err
+        .problems
+        .iter()
+        .filter(|p| p.to_string().contains("did you mean"))
+        .count();
+    assert_eq!(suggested, 200);
+    // Generous bound for debug builds on a small machine; typically well under a second.
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
 fn colon_style_ids_get_a_note() {
     let e = errors(
         "test_disagg.py::TestDisaggBenchmark::test_benchmark[wideep_perf_file:deepseek-r1-fp4_000_1k1k_dep:16_bs:128_mtp:3_ccbackend:NIXL]",
