@@ -1,0 +1,266 @@
+//! Incremental server-sent-events parser and OpenAI stream chunk decoding.
+//!
+//! Bytes arrive in arbitrary pieces; [`SseParser::feed`] keeps an unfinished line between calls
+//! and hands every complete event's `data` to a callback. Lines end with `\n` or `\r\n`; lines
+//! starting with `:` are comments; fields other than `data` are ignored; several `data` lines in
+//! one event are joined with `\n`; an event ends at a blank line. An unfinished event at the end
+//! of the stream is dropped, as the SSE specification says.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+/// Incremental SSE parser; reuse one per connection with [`SseParser::reset`].
+#[derive(Debug, Default)]
+pub(crate) struct SseParser {
+    /// The unfinished line carried over from the previous `feed`.
+    partial: Vec<u8>,
+    /// The data of the event being built.
+    data: Vec<u8>,
+    has_data: bool,
+}
+
+impl SseParser {
+    pub(crate) fn new() -> Self {
+        Self {
+            partial: Vec::with_capacity(16 * 1024),
+            data: Vec::with_capacity(4 * 1024),
+            has_data: false,
+        }
+    }
+
+    /// Forgets any state of a previous stream, keeping the buffers.
+    pub(crate) fn reset(&mut self) {
+        self.partial.clear();
+        self.data.clear();
+        self.has_data = false;
+    }
+
+    /// Feeds one piece of the stream, calling `on_event` with the data of each completed event.
+    pub(crate) fn feed(&mut self, mut bytes: &[u8], on_event: &mut impl FnMut(&[u8])) {
+        while let Some(pos) = memchr::memchr(b'\n', bytes) {
+            let (line, rest) = bytes.split_at(pos);
+            bytes = rest.get(1..).unwrap_or_default();
+            if self.partial.is_empty() {
+                self.line(line, on_event);
+            } else {
+                let mut partial = std::mem::take(&mut self.partial);
+                partial.extend_from_slice(line);
+                self.line(&partial, on_event);
+                partial.clear();
+                self.partial = partial;
+            }
+        }
+        self.partial.extend_from_slice(bytes);
+    }
+
+    fn line(&mut self, line: &[u8], on_event: &mut impl FnMut(&[u8])) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            if self.has_data {
+                on_event(&self.data);
+                self.data.clear();
+                self.has_data = false;
+            }
+            return;
+        }
+        if line.first() == Some(&b':') {
+            return;
+        }
+        let (field, value) = match memchr::memchr(b':', line) {
+            Some(i) => {
+                let (f, v) = line.split_at(i);
+                let v = v.get(1..).unwrap_or_default();
+                (f, v.strip_prefix(b" ").unwrap_or(v))
+            }
+            None => (line, &b""[..]),
+        };
+        if field == b"data" {
+            if self.has_data {
+                self.data.push(b'\n');
+            }
+            self.data.extend_from_slice(value);
+            self.has_data = true;
+        }
+    }
+}
+
+/// What one decoded stream event says.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct ChunkInfo<'a> {
+    /// The event carried at least one choice (vLLM counts such a chunk as a token arrival).
+    pub(crate) has_choice: bool,
+    /// Text of the first choice (`text`, or `delta.content` / `delta.reasoning_content`).
+    pub(crate) text: Option<Cow<'a, str>>,
+    /// `usage.prompt_tokens`.
+    pub(crate) prompt_tokens: Option<u64>,
+    /// `usage.completion_tokens`.
+    pub(crate) completion_tokens: Option<u64>,
+    /// The event reported an error object.
+    pub(crate) error: bool,
+}
+
+#[derive(Deserialize)]
+struct RawChunk<'a> {
+    #[serde(borrow, default)]
+    choices: Option<Vec<RawChoice<'a>>>,
+    #[serde(default)]
+    usage: Option<RawUsage>,
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct RawChoice<'a> {
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    delta: Option<RawMessage<'a>>,
+    #[serde(borrow, default)]
+    message: Option<RawMessage<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawMessage<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RawUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+}
+
+/// Decodes a completion (streamed chunk or whole response) of either OpenAI API.
+pub(crate) fn decode_chunk(data: &[u8]) -> Result<ChunkInfo<'_>, serde_json::Error> {
+    let raw: RawChunk<'_> = serde_json::from_slice(data)?;
+    let mut info = ChunkInfo {
+        error: raw.error.is_some(),
+        ..ChunkInfo::default()
+    };
+    if let Some(usage) = raw.usage {
+        info.prompt_tokens = usage.prompt_tokens;
+        info.completion_tokens = usage.completion_tokens;
+    }
+    if let Some(first) = raw.choices.and_then(|c| c.into_iter().next()) {
+        info.has_choice = true;
+        info.text = first.text.or_else(|| {
+            first
+                .delta
+                .or(first.message)
+                .and_then(|m| m.content.or(m.reasoning_content))
+        });
+    }
+    Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn events_of(pieces: &[&[u8]]) -> Vec<Vec<u8>> {
+        let mut p = SseParser::new();
+        let mut out = Vec::new();
+        for piece in pieces {
+            p.feed(piece, &mut |e| out.push(e.to_vec()));
+        }
+        out
+    }
+
+    #[test]
+    fn parses_openai_stream() {
+        let s = b"data: {\"a\":1}\n\ndata: {\"b\":2}\r\n\r\n: keep-alive\n\ndata: [DONE]\n\n";
+        assert_eq!(
+            events_of(&[s]),
+            vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec(), b"[DONE]".to_vec()]
+        );
+    }
+
+    #[test]
+    fn joins_multi_line_data_and_ignores_other_fields() {
+        let s = b"event: x\nid: 3\ndata: one\ndata:two\ndata\n\nretry: 5\n\n";
+        assert_eq!(events_of(&[s]), vec![b"one\ntwo\n".to_vec()]);
+    }
+
+    #[test]
+    fn drops_unfinished_event_and_keeps_split_lines() {
+        assert_eq!(
+            events_of(&[b"da", b"ta: x", b"y\n", b"\n", b"data: z\n"]),
+            vec![b"xy".to_vec()]
+        );
+    }
+
+    #[test]
+    fn reset_forgets_state() {
+        let mut p = SseParser::new();
+        let mut out = Vec::new();
+        p.feed(b"data: half", &mut |e| out.push(e.to_vec()));
+        p.reset();
+        p.feed(b"data: new\n\n", &mut |e| out.push(e.to_vec()));
+        assert_eq!(out, vec![b"new".to_vec()]);
+    }
+
+    #[test]
+    fn decodes_completions_chat_usage_and_errors() {
+        let c = decode_chunk(br#"{"choices":[{"index":0,"text":"hi","logprobs":null}],"usage":null}"#)
+            .unwrap();
+        assert!(c.has_choice);
+        assert_eq!(c.text.as_deref(), Some("hi"));
+        let c = decode_chunk(br#"{"choices":[{"delta":{"role":"assistant","content":"a\"b"}}]}"#)
+            .unwrap();
+        assert_eq!(c.text.as_deref(), Some("a\"b"));
+        let c = decode_chunk(br#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}"#)
+            .unwrap();
+        assert!(!c.has_choice);
+        assert_eq!((c.prompt_tokens, c.completion_tokens), (Some(5), Some(7)));
+        let c = decode_chunk(br#"{"choices":[{"message":{"content":"whole"}}]}"#).unwrap();
+        assert_eq!(c.text.as_deref(), Some("whole"));
+        assert!(decode_chunk(br#"{"error":{"message":"boom"}}"#).unwrap().error);
+        assert!(decode_chunk(b"not json").is_err());
+    }
+
+    proptest! {
+        /// Splitting a stream anywhere never changes the events.
+        #[test]
+        fn split_points_do_not_matter(
+            events in prop::collection::vec("[a-zA-Z0-9 {}\":,\\[\\]]{0,40}", 0..20),
+            crlf in any::<bool>(),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+        ) {
+            let nl: &[u8] = if crlf { b"\r\n" } else { b"\n" };
+            let mut stream = Vec::new();
+            for e in &events {
+                stream.extend_from_slice(b"data: ");
+                stream.extend_from_slice(e.as_bytes());
+                stream.extend_from_slice(nl);
+                stream.extend_from_slice(nl);
+            }
+            let whole = events_of(&[&stream]);
+            let expected: Vec<Vec<u8>> = events.iter().map(|e| e.as_bytes().to_vec()).collect();
+            prop_assert_eq!(&whole, &expected);
+            let mut points: Vec<usize> = cuts.iter().map(|i| i.index(stream.len() + 1)).collect();
+            points.sort_unstable();
+            let mut pieces: Vec<&[u8]> = Vec::new();
+            let mut last = 0;
+            for p in points {
+                pieces.push(&stream[last..p]);
+                last = p;
+            }
+            pieces.push(&stream[last..]);
+            prop_assert_eq!(events_of(&pieces), whole);
+        }
+
+        /// Arbitrary bytes never panic the parser or the decoder.
+        #[test]
+        fn never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let mut p = SseParser::new();
+            p.feed(&bytes, &mut |e| { let _ = decode_chunk(e); });
+        }
+    }
+}
