@@ -15,3 +15,5 @@ pub mod load;
 pub mod model;
 pub mod select;
 pub mod yaml;
+pub mod validate;
+pub mod discover;

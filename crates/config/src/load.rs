@@ -113,6 +113,8 @@ pub struct LoadedFile {
     pub diagnostics: Vec<Diagnostic>,
     /// The file text, for quoting lines in diagnostics.
     pub source: Option<Arc<str>>,
+    /// Why the file holds no test config although it is valid (e.g. a test-db list).
+    pub skipped: Option<String>,
 }
 
 impl LoadedFile {
@@ -162,6 +164,7 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> LoadedFile {
             cases: Vec::new(),
             diagnostics: vec![d],
             source: None,
+            skipped: None,
         },
     }
 }
@@ -174,6 +177,7 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> LoadedFile {
         cases: Vec::new(),
         diagnostics: Vec::new(),
         source: Some(source),
+        skipped: None,
     };
     let mut root = match yaml::parse(text) {
         Ok(n) => n,
@@ -186,6 +190,10 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> LoadedFile {
             return out;
         }
     };
+    if is_test_db_list(&root) {
+        out.skipped = Some("test-db list, not a test config".into());
+        return out;
+    }
     let format = match &root.value {
         Value::Map(_) if root.get("worker_config").is_some() => Format::Disagg,
         Value::Map(_) if root.get("server_configs").is_some() => Format::Aggregated,
@@ -232,6 +240,17 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> LoadedFile {
     scan_placeholders(&mut dec, &root, "");
     out.diagnostics.extend(dec.diags);
     out
+}
+
+/// A test-db YAML list: `version:` plus context names mapping to lists of condition blocks.
+fn is_test_db_list(root: &Node) -> bool {
+    let Some(entries) = root.as_map() else { return false };
+    root.get("version").is_some()
+        && entries.len() > 1
+        && entries
+            .iter()
+            .filter(|(k, _)| k.as_key() != Some("version"))
+            .all(|(_, v)| matches!(&v.value, Value::Seq(items) if items.iter().all(|i| i.get("tests").is_some() || i.get("condition").is_some())))
 }
 
 struct Ident<'a> {
