@@ -20,8 +20,15 @@
 //! assert!(s.mean_ttft_s > 0.0 && s.mean_tpot_s > 0.0);
 //! ```
 
+mod api;
 pub mod cli;
+pub mod fault;
+pub mod log;
+pub mod metrics;
 pub mod model;
 pub mod profile;
 pub mod rng;
+pub mod server;
 pub mod worker;
+
+pub use server::{Exit, RouterConfig, ServeConfig, SimServer};

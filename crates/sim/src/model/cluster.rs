@@ -7,6 +7,7 @@ use super::shape::ServerShape;
 
 /// How the servers are arranged.
 #[derive(Debug, Clone)]
+#[expect(clippy::large_enum_variant, reason = "built once per simulation")]
 pub enum Topology {
     /// `servers` aggregated servers of one shape.
     Agg {

@@ -155,6 +155,21 @@ impl Engine {
         t.is_finite().then_some(t.max(self.now))
     }
 
+    /// Drops a request whose client went away, releasing its KV reservation. Returns whether
+    /// the request was known.
+    pub fn cancel(&mut self, id: u64) -> bool {
+        if let Some(pos) = self.waiting.iter().position(|(_, r)| r.id == id) {
+            self.waiting.remove(pos);
+            return true;
+        }
+        if let Some(pos) = self.active.iter().position(|a| a.req.id == id) {
+            let a = self.active.remove(pos);
+            self.kv_reserved -= a.kv_reserved;
+            return true;
+        }
+        false
+    }
+
     /// Whether anything is queued or in flight.
     pub fn has_work(&self) -> bool {
         !self.waiting.is_empty() || !self.active.is_empty()

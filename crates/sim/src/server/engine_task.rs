@@ -1,0 +1,135 @@
+//! The task that owns the [`Engine`]: it runs iterations, maps virtual time to wall time by
+//! `--time-scale`, and hands each iteration's tokens to the requests' [`Shared`] states.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::{self, error::TryRecvError};
+
+use super::App;
+use super::stream::Shared;
+use crate::model::{Engine, Iteration, SimRequest};
+
+/// Messages from the handlers to the engine task.
+#[derive(Debug)]
+pub(crate) enum Cmd {
+    /// A new request and where its tokens go.
+    Submit(SimRequest, Arc<Shared>),
+    /// The client went away.
+    Cancel(u64),
+}
+
+struct Meta {
+    shared: Arc<Shared>,
+    buffered: u32,
+}
+
+/// At `--time-scale 0`, how long the engine runs iterations before letting the connections
+/// write: long enough that each socket write carries several chunks.
+const SLICE: Duration = Duration::from_millis(2);
+
+pub(crate) async fn run(
+    app: Arc<App>,
+    mut engine: Engine,
+    mut rx: mpsc::UnboundedReceiver<Cmd>,
+    time_scale: f64,
+) {
+    let mut metas: HashMap<u64, Meta> = HashMap::new();
+    let anchor_wall = Instant::now();
+    let anchor_virt = engine.now();
+    let wall_to_virt = |engine: &mut Engine| {
+        if time_scale > 0.0 {
+            engine.advance_to(anchor_virt + anchor_wall.elapsed().as_secs_f64() / time_scale);
+        }
+    };
+    let mut slice_start = Instant::now();
+    let interval = app.shape.stream_interval.max(1);
+    loop {
+        if app.hung.load(Relaxed) {
+            // hang-after: stop producing anything, forever.
+            std::future::pending::<()>().await;
+        }
+        loop {
+            match rx.try_recv() {
+                Ok(cmd) => apply(&mut engine, &mut metas, cmd),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        }
+        if !engine.has_work() {
+            let Some(cmd) = rx.recv().await else { return };
+            wall_to_virt(&mut engine);
+            apply(&mut engine, &mut metas, cmd);
+            slice_start = Instant::now();
+            continue;
+        }
+        let Some(it) = engine.step() else { continue };
+        if time_scale > 0.0 {
+            let end = (it.start + it.duration - anchor_virt) * time_scale;
+            let deadline = anchor_wall + Duration::from_secs_f64(end.clamp(0.0, 1e9));
+            tokio::time::sleep_until(deadline.into()).await;
+        } else if slice_start.elapsed() >= SLICE {
+            tokio::task::yield_now().await;
+            slice_start = Instant::now();
+        }
+        if app.hung.load(Relaxed) {
+            continue;
+        }
+        deliver(&app, &engine, &mut metas, it, interval);
+    }
+}
+
+fn apply(engine: &mut Engine, metas: &mut HashMap<u64, Meta>, cmd: Cmd) {
+    match cmd {
+        Cmd::Submit(req, shared) => {
+            metas.insert(
+                req.id,
+                Meta {
+                    shared,
+                    buffered: 0,
+                },
+            );
+            engine.submit(req);
+        }
+        Cmd::Cancel(id) => {
+            metas.remove(&id);
+            engine.cancel(id);
+        }
+    }
+}
+
+fn deliver(
+    app: &App,
+    engine: &Engine,
+    metas: &mut HashMap<u64, Meta>,
+    it: Iteration,
+    interval: u32,
+) {
+    for e in &it.emits {
+        let Some(m) = metas.get_mut(&e.id) else {
+            continue;
+        };
+        if e.first {
+            // The first token always goes out alone and at once.
+            m.shared.push(e.tokens, e.finished);
+        } else {
+            m.buffered += e.tokens;
+            if m.buffered >= interval || e.finished {
+                m.shared.push(m.buffered, e.finished);
+                m.buffered = 0;
+            }
+        }
+        if e.finished {
+            metas.remove(&e.id);
+        }
+    }
+    let m = &app.metrics;
+    m.running.store(engine.running() as u64, Relaxed);
+    m.waiting.store(engine.waiting() as u64, Relaxed);
+    m.kv_usage_bits.store(engine.kv_usage().to_bits(), Relaxed);
+    m.prompt_tokens.fetch_add(it.prefill_tokens, Relaxed);
+    m.generation_tokens.fetch_add(it.generated_tokens, Relaxed);
+    m.observe_iteration(it.duration);
+}
