@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 pub mod exit;
+mod suite;
 
 /// Run performance and accuracy test suites for LLM serving.
 #[derive(Debug, Parser)]
@@ -21,6 +22,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// List test cases, grouped by test type, category and model.
+    List(cmd::list::ListArgs),
+    /// Show one config: its test cases, or with --resolved every value and where it came from.
+    Show(cmd::show::ShowArgs),
+    /// Check configs against every validation rule before any GPU is spent.
+    Validate(cmd::validate::ValidateArgs),
     /// Load-test an OpenAI-compatible server (the built-in benchmark client).
     Bench(servebench_loadgen::cli::BenchArgs),
     /// Run the GPU-free simulated serving engine.
@@ -38,6 +45,9 @@ pub fn main_impl() -> ExitCode {
         }
     };
     match cli.command {
+        Command::List(args) => cmd::list::run(args),
+        Command::Show(args) => cmd::show::run(args),
+        Command::Validate(args) => cmd::validate::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Sim(args) => cmd::sim::run(args),
     }

@@ -415,30 +415,30 @@ fn apply_defaults(root: &mut Node, format: Format, test_type: &str, category: &s
         }
     }
     if format == Format::Aggregated {
-        let n = root.get("server_configs").and_then(|s| match &s.value {
-            Value::Seq(items) => Some(items.len()),
-            _ => None,
-        });
-        for i in 0..n.unwrap_or(0) {
-            let clients = root.at(&format!("server_configs.{i}.client_configs")).and_then(|c| match &c.value {
-                Value::Seq(items) => Some(items.len()),
-                _ => None,
-            });
-            for j in 0..clients.unwrap_or(0) {
-                let base = format!("server_configs.{i}.client_configs.{j}");
-                if root.at(&base).is_some_and(|c| !matches!(c.value, Value::Map(_))) {
-                    continue;
-                }
-                for (key, value) in [
-                    ("concurrency", Value::Int(1)),
-                    ("iterations", Value::Int(1)),
-                    ("isl", Value::Int(1024)),
-                    ("osl", Value::Int(1024)),
-                    ("random_range_ratio", Value::Float(0.0)),
-                    ("backend", Value::Str("openai".into())),
-                    ("streaming", Value::Bool(true)),
-                    ("trust_remote_code", Value::Bool(true)),
-                ] {
+        let len = |root: &Node, path: &str| match root.at(path).map(|n| &n.value) {
+            Some(Value::Seq(items)) => items.len(),
+            _ => 0,
+        };
+        let mut bases: Vec<String> = (0..len(root, "client_configs")).map(|j| format!("client_configs.{j}")).collect();
+        for i in 0..len(root, "server_configs") {
+            let list = format!("server_configs.{i}.client_configs");
+            bases.extend((0..len(root, &list)).map(|j| format!("{list}.{j}")));
+        }
+        for base in bases {
+            if root.at(&base).is_some_and(|c| !matches!(c.value, Value::Map(_))) {
+                continue;
+            }
+            for (key, alt, value) in [
+                ("concurrency", "concurrency_list", Value::Int(1)),
+                ("iterations", "iterations", Value::Int(1)),
+                ("isl", "input_length", Value::Int(1024)),
+                ("osl", "output_length", Value::Int(1024)),
+                ("random_range_ratio", "random_range_ratio", Value::Float(0.0)),
+                ("backend", "backend", Value::Str("openai".into())),
+                ("streaming", "streaming", Value::Bool(true)),
+                ("trust_remote_code", "trust_remote_code", Value::Bool(true)),
+            ] {
+                if root.at(&format!("{base}.{alt}")).is_none() {
                     insert_default(root, &format!("{base}.{key}"), value, prov);
                 }
             }
@@ -538,7 +538,8 @@ const TOP_DISAGG: &[&str] = &[
     "worker_config", "engine", "sim", "internal_request_auth_key",
 ];
 const TOP_AGG: &[&str] = &[
-    "metadata", "slurm", "hardware", "environment", "profiling", "accuracy", "server_configs", "engine", "sim",
+    "metadata", "slurm", "hardware", "environment", "profiling", "accuracy", "server_configs", "client_configs",
+    "engine", "sim",
 ];
 const TOP_AGG_EXAMPLE: &[&str] = &[
     "metadata", "slurm", "benchmark", "hardware", "environment", "profiling", "accuracy", "server", "engine", "sim",
@@ -581,7 +582,7 @@ pub const AGG_SERVER_FRAMEWORK_KEYS: &[&str] = &[
 const AGG_CLIENT_KEYS: &[&str] = &[
     "name", "concurrency", "iterations", "isl", "osl", "random_range_ratio", "backend", "use_chat_template",
     "streaming", "trust_remote_code", "dataset_file", "use_nv_sa_benchmark", "client_env_var",
-    "accuracy_config", "only_run_accuracy", "warmup",
+    "accuracy_config", "only_run_accuracy", "warmup", "concurrency_list", "input_length", "output_length",
 ];
 
 fn empty_map() -> Node {
@@ -630,7 +631,11 @@ fn decode_metadata(dec: &mut Decoder<'_>, root: &Node) -> Metadata {
     let sec = dec.map(root, "", "metadata").unwrap_or(&empty);
     let model_name = dec.string(sec, "metadata", "model_name");
     if model_name.is_none() {
-        missing(dec, root, "metadata.model_name", "the model id, e.g. `deepseek_r1_0528_fp4_v2`", "add `model_name:` under `metadata:`");
+        // Upstream defaults it to "unknown"; results would be filed under that name.
+        missing(dec, root, "metadata.model_name", "the model id, e.g. `deepseek_r1_0528_fp4_v2`", "add `model_name:` under `metadata:` (results are reported under `unknown` until then)");
+        if let Some(d) = dec.diags.last_mut() {
+            d.severity = Severity::Warning;
+        }
     }
     let mut supported = dec.strings(sec, "metadata", "supported_gpus").unwrap_or_default();
     if let Some(hw) = root.get("hardware").filter(|h| h.get("supported_gpus").is_some()) {
@@ -1302,16 +1307,18 @@ fn decode_aggregated(dec: &mut Decoder<'_>, root: &Arc<Node>, format: Format, id
             span: server.span,
         };
         let worker = decode_worker(dec, server, &spath, options, None);
-        let clients: &[Node] = match server.get("client_configs").map(|c| &c.value) {
-            Some(Value::Seq(c)) => c,
+        // Per-server clients, or (QA one-file-per-case format) top-level clients for every server.
+        let (clients, list_path): (&[Node], String) = match (server.get("client_configs"), root.get("client_configs")) {
+            (Some(Node { value: Value::Seq(c), .. }), _) => (c, format!("{spath}.client_configs")),
+            (None, Some(Node { value: Value::Seq(c), .. })) => (c, "client_configs".to_string()),
             _ => {
                 missing(dec, root, &format!("{spath}.client_configs"), "a list of benchmark clients", "add `client_configs: [{concurrency: 1, isl: 1024, osl: 1024}]`");
-                &[]
+                (&[], String::new())
             }
         };
         let mut seen_names = Vec::new();
         for (j, client) in clients.iter().enumerate() {
-            let cpath = format!("{spath}.client_configs.{j}");
+            let cpath = format!("{list_path}.{j}");
             if !matches!(client.value, Value::Map(_)) {
                 dec.push(
                     Diagnostic::new(Rule::WrongType, dec.file, display_path(&cpath), "a client config must be a mapping")
@@ -1321,10 +1328,16 @@ fn decode_aggregated(dec: &mut Decoder<'_>, root: &Arc<Node>, format: Format, id
                 continue;
             }
             dec.check_keys(client, &cpath, AGG_CLIENT_KEYS);
-            let c = dec.uint(client, &cpath, "concurrency").unwrap_or(1);
+            let (conc_key, isl_key, osl_key) = (
+                if client.get("concurrency_list").is_some() { "concurrency_list" } else { "concurrency" },
+                if client.get("input_length").is_some() { "input_length" } else { "isl" },
+                if client.get("output_length").is_some() { "output_length" } else { "osl" },
+            );
+            let concurrency = dec.concurrency_list(client, &cpath, conc_key).unwrap_or_default();
+            let c = concurrency.first().copied().unwrap_or(0);
             let iterations = dec.uint(client, &cpath, "iterations").unwrap_or(1);
-            let isl = dec.uint(client, &cpath, "isl").unwrap_or(1024);
-            let osl = dec.uint(client, &cpath, "osl").unwrap_or(1024);
+            let isl = dec.uint(client, &cpath, isl_key).unwrap_or(1024);
+            let osl = dec.uint(client, &cpath, osl_key).unwrap_or(1024);
             let cname = dec
                 .string(client, &cpath, "name")
                 .unwrap_or_else(|| format!("con{c}_iter{iterations}_isl{isl}_osl{osl}"));
@@ -1337,7 +1350,7 @@ fn decode_aggregated(dec: &mut Decoder<'_>, root: &Arc<Node>, format: Format, id
                 );
             }
             seen_names.push(cname.clone());
-            if c == 0 {
+            if c == 0 && client.get(conc_key).is_some_and(|n| !matches!(n.value, Value::Str(_) | Value::Seq(_))) {
                 dec.push(
                     Diagnostic::new(Rule::ConcurrencyEmpty, dec.file, display_path(&format!("{cpath}.concurrency")), "concurrency must be positive")
                         .at(client.get("concurrency").map(|n| n.span))
@@ -1347,9 +1360,9 @@ fn decode_aggregated(dec: &mut Decoder<'_>, root: &Arc<Node>, format: Format, id
             }
             let mut aliases = BTreeMap::new();
             for (logical, key) in [
-                ("benchmark.concurrency_list", "concurrency"),
-                ("benchmark.input_length", "isl"),
-                ("benchmark.output_length", "osl"),
+                ("benchmark.concurrency_list", conc_key),
+                ("benchmark.input_length", isl_key),
+                ("benchmark.output_length", osl_key),
                 ("benchmark.multi_round", "iterations"),
                 ("benchmark.benchmark_ratio", "random_range_ratio"),
                 ("benchmark.streaming", "streaming"),
@@ -1366,7 +1379,7 @@ fn decode_aggregated(dec: &mut Decoder<'_>, root: &Arc<Node>, format: Format, id
                 multi_round: iterations,
                 benchmark_ratio: dec.number(client, &cpath, "random_range_ratio").unwrap_or(0.0),
                 streaming: dec.boolean(client, &cpath, "streaming").unwrap_or(true),
-                concurrency_list: if c > 0 { vec![c] } else { Vec::new() },
+                concurrency_list: concurrency,
                 input_length: isl,
                 output_length: osl,
                 dataset_file: dec.string(client, &cpath, "dataset_file"),
@@ -1390,6 +1403,9 @@ fn decode_aggregated(dec: &mut Decoder<'_>, root: &Arc<Node>, format: Format, id
             let mut one_server = server.clone();
             one_server.set_path("client_configs", Node::synthetic(Value::Seq(vec![client.clone()])));
             case_tree.set_path("server_configs", Node::synthetic(Value::Seq(vec![one_server])));
+            if let Value::Map(entries) = &mut case_tree.value {
+                entries.retain(|(k, _)| k.as_key() != Some("client_configs"));
+            }
             cases.push(finish_case(id, config, Some(format!("{name}-{cname}")), &case_tree));
         }
     }

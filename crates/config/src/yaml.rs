@@ -138,33 +138,41 @@ impl Node {
 
     /// Sets `path` (dotted) to `value`, creating intermediate mappings (replacing non-mappings).
     pub fn set_path(&mut self, path: &str, value: Node) {
-        let mut node = self;
-        let mut keys = path.split('.').peekable();
-        while let Some(key) = keys.next() {
-            if !matches!(node.value, Value::Map(_)) {
-                node.value = Value::Map(Vec::new());
-            }
-            let Value::Map(entries) = &mut node.value else {
-                return;
-            };
-            let idx = match entries.iter().position(|(k, _)| k.as_key() == Some(key)) {
-                Some(i) => i,
-                None => {
-                    entries.push((
-                        Node::synthetic(Value::Str(key.to_string())),
-                        Node::synthetic(Value::Map(Vec::new())),
-                    ));
-                    entries.len() - 1
+        let (key, rest) = match path.split_once('.') {
+            Some((k, r)) => (k, Some(r)),
+            None => (path, None),
+        };
+        // List items are addressed by index; an index past the end is ignored.
+        if let Value::Seq(items) = &mut self.value {
+            if let Some(slot) = key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                match rest {
+                    None => *slot = value,
+                    Some(r) => slot.set_path(r, value),
                 }
-            };
-            let Some(slot) = entries.get_mut(idx) else {
-                return;
-            };
-            if keys.peek().is_none() {
-                slot.1 = value;
-                return;
             }
-            node = &mut slot.1;
+            return;
+        }
+        if !matches!(self.value, Value::Map(_)) {
+            self.value = Value::Map(Vec::new());
+        }
+        let Value::Map(entries) = &mut self.value else {
+            return;
+        };
+        let idx = match entries.iter().position(|(k, _)| k.as_key() == Some(key)) {
+            Some(i) => i,
+            None => {
+                entries.push((
+                    Node::synthetic(Value::Str(key.to_string())),
+                    Node::synthetic(Value::Map(Vec::new())),
+                ));
+                entries.len() - 1
+            }
+        };
+        if let Some(slot) = entries.get_mut(idx) {
+            match rest {
+                None => slot.1 = value,
+                Some(r) => slot.1.set_path(r, value),
+            }
         }
     }
 }
@@ -427,56 +435,91 @@ fn format_float(f: f64) -> String {
 /// as another type (or need escaping) are double-quoted, so `parse(emit(n))` equals `n` up to
 /// locations.
 pub fn emit(node: &Node) -> String {
-    let mut out = String::new();
+    emit_annotated(node, &|_| None)
+}
+
+/// Like [`emit`], with a trailing `# comment` on the line of every value for which `annotate`
+/// (given the dotted path, list items by index) returns text.
+pub fn emit_annotated(node: &Node, annotate: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut e = Emitter {
+        out: String::new(),
+        annotate,
+    };
     match &node.value {
-        Value::Map(entries) if !entries.is_empty() => emit_map(entries, 0, &mut out),
-        Value::Seq(items) if !items.is_empty() => emit_seq(items, 0, &mut out),
+        Value::Map(entries) if !entries.is_empty() => e.map(entries, 0, ""),
+        Value::Seq(items) if !items.is_empty() => e.seq(items, 0, ""),
         other => {
-            out.push_str(&emit_scalar(other));
-            out.push('\n');
+            e.out.push_str(&emit_scalar(other));
+            e.out.push('\n');
         }
     }
-    out
+    e.out
 }
 
-fn emit_map(entries: &[(Node, Node)], indent: usize, out: &mut String) {
-    for (k, v) in entries {
-        let key = emit_scalar(&k.value);
-        let _ = write!(out, "{:indent$}{key}:", "");
-        emit_child(v, indent, out);
+struct Emitter<'a> {
+    out: String,
+    annotate: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Emitter<'_> {
+    fn comment(&mut self, path: &str) {
+        if let Some(c) = (self.annotate)(path) {
+            self.out.push_str("  # ");
+            self.out.push_str(&c);
+        }
     }
-}
 
-fn emit_seq(items: &[Node], indent: usize, out: &mut String) {
-    for item in items {
-        let _ = write!(out, "{:indent$}-", "");
-        match &item.value {
-            Value::Map(entries) if !entries.is_empty() => {
-                // First entry on the dash line, the rest aligned under it.
-                let mut nested = String::new();
-                emit_map(entries, indent + 2, &mut nested);
-                out.push(' ');
-                out.push_str(nested.trim_start());
+    fn map(&mut self, entries: &[(Node, Node)], indent: usize, path: &str) {
+        for (k, v) in entries {
+            let key = emit_scalar(&k.value);
+            let child = if path.is_empty() {
+                scalar_text(&k.value)
+            } else {
+                format!("{path}.{}", scalar_text(&k.value))
+            };
+            let _ = write!(self.out, "{:indent$}{key}:", "");
+            self.child(v, indent, &child);
+        }
+    }
+
+    fn seq(&mut self, items: &[Node], indent: usize, path: &str) {
+        for (i, item) in items.iter().enumerate() {
+            let child = format!("{path}.{i}");
+            let _ = write!(self.out, "{:indent$}-", "");
+            match &item.value {
+                Value::Map(entries) if !entries.is_empty() => {
+                    // First entry on the dash line, the rest aligned under it.
+                    let mut nested = Emitter {
+                        out: String::new(),
+                        annotate: self.annotate,
+                    };
+                    nested.map(entries, indent + 2, &child);
+                    self.out.push(' ');
+                    self.out.push_str(nested.out.trim_start());
+                }
+                _ => self.child(item, indent, &child),
             }
-            _ => emit_child(item, indent, out),
         }
     }
-}
 
-fn emit_child(v: &Node, indent: usize, out: &mut String) {
-    match &v.value {
-        Value::Map(entries) if !entries.is_empty() => {
-            out.push('\n');
-            emit_map(entries, indent + 2, out);
-        }
-        Value::Seq(items) if !items.is_empty() => {
-            out.push('\n');
-            emit_seq(items, indent + 2, out);
-        }
-        other => {
-            out.push(' ');
-            out.push_str(&emit_scalar(other));
-            out.push('\n');
+    fn child(&mut self, v: &Node, indent: usize, path: &str) {
+        match &v.value {
+            Value::Map(entries) if !entries.is_empty() => {
+                self.comment(path);
+                self.out.push('\n');
+                self.map(entries, indent + 2, path);
+            }
+            Value::Seq(items) if !items.is_empty() => {
+                self.comment(path);
+                self.out.push('\n');
+                self.seq(items, indent + 2, path);
+            }
+            other => {
+                self.out.push(' ');
+                self.out.push_str(&emit_scalar(other));
+                self.comment(path);
+                self.out.push('\n');
+            }
         }
     }
 }
@@ -580,11 +623,24 @@ mod tests {
     }
 
     #[test]
+    fn annotations_follow_paths() {
+        let n = parse("a:\n  b: 1\n  c: [x]\n").unwrap();
+        let text = emit_annotated(&n, &|p| (p == "a.b" || p == "a.c.0").then(|| format!("<{p}>")));
+        assert_eq!(text, "a:\n  b: 1  # <a.b>\n  c:\n    - x  # <a.c.0>\n");
+    }
+
+    #[test]
     fn set_path_creates_maps() {
         let mut n = parse("a: 1\n").unwrap();
         n.set_path("b.c", Node::synthetic(Value::Int(2)));
         assert_eq!(n.at("b.c").unwrap().value, Value::Int(2));
         n.set_path("a.d", Node::synthetic(Value::Int(3)));
         assert_eq!(n.at("a.d").unwrap().value, Value::Int(3));
+        let mut l = parse("s:\n- x: 1\n").unwrap();
+        l.set_path("s.0.y", Node::synthetic(Value::Int(2)));
+        assert_eq!(l.at("s.0.y").unwrap().value, Value::Int(2));
+        assert!(matches!(l.get("s").unwrap().value, Value::Seq(_)));
+        l.set_path("s.5.y", Node::synthetic(Value::Int(2)));
+        assert!(l.at("s.5").is_none());
     }
 }

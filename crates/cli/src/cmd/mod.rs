@@ -1,4 +1,7 @@
 //! One module per subcommand: convert arguments, call the library, render the result.
 
 pub mod bench;
+pub mod list;
+pub mod show;
+pub mod validate;
 pub mod sim;
