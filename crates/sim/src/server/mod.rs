@@ -84,9 +84,7 @@ pub struct SimServer {
 impl SimServer {
     /// Binds `addr` and starts a worker server on the current tokio runtime.
     pub async fn bind(addr: SocketAddr, cfg: ServeConfig) -> Result<Self, ServeError> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
+        let listener = listen(addr)?;
         let local = listener
             .local_addr()
             .map_err(|source| ServeError::Bind { addr, source })?;
@@ -141,9 +139,7 @@ impl SimServer {
 
     /// Binds `addr` and starts a disaggregated router on the current tokio runtime.
     pub async fn bind_router(addr: SocketAddr, cfg: RouterConfig) -> Result<Self, ServeError> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
+        let listener = listen(addr)?;
         let local = listener
             .local_addr()
             .map_err(|source| ServeError::Bind { addr, source })?;
@@ -180,6 +176,23 @@ impl SimServer {
             Err(_) => Exit::Stopped,
         }
     }
+}
+
+/// Listen backlog: thousands of clients connect at once when a benchmark starts; the kernel
+/// caps it at `net.core.somaxconn`.
+const BACKLOG: u32 = 65_535;
+
+fn listen(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    let err = |source| ServeError::Bind { addr, source };
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(err)?;
+    socket.set_reuseaddr(true).map_err(err)?;
+    socket.bind(addr).map_err(err)?;
+    socket.listen(BACKLOG).map_err(err)
 }
 
 /// State shared by the handlers and the engine task of one worker.

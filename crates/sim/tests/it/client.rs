@@ -62,7 +62,11 @@ pub async fn request(
     s.write_all(body.as_bytes()).await?;
     let mut raw = Vec::new();
     // A reset after a cut stream still leaves what was read.
-    let _ = s.read_to_end(&mut raw).await;
+    if let Err(e) = s.read_to_end(&mut raw).await {
+        if raw.is_empty() {
+            return Err(e);
+        }
+    }
     parse(&raw)
 }
 
