@@ -62,10 +62,10 @@ pub async fn request(
     s.write_all(body.as_bytes()).await?;
     let mut raw = Vec::new();
     // A reset after a cut stream still leaves what was read.
-    if let Err(e) = s.read_to_end(&mut raw).await {
-        if raw.is_empty() {
-            return Err(e);
-        }
+    if let Err(e) = s.read_to_end(&mut raw).await
+        && raw.is_empty()
+    {
+        return Err(e);
     }
     parse(&raw)
 }
