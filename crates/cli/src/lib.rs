@@ -29,9 +29,9 @@ enum Command {
     /// Check configs against every validation rule before any GPU is spent.
     Validate(cmd::validate::ValidateArgs),
     /// Load-test an OpenAI-compatible server (the built-in benchmark client).
-    Bench(servebench_loadgen::cli::BenchArgs),
+    Bench(Box<servebench_loadgen::cli::BenchArgs>),
     /// Run the GPU-free simulated serving engine.
-    Sim(servebench_sim::cli::SimArgs),
+    Sim(Box<servebench_sim::cli::SimArgs>),
 }
 
 /// Parses the process arguments, runs the subcommand and returns its exit code.
@@ -41,15 +41,19 @@ pub fn main_impl() -> ExitCode {
         Err(err) => {
             // clap prints help/version to stdout with code 0 and usage errors with code 2.
             let _ = err.print();
-            return ExitCode::from(if err.use_stderr() { exit::USAGE } else { exit::OK });
+            return ExitCode::from(if err.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
         }
     };
     match cli.command {
         Command::List(args) => cmd::list::run(args),
         Command::Show(args) => cmd::show::run(args),
         Command::Validate(args) => cmd::validate::run(args),
-        Command::Bench(args) => cmd::bench::run(args),
-        Command::Sim(args) => cmd::sim::run(args),
+        Command::Bench(args) => cmd::bench::run(*args),
+        Command::Sim(args) => cmd::sim::run(*args),
     }
 }
 

@@ -80,7 +80,11 @@ impl Loaded {
 
     /// Whether a file has a selected case, or no case at all (a broken file is always shown).
     pub fn file_selected(&self, file: usize) -> bool {
-        let has_cases = self.suite.files.get(file).is_some_and(|f| !f.cases.is_empty());
+        let has_cases = self
+            .suite
+            .files
+            .get(file)
+            .is_some_and(|f| !f.cases.is_empty());
         !has_cases || self.selected.iter().any(|(f, _, _)| *f == file)
     }
 }
@@ -92,7 +96,11 @@ impl SuiteArgs {
     fn selection(&self) -> Result<Selection, UsageError> {
         let parse = |flag: &str, text: &Option<String>| -> Result<Option<Expr>, UsageError> {
             text.as_deref()
-                .map(|t| Expr::parse(t).map_err(|e| UsageError(format!("invalid {flag} expression:\n{}", e.render(t)))))
+                .map(|t| {
+                    Expr::parse(t).map_err(|e| {
+                        UsageError(format!("invalid {flag} expression:\n{}", e.render(t)))
+                    })
+                })
                 .transpose()
         };
         let mut lists = Vec::new();
@@ -132,15 +140,23 @@ impl SuiteArgs {
         for w in selection.filter_warnings(&keys) {
             eprintln!("warning: {w}");
         }
-        let selected = selection.select(&keys).map_err(|e| UsageError(e.to_string()))?;
+        let selected = selection
+            .select(&keys)
+            .map_err(|e| UsageError(e.to_string()))?;
         for w in &selected.warnings {
             eprintln!("{w}");
         }
-        let gpu = if self.show_all_gpus { None } else { self.gpu_type.clone().filter(|g| !g.is_empty()) };
+        let gpu = if self.show_all_gpus {
+            None
+        } else {
+            self.gpu_type.clone().filter(|g| !g.is_empty())
+        };
         let mut out = Vec::new();
         let mut gpu_filtered = 0;
         for t in selected.tests {
-            let Some(&(fi, ci)) = index.get(t.index) else { continue };
+            let Some(&(fi, ci)) = index.get(t.index) else {
+                continue;
+            };
             let runs = match (&gpu, suite.files.get(fi).and_then(|f| f.cases.get(ci))) {
                 (Some(g), Some(case)) => runs_on(case, g),
                 _ => true,

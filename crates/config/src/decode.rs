@@ -193,7 +193,12 @@ impl<'f> Decoder<'f> {
                 Some(out)
             }
             Value::Map(_) => {
-                self.wrong_type(node, &join(path, key), "a list of strings", "[GB200, GB300]");
+                self.wrong_type(
+                    node,
+                    &join(path, key),
+                    "a list of strings",
+                    "[GB200, GB300]",
+                );
                 None
             }
             other => Some(vec![scalar_text(other)]),
@@ -329,7 +334,11 @@ mod tests {
     fn unknown_key_message_suggests_the_fix() {
         let n = parse("benchmark:\n  concurency_list: '1'\n").unwrap();
         let mut d = Decoder::new(Path::new("t.yaml"));
-        d.check_keys(n.get("benchmark").unwrap(), "benchmark", &["concurrency_list", "mode"]);
+        d.check_keys(
+            n.get("benchmark").unwrap(),
+            "benchmark",
+            &["concurrency_list", "mode"],
+        );
         let diag = &d.diags[0];
         assert_eq!(
             diag.message,
@@ -349,6 +358,9 @@ mod tests {
 
     #[test]
     fn display_paths_use_brackets() {
-        assert_eq!(display_path("server_configs.0.client_configs.12.isl"), "server_configs[0].client_configs[12].isl");
+        assert_eq!(
+            display_path("server_configs.0.client_configs.12.isl"),
+            "server_configs[0].client_configs[12].isl"
+        );
     }
 }

@@ -13,8 +13,7 @@ const DISAGG_PERF_PATTERN: &str = r"^.*?Median\ TTFT\ \(ms\):\s+([0-9.]+).*?$\n
 
 /// Upstream's accuracy pattern over lm_eval tables: task, filter, exact_match value. Unlike
 /// upstream it allows the space padding of the filter column, so `strict-match` rows parse.
-const ACCURACY_PATTERN: &str =
-    r"\|\s*([a-zA-Z0-9_-]+)\s*\|.*?\|\s*([\w-]+)\s*\|.*?\|\s*exact_match\s*\|.*?\|\s*([0-9.]+)\s*\|";
+const ACCURACY_PATTERN: &str = r"\|\s*([a-zA-Z0-9_-]+)\s*\|.*?\|\s*([\w-]+)\s*\|.*?\|\s*exact_match\s*\|.*?\|\s*([0-9.]+)\s*\|";
 
 /// The wide-EP perf metrics: mean/median/p99 of TTFT, TPOT, ITL and E2EL, then the concurrency.
 fn wideep_pattern() -> String {
@@ -73,11 +72,20 @@ mod tests {
 
     #[test]
     fn every_default_pattern_has_one_group_per_name_plus_concurrency() {
-        for (t, c) in [("disagg", "perf"), ("wideep", "perf"), ("disagg", "perf-sanity"), ("disagg", "stress")] {
+        for (t, c) in [
+            ("disagg", "perf"),
+            ("wideep", "perf"),
+            ("disagg", "perf-sanity"),
+            ("disagg", "stress"),
+        ] {
             let m = metrics_for(t, c);
-            let groups = m.extractor_pattern.matches("([").count() + m.extractor_pattern.matches("(\\d").count();
+            let groups = m.extractor_pattern.matches("([").count()
+                + m.extractor_pattern.matches("(\\d").count();
             assert_eq!(groups, m.metric_names.len() + 1, "{t}/{c}");
         }
-        assert_eq!(metrics_for("disagg", "accuracy").metric_names, ["flexible-extract", "strict-match"]);
+        assert_eq!(
+            metrics_for("disagg", "accuracy").metric_names,
+            ["flexible-extract", "strict-match"]
+        );
     }
 }

@@ -121,7 +121,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic with the rule's default severity and no location yet.
-    pub fn new(rule: Rule, file: &Path, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        rule: Rule,
+        file: &Path,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             rule,
             severity: rule.severity(),
@@ -180,14 +185,14 @@ impl Diagnostic {
             self.message,
             self.location()
         );
-        if let (Some(src), Some(line), Some(col)) = (source, self.line, self.column) {
-            if let Some(text) = src.lines().nth(line.saturating_sub(1) as usize) {
-                let width = line.to_string().len();
-                let _ = writeln!(out, "{:width$} |", "");
-                let _ = writeln!(out, "{line} | {text}");
-                let pad = col.saturating_sub(1) as usize;
-                let _ = writeln!(out, "{:width$} | {:pad$}^", "", "");
-            }
+        if let (Some(src), Some(line), Some(col)) = (source, self.line, self.column)
+            && let Some(text) = src.lines().nth(line.saturating_sub(1) as usize)
+        {
+            let width = line.to_string().len();
+            let _ = writeln!(out, "{:width$} |", "");
+            let _ = writeln!(out, "{line} | {text}");
+            let pad = col.saturating_sub(1) as usize;
+            let _ = writeln!(out, "{:width$} | {:pad$}^", "", "");
         }
         if !self.field.is_empty() {
             let _ = writeln!(out, "   = field: {}", self.field);
@@ -206,7 +211,10 @@ impl Diagnostic {
 }
 
 /// The closest candidate to `word`, if it is close enough to be a plausible typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -217,7 +225,9 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
 
 /// Renders the rule table of `docs/validation.md` (kept in sync by a test).
 pub fn rules_markdown() -> String {
-    let mut out = String::from("| id | SPEC 4 rule | default severity | what it checks |\n|---|---|---|---|\n");
+    let mut out = String::from(
+        "| id | SPEC 4 rule | default severity | what it checks |\n|---|---|---|---|\n",
+    );
     for rule in Rule::ALL {
         let spec = match rule.spec_rule() {
             0 => "-".to_string(),
@@ -242,7 +252,10 @@ mod tests {
     #[test]
     fn rule_ids_are_unique_and_kebab_case() {
         let mut ids: Vec<_> = Rule::ALL.iter().map(|r| r.id()).collect();
-        assert!(ids.iter().all(|id| id.chars().all(|c| c.is_ascii_lowercase() || c == '-')));
+        assert!(
+            ids.iter()
+                .all(|id| id.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        );
         ids.sort_unstable();
         let n = ids.len();
         ids.dedup();
@@ -252,15 +265,23 @@ mod tests {
     #[test]
     fn did_you_mean_finds_typos_only() {
         let keys = ["concurrency_list", "input_length", "output_length"];
-        assert_eq!(did_you_mean("concurency_list", keys), Some("concurrency_list"));
+        assert_eq!(
+            did_you_mean("concurency_list", keys),
+            Some("concurrency_list")
+        );
         assert_eq!(did_you_mean("zzz", keys), None);
     }
 
     #[test]
     fn render_quotes_the_line() {
-        let d = Diagnostic::new(Rule::UnknownKey, Path::new("a.yaml"), "benchmark.x", "unknown key")
-            .at(Some(crate::yaml::Span { line: 2, col: 3 }))
-            .hint("remove it");
+        let d = Diagnostic::new(
+            Rule::UnknownKey,
+            Path::new("a.yaml"),
+            "benchmark.x",
+            "unknown key",
+        )
+        .at(Some(crate::yaml::Span { line: 2, col: 3 }))
+        .hint("remove it");
         let text = d.render(Some("benchmark:\n  x: 1\n"));
         assert!(text.contains("a.yaml:2:3"), "{text}");
         assert!(text.contains("2 |   x: 1\n  |   ^"), "{text}");

@@ -23,7 +23,10 @@ pub struct Discovery {
 }
 
 fn is_yaml(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
 }
 
 /// Walks `paths` (files, directories or glob patterns).
@@ -41,19 +44,31 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
                                 any = true;
                                 walk(&p, &mut out);
                             }
-                            Err(e) => out.problems.push(unreadable(e.path(), &e.error().to_string())),
+                            Err(e) => out
+                                .problems
+                                .push(unreadable(e.path(), &e.error().to_string())),
                         }
                     }
                     if !any {
                         out.problems.push(
-                            Diagnostic::new(Rule::FileUnreadable, path, "", "glob pattern matches no file")
-                                .hint("check the pattern; quote it so the shell does not expand it"),
+                            Diagnostic::new(
+                                Rule::FileUnreadable,
+                                path,
+                                "",
+                                "glob pattern matches no file",
+                            )
+                            .hint("check the pattern; quote it so the shell does not expand it"),
                         );
                     }
                 }
                 Err(e) => out.problems.push(
-                    Diagnostic::new(Rule::FileUnreadable, path, "", format!("invalid glob pattern: {e}"))
-                        .hint("escape special characters or pass a plain path"),
+                    Diagnostic::new(
+                        Rule::FileUnreadable,
+                        path,
+                        "",
+                        format!("invalid glob pattern: {e}"),
+                    )
+                    .hint("escape special characters or pass a plain path"),
                 ),
             }
             continue;
@@ -73,8 +88,13 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
 }
 
 fn unreadable(path: &Path, why: &str) -> Diagnostic {
-    Diagnostic::new(Rule::FileUnreadable, path, "", format!("cannot read: {why}"))
-        .hint("fix the permissions or remove the broken entry")
+    Diagnostic::new(
+        Rule::FileUnreadable,
+        path,
+        "",
+        format!("cannot read: {why}"),
+    )
+    .hint("fix the permissions or remove the broken entry")
 }
 
 fn walk(root: &Path, out: &mut Discovery) {
@@ -88,7 +108,8 @@ fn walk(root: &Path, out: &mut Discovery) {
         .into_iter()
         .filter_entry(|e| {
             let name = e.file_name().to_string_lossy();
-            e.depth() == 0 || !(name.starts_with('.') || (e.file_type().is_dir() && name == "templates"))
+            e.depth() == 0
+                || !(name.starts_with('.') || (e.file_type().is_dir() && name == "templates"))
         });
     for entry in walker {
         match entry {
@@ -99,7 +120,8 @@ fn walk(root: &Path, out: &mut Discovery) {
                 let why = if e.loop_ancestor().is_some() {
                     "symlink loop".to_string()
                 } else {
-                    e.io_error().map_or_else(|| e.to_string(), |io| io.to_string())
+                    e.io_error()
+                        .map_or_else(|| e.to_string(), |io| io.to_string())
                 };
                 out.problems.push(unreadable(&path, &why));
             }
@@ -124,22 +146,31 @@ impl Suite {
 
     /// Every diagnostic, discovery problems first.
     pub fn diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.problems.iter().chain(self.files.iter().flat_map(|f| f.diagnostics.iter()))
+        self.problems
+            .iter()
+            .chain(self.files.iter().flat_map(|f| f.diagnostics.iter()))
     }
 
     /// Number of diagnostics at a severity.
     pub fn count(&self, severity: Severity) -> usize {
-        self.diagnostics().filter(|d| d.severity == severity).count()
+        self.diagnostics()
+            .filter(|d| d.severity == severity)
+            .count()
     }
 
     /// Runs the semantic rules on every case and appends their findings to each file.
     pub fn validate(&mut self, opts: &ValidateOptions) {
         for file in &mut self.files {
-            let extra: Vec<Diagnostic> = file.cases.iter().flat_map(|c| validate_case(c, opts)).collect();
+            let extra: Vec<Diagnostic> = file
+                .cases
+                .iter()
+                .flat_map(|c| validate_case(c, opts))
+                .collect();
             file.diagnostics.extend(extra);
             // Aggregated files share sections between cases: keep one copy of each finding.
             let mut seen = std::collections::HashSet::new();
-            file.diagnostics.retain(|d| seen.insert((d.rule, d.line, d.column, d.message.clone())));
+            file.diagnostics
+                .retain(|d| seen.insert((d.rule, d.line, d.column, d.message.clone())));
             apply_context(&mut file.diagnostics, opts);
         }
     }
@@ -148,7 +179,9 @@ impl Suite {
 /// Discovers and loads every config under `paths`, using both cores for large suites.
 pub fn load_suite(paths: &[PathBuf], opts: &LoadOptions) -> Suite {
     let found = discover(paths);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     let files = if found.files.len() < 64 || threads < 2 {
         found.files.iter().map(|f| load_file(f, opts)).collect()
     } else {
@@ -157,7 +190,9 @@ pub fn load_suite(paths: &[PathBuf], opts: &LoadOptions) -> Suite {
             let handles: Vec<_> = found
                 .files
                 .chunks(chunk)
-                .map(|part| s.spawn(move || part.iter().map(|f| load_file(f, opts)).collect::<Vec<_>>()))
+                .map(|part| {
+                    s.spawn(move || part.iter().map(|f| load_file(f, opts)).collect::<Vec<_>>())
+                })
                 .collect();
             handles
                 .into_iter()
@@ -174,7 +209,11 @@ pub fn load_suite(paths: &[PathBuf], opts: &LoadOptions) -> Suite {
 /// Whether a case runs on a GPU type (`supported_gpus`, with `GB200_*` folded to `GB200`).
 pub fn runs_on(case: &TestCase, gpu: &str) -> bool {
     let want = fold_gpu(gpu);
-    case.config.metadata.supported_gpus.iter().any(|g| fold_gpu(g) == want)
+    case.config
+        .metadata
+        .supported_gpus
+        .iter()
+        .any(|g| fold_gpu(g) == want)
 }
 
 #[cfg(test)]
@@ -193,9 +232,19 @@ mod tests {
         std::os::unix::fs::symlink(&dir, dir.join("disagg/loop")).unwrap();
         let d = discover(&[dir.clone(), dir.join("missing")]);
         assert_eq!(d.files, [dir.join("disagg/perf/a.yaml")]);
-        assert!(d.problems.iter().any(|p| p.message.contains("no such file")));
+        assert!(
+            d.problems
+                .iter()
+                .any(|p| p.message.contains("no such file"))
+        );
         #[cfg(unix)]
-        assert!(d.problems.iter().any(|p| p.message.contains("symlink loop")), "{:?}", d.problems);
+        assert!(
+            d.problems
+                .iter()
+                .any(|p| p.message.contains("symlink loop")),
+            "{:?}",
+            d.problems
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

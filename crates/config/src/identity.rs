@@ -42,10 +42,12 @@ pub fn classify(path: &Path, aggregated: bool) -> (String, String) {
                 .collect()
         })
         .unwrap_or_default();
-    if let (Some(parent), Some(grand)) = (ancestors.first(), ancestors.get(1)) {
-        if CATEGORIES.contains(&parent.as_str()) && grand != "/" && !grand.is_empty() {
-            return (grand.clone(), parent.clone());
-        }
+    if let (Some(parent), Some(grand)) = (ancestors.first(), ancestors.get(1))
+        && CATEGORIES.contains(&parent.as_str())
+        && grand != "/"
+        && !grand.is_empty()
+    {
+        return (grand.clone(), parent.clone());
     }
     let category = ancestors
         .iter()
@@ -64,7 +66,7 @@ pub fn classify(path: &Path, aggregated: bool) -> (String, String) {
 
 /// `1024/1024 -> 1k1k`, `131072/8192 -> 128k8k`; other lengths print exactly (`1000-200`).
 pub fn benchmark_type(isl: u64, osl: u64) -> String {
-    if isl > 0 && osl > 0 && isl % 1024 == 0 && osl % 1024 == 0 {
+    if isl > 0 && osl > 0 && isl.is_multiple_of(1024) && osl.is_multiple_of(1024) {
         format!("{}k{}k", isl / 1024, osl / 1024)
     } else {
         format!("{isl}-{osl}")
@@ -109,7 +111,9 @@ pub fn parse_name(stem: &str) -> NameTopology {
         let token = raw.to_ascii_lowercase();
         // `mtp0-Default`, `con256-Default`: a dash suffix after the number.
         let (token, dash_suffix) = match token.split_once('-') {
-            Some((head, tail)) if !head.starts_with("ccb") => (head.to_string(), Some(tail.to_string())),
+            Some((head, tail)) if !head.starts_with("ccb") => {
+                (head.to_string(), Some(tail.to_string()))
+            }
             _ => (token, None),
         };
         if let Some(b) = token.strip_prefix("ccb-") {
@@ -142,10 +146,10 @@ pub fn parse_name(stem: &str) -> NameTopology {
         } else if let Some(v) = num_after(&token, "con") {
             t.concurrency = Some(v);
         }
-        if let Some(tail) = dash_suffix {
-            if tail.eq_ignore_ascii_case("default") {
-                t.cache_backend = Some("DEFAULT".into());
-            }
+        if let Some(tail) = dash_suffix
+            && tail.eq_ignore_ascii_case("default")
+        {
+            t.cache_backend = Some("DEFAULT".into());
         }
     }
     t
@@ -253,8 +257,14 @@ mod tests {
     #[test]
     fn classify_layout_and_outside_paths() {
         let c = |p: &str, agg| classify(Path::new(p), agg);
-        assert_eq!(c("test_configs/disagg/perf/x.yaml", false), ("disagg".into(), "perf".into()));
-        assert_eq!(c("root/custom/stress/x.yaml", false), ("custom".into(), "stress".into()));
+        assert_eq!(
+            c("test_configs/disagg/perf/x.yaml", false),
+            ("disagg".into(), "perf".into())
+        );
+        assert_eq!(
+            c("root/custom/stress/x.yaml", false),
+            ("custom".into(), "stress".into())
+        );
         assert_eq!(
             c("tests/scripts/perf-sanity/disaggregated/x.yaml", false),
             ("disagg".into(), "perf-sanity".into())
@@ -263,7 +273,10 @@ mod tests {
             c("tests/scripts/perf-sanity/aggregated/x.yaml", true),
             ("agg".into(), "perf-sanity".into())
         );
-        assert_eq!(c("examples/disaggregated/slurm/config.yaml", false), ("disagg".into(), "perf".into()));
+        assert_eq!(
+            c("examples/disaggregated/slurm/config.yaml", false),
+            ("disagg".into(), "perf".into())
+        );
     }
 
     #[test]
@@ -276,7 +289,8 @@ mod tests {
         assert_eq!(t.batch, Some(2));
         assert_eq!(t.mtp, Some(0));
         assert_eq!(t.cache_backend.as_deref(), Some("DEFAULT"));
-        let t = parse_name("gb200_glm-5-fp4_1k1k_con4096_ctx1_dep4_gen1_dep8_eplb256_mtp1_ccb-NIXL");
+        let t =
+            parse_name("gb200_glm-5-fp4_1k1k_con4096_ctx1_dep4_gen1_dep8_eplb256_mtp1_ccb-NIXL");
         assert_eq!(t.ctx_tp, Some((true, 4)));
         assert_eq!(t.gen_tp, Some((true, 8)));
         assert_eq!(t.concurrency, Some(4096));

@@ -10,10 +10,10 @@
 mod decode;
 pub mod defaults;
 pub mod diag;
+pub mod discover;
 pub mod identity;
 pub mod load;
 pub mod model;
 pub mod select;
-pub mod yaml;
 pub mod validate;
-pub mod discover;
+pub mod yaml;

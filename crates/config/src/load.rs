@@ -51,7 +51,9 @@ impl std::str::FromStr for SetOverride {
         match s.split_once('=') {
             Some((path, value))
                 if !path.is_empty()
-                    && path.split('.').all(|seg| !seg.is_empty() && !seg.contains(char::is_whitespace)) =>
+                    && path
+                        .split('.')
+                        .all(|seg| !seg.is_empty() && !seg.contains(char::is_whitespace)) =>
             {
                 Ok(SetOverride {
                     path: path.to_string(),
@@ -120,36 +122,59 @@ pub struct LoadedFile {
 impl LoadedFile {
     /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
     }
 }
 
 /// Reads a file with the size and encoding checks.
-pub fn read_source(path: &Path) -> Result<String, Diagnostic> {
+pub fn read_source(path: &Path) -> Result<String, Box<Diagnostic>> {
     let fail = |msg: String, hint: &str| {
-        Err(Diagnostic::new(Rule::FileUnreadable, path, "", msg).hint(hint.to_string()))
+        Err(Box::new(
+            Diagnostic::new(Rule::FileUnreadable, path, "", msg).hint(hint.to_string()),
+        ))
     };
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
-        Err(e) => return fail(format!("cannot read file: {e}"), "check the path and permissions"),
+        Err(e) => {
+            return fail(
+                format!("cannot read file: {e}"),
+                "check the path and permissions",
+            );
+        }
     };
     if !meta.is_file() {
-        return fail("not a regular file".into(), "pass a YAML file or a directory of them");
+        return fail(
+            "not a regular file".into(),
+            "pass a YAML file or a directory of them",
+        );
     }
     if meta.len() > MAX_FILE_BYTES {
         return fail(
-            format!("file is {} bytes, more than the {MAX_FILE_BYTES}-byte limit", meta.len()),
+            format!(
+                "file is {} bytes, more than the {MAX_FILE_BYTES}-byte limit",
+                meta.len()
+            ),
             "a test config is a few kilobytes; is this the right file?",
         );
     }
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) => return fail(format!("cannot read file: {e}"), "check the path and permissions"),
+        Err(e) => {
+            return fail(
+                format!("cannot read file: {e}"),
+                "check the path and permissions",
+            );
+        }
     };
     match String::from_utf8(bytes) {
         Ok(s) => Ok(s),
         Err(e) => fail(
-            format!("file is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            format!(
+                "file is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
             "save the file as UTF-8",
         ),
     }
@@ -162,7 +187,7 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> LoadedFile {
         Err(d) => LoadedFile {
             path: path.to_path_buf(),
             cases: Vec::new(),
-            diagnostics: vec![d],
+            diagnostics: vec![*d],
             source: None,
             skipped: None,
         },
@@ -185,7 +210,9 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> LoadedFile {
             out.diagnostics.push(
                 Diagnostic::new(Rule::YamlSyntax, path, "", e.message)
                     .at(Some(e.span))
-                    .hint("fix the YAML syntax at this position (indentation, quotes, a missing `:`)"),
+                    .hint(
+                        "fix the YAML syntax at this position (indentation, quotes, a missing `:`)",
+                    ),
             );
             return out;
         }
@@ -199,7 +226,11 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> LoadedFile {
         Value::Map(_) if root.get("server_configs").is_some() => Format::Aggregated,
         Value::Map(_) if root.get("server").is_some() => Format::AggregatedExample,
         _ => {
-            let found = if root.is_null() { "an empty document".to_string() } else { root.type_name().to_string() };
+            let found = if root.is_null() {
+                "an empty document".to_string()
+            } else {
+                root.type_name().to_string()
+            };
             out.diagnostics.push(
                 Diagnostic::new(Rule::UnknownFormat, path, "", format!("not a test config: found {found}"))
                     .at(Some(root.span))
@@ -244,7 +275,9 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> LoadedFile {
 
 /// A test-db YAML list: `version:` plus context names mapping to lists of condition blocks.
 fn is_test_db_list(root: &Node) -> bool {
-    let Some(entries) = root.as_map() else { return false };
+    let Some(entries) = root.as_map() else {
+        return false;
+    };
     root.get("version").is_some()
         && entries.len() > 1
         && entries
@@ -288,7 +321,11 @@ fn apply_layers(root: &mut Node, opts: &LoadOptions, prov: &mut BTreeMap<String,
 /// variables that are set.
 fn apply_env(root: &mut Node, env: &BTreeMap<String, String>, prov: &mut BTreeMap<String, Origin>) {
     let get = |k: &str| env.get(k).filter(|v| !v.is_empty() && !v.starts_with('<'));
-    let set = |root: &mut Node, prov: &mut BTreeMap<String, Origin>, path: &str, value: String, var: &str| {
+    let set = |root: &mut Node,
+               prov: &mut BTreeMap<String, Origin>,
+               path: &str,
+               value: String,
+               var: &str| {
         root.set_path(path, str_node(value));
         record(prov, path, Origin::Env(var.to_string()));
     };
@@ -305,45 +342,98 @@ fn apply_env(root: &mut Node, env: &BTreeMap<String, String>, prov: &mut BTreeMa
             set(root, prov, path, v.clone(), var);
         }
     }
-    let meta = |root: &Node, key: &str| root.at(&format!("metadata.{key}")).and_then(Node::as_str).map(str::to_string);
-    if let (Some(dir), Some(name)) = (get("MODEL_DIR"), meta(root, "model_dir_name").filter(|n| !n.is_empty())) {
-        set(root, prov, "environment.model_path", format!("{}/{name}", dir.trim_end_matches('/')), "MODEL_DIR");
+    let meta = |root: &Node, key: &str| {
+        root.at(&format!("metadata.{key}"))
+            .and_then(Node::as_str)
+            .map(str::to_string)
+    };
+    if let (Some(dir), Some(name)) = (
+        get("MODEL_DIR"),
+        meta(root, "model_dir_name").filter(|n| !n.is_empty()),
+    ) {
+        set(
+            root,
+            prov,
+            "environment.model_path",
+            format!("{}/{name}", dir.trim_end_matches('/')),
+            "MODEL_DIR",
+        );
     }
-    if let (Some(dir), Some(file)) = (get("DATASET_DIR"), meta(root, "dataset_file").filter(|n| !n.is_empty())) {
-        set(root, prov, "benchmark.dataset_file", format!("{}/{file}", dir.trim_end_matches('/')), "DATASET_DIR");
+    if let (Some(dir), Some(file)) = (
+        get("DATASET_DIR"),
+        meta(root, "dataset_file").filter(|n| !n.is_empty()),
+    ) {
+        set(
+            root,
+            prov,
+            "benchmark.dataset_file",
+            format!("{}/{file}", dir.trim_end_matches('/')),
+            "DATASET_DIR",
+        );
     }
     if let Some(dir) = get("SCRIPT_DIR") {
         let script = meta(root, "script_file").unwrap_or_else(|| "disaggr_torch.slurm".into());
-        set(root, prov, "slurm.script_file", format!("{}/{script}", dir.trim_end_matches('/')), "SCRIPT_DIR");
+        set(
+            root,
+            prov,
+            "slurm.script_file",
+            format!("{}/{script}", dir.trim_end_matches('/')),
+            "SCRIPT_DIR",
+        );
     }
     if let Some(repo) = get("REPO_DIR") {
         if env.get("INSTALL_MODE").map(String::as_str) == Some("source") {
-            set(root, prov, "environment.trtllm_repo", repo.clone(), "REPO_DIR");
+            set(
+                root,
+                prov,
+                "environment.trtllm_repo",
+                repo.clone(),
+                "REPO_DIR",
+            );
         }
         substitute_repo_path(root, repo, "", prov);
     }
-    let mounts: Vec<String> = ["WORK_DIR", "SCRIPT_DIR", "MODEL_DIR", "OUTPUT_PATH", "DATASET_DIR", "REPO_DIR"]
-        .iter()
-        .filter_map(|k| get(k))
-        .map(|p| format!("{p}:{p}"))
-        .chain(get("TRTLLM_WHEEL_PATH").and_then(|w| {
-            let dir = Path::new(w).parent()?.to_str()?.to_string();
-            (!dir.is_empty()).then(|| format!("{dir}:{dir}"))
-        }))
-        .collect();
+    let mounts: Vec<String> = [
+        "WORK_DIR",
+        "SCRIPT_DIR",
+        "MODEL_DIR",
+        "OUTPUT_PATH",
+        "DATASET_DIR",
+        "REPO_DIR",
+    ]
+    .iter()
+    .filter_map(|k| get(k))
+    .map(|p| format!("{p}:{p}"))
+    .chain(get("TRTLLM_WHEEL_PATH").and_then(|w| {
+        let dir = Path::new(w).parent()?.to_str()?.to_string();
+        (!dir.is_empty()).then(|| format!("{dir}:{dir}"))
+    }))
+    .collect();
     if !mounts.is_empty() {
         let mut all = mounts;
-        let kimi = meta(root, "model_name").is_some_and(|m| m.to_ascii_lowercase().contains("kimi-k2"));
+        let kimi =
+            meta(root, "model_name").is_some_and(|m| m.to_ascii_lowercase().contains("kimi-k2"));
         if kimi {
             all.push("tmpfs:/dev/shm:size=640G".into());
         }
-        set(root, prov, "environment.container_mount", all.join(","), "WORK_DIR");
+        set(
+            root,
+            prov,
+            "environment.container_mount",
+            all.join(","),
+            "WORK_DIR",
+        );
     }
 }
 
 /// `<repo_path>` inside accuracy task options becomes REPO_DIR (upstream substituted only there;
 /// we substitute it in every string of the `accuracy` section).
-fn substitute_repo_path(root: &mut Node, repo: &str, _path: &str, prov: &mut BTreeMap<String, Origin>) {
+fn substitute_repo_path(
+    root: &mut Node,
+    repo: &str,
+    _path: &str,
+    prov: &mut BTreeMap<String, Origin>,
+) {
     fn walk(node: &mut Node, path: String, repo: &str, hits: &mut Vec<String>) {
         match &mut node.value {
             Value::Str(s) if s.contains("<repo_path>") => {
@@ -364,7 +454,9 @@ fn substitute_repo_path(root: &mut Node, repo: &str, _path: &str, prov: &mut BTr
             _ => {}
         }
     }
-    let Value::Map(entries) = &mut root.value else { return };
+    let Value::Map(entries) = &mut root.value else {
+        return;
+    };
     let mut hits = Vec::new();
     for (k, v) in entries.iter_mut() {
         if k.as_key() == Some("accuracy") {
@@ -382,21 +474,33 @@ fn insert_default(root: &mut Node, path: &str, value: Value, prov: &mut BTreeMap
     }
     // Only fill in where the parent is a mapping or absent (never replace a mistyped parent:
     // the type error is reported instead).
-    if let Some((parent, _)) = path.rsplit_once('.') {
-        if root.at(parent).is_some_and(|p| !matches!(p.value, Value::Map(_))) {
-            return;
-        }
+    if let Some((parent, _)) = path.rsplit_once('.')
+        && root
+            .at(parent)
+            .is_some_and(|p| !matches!(p.value, Value::Map(_)))
+    {
+        return;
     }
     root.set_path(path, Node::synthetic(value));
     record(prov, path, Origin::Default);
 }
 
-fn apply_defaults(root: &mut Node, format: Format, test_type: &str, category: &str, prov: &mut BTreeMap<String, Origin>) {
+fn apply_defaults(
+    root: &mut Node,
+    format: Format,
+    test_type: &str,
+    category: &str,
+    prov: &mut BTreeMap<String, Origin>,
+) {
     let gpus = Value::Seq(GPU_TYPES.iter().map(|g| str_node(*g)).collect());
     insert_default(root, "metadata.supported_gpus", gpus, prov);
     insert_default(root, "engine", Value::Str("trtllm".into()), prov);
     if format == Format::Disagg {
-        let scope = if category == "perf-sanity" { "total" } else { "per_gen_server" };
+        let scope = if category == "perf-sanity" {
+            "total"
+        } else {
+            "per_gen_server"
+        };
         for (path, value) in [
             ("benchmark.mode", Value::Str("e2e".into())),
             ("benchmark.streaming", Value::Bool(true)),
@@ -407,9 +511,15 @@ fn apply_defaults(root: &mut Node, format: Format, test_type: &str, category: &s
             ("benchmark.only_run_accuracy", Value::Bool(false)),
             ("benchmark.repeats", Value::Int(1)),
             ("benchmark.concurrency_scope", Value::Str(scope.into())),
-            ("benchmark.oversubscription_tolerance", Value::Float(defaults::OVERSUBSCRIPTION_TOLERANCE)),
+            (
+                "benchmark.oversubscription_tolerance",
+                Value::Float(defaults::OVERSUBSCRIPTION_TOLERANCE),
+            ),
             ("hardware.placement", Value::Str("packed".into())),
-            ("environment.server_health_timeout", Value::Int(defaults::SERVER_HEALTH_TIMEOUT as i64)),
+            (
+                "environment.server_health_timeout",
+                Value::Int(defaults::SERVER_HEALTH_TIMEOUT as i64),
+            ),
         ] {
             insert_default(root, path, value, prov);
         }
@@ -419,13 +529,18 @@ fn apply_defaults(root: &mut Node, format: Format, test_type: &str, category: &s
             Some(Value::Seq(items)) => items.len(),
             _ => 0,
         };
-        let mut bases: Vec<String> = (0..len(root, "client_configs")).map(|j| format!("client_configs.{j}")).collect();
+        let mut bases: Vec<String> = (0..len(root, "client_configs"))
+            .map(|j| format!("client_configs.{j}"))
+            .collect();
         for i in 0..len(root, "server_configs") {
             let list = format!("server_configs.{i}.client_configs");
             bases.extend((0..len(root, &list)).map(|j| format!("{list}.{j}")));
         }
         for base in bases {
-            if root.at(&base).is_some_and(|c| !matches!(c.value, Value::Map(_))) {
+            if root
+                .at(&base)
+                .is_some_and(|c| !matches!(c.value, Value::Map(_)))
+            {
                 continue;
             }
             for (key, alt, value) in [
@@ -433,7 +548,11 @@ fn apply_defaults(root: &mut Node, format: Format, test_type: &str, category: &s
                 ("iterations", "iterations", Value::Int(1)),
                 ("isl", "input_length", Value::Int(1024)),
                 ("osl", "output_length", Value::Int(1024)),
-                ("random_range_ratio", "random_range_ratio", Value::Float(0.0)),
+                (
+                    "random_range_ratio",
+                    "random_range_ratio",
+                    Value::Float(0.0),
+                ),
                 ("backend", "backend", Value::Str("openai".into())),
                 ("streaming", "streaming", Value::Bool(true)),
                 ("trust_remote_code", "trust_remote_code", Value::Bool(true)),
@@ -454,8 +573,18 @@ fn apply_defaults(root: &mut Node, format: Format, test_type: &str, category: &s
     let names = Value::Seq(m.metric_names.iter().map(|n| str_node(n.clone())).collect());
     // A partial override of the pattern without names (or the reverse) keeps the default of the
     // other field only when the group count still fits; the decoder checks that.
-    insert_default(root, &format!("{base}.log_file"), Value::Str(m.log_file), prov);
-    insert_default(root, &format!("{base}.extractor_pattern"), Value::Str(m.extractor_pattern), prov);
+    insert_default(
+        root,
+        &format!("{base}.log_file"),
+        Value::Str(m.log_file),
+        prov,
+    );
+    insert_default(
+        root,
+        &format!("{base}.extractor_pattern"),
+        Value::Str(m.extractor_pattern),
+        prov,
+    );
     insert_default(root, &format!("{base}.metric_names"), names, prov);
 }
 
@@ -474,7 +603,9 @@ fn scan_placeholders(dec: &mut Decoder<'_>, node: &Node, path: &str) {
                     .at(Some(node.span))
                     .actual(s.clone())
                     .expected("a real value at submission time")
-                    .hint(format!("set {var}, or `--set {field_hint}=...`, or a cluster profile value")),
+                    .hint(format!(
+                        "set {var}, or `--set {field_hint}=...`, or a cluster profile value"
+                    )),
                 );
             }
         }
@@ -503,7 +634,10 @@ pub fn placeholders(s: &str) -> Vec<&str> {
         match tail.find('>') {
             Some(end) if end > 1 => {
                 let inner = &tail[1..end];
-                if inner.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+                if inner
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                {
                     out.push(&tail[..=end]);
                 }
                 rest = &tail[end + 1..];
@@ -519,10 +653,21 @@ fn placeholder_source(ph: &str) -> (&'static str, &'static str) {
         "<partition>" => ("SLURM_PARTITION", "slurm.partition"),
         "<account>" => ("SLURM_ACCOUNT", "slurm.account"),
         "<job_name>" => ("SLURM_JOB_NAME", "slurm.job_name"),
-        "<container_image>" | "<enroot_file_path>" => ("CONTAINER_IMAGE", "environment.container_image"),
-        "<model_path>" | "<path_to_model>" => ("MODEL_DIR (with metadata.model_dir_name)", "environment.model_path"),
-        "<dataset_file>" => ("DATASET_DIR (with metadata.dataset_file)", "benchmark.dataset_file"),
-        "<container_mount>" => ("WORK_DIR/SCRIPT_DIR/MODEL_DIR/DATASET_DIR", "environment.container_mount"),
+        "<container_image>" | "<enroot_file_path>" => {
+            ("CONTAINER_IMAGE", "environment.container_image")
+        }
+        "<model_path>" | "<path_to_model>" => (
+            "MODEL_DIR (with metadata.model_dir_name)",
+            "environment.model_path",
+        ),
+        "<dataset_file>" => (
+            "DATASET_DIR (with metadata.dataset_file)",
+            "benchmark.dataset_file",
+        ),
+        "<container_mount>" => (
+            "WORK_DIR/SCRIPT_DIR/MODEL_DIR/DATASET_DIR",
+            "environment.container_mount",
+        ),
         "<full_path_to_work_dir>" => ("SCRIPT_DIR", "environment.work_dir"),
         "<hf_home_path>" => ("HF_HOME_DIR", "accuracy.env_var.HF_HOME"),
         "<repo_path>" | "<trtllm_repo>" => ("REPO_DIR", "environment.trtllm_repo"),
@@ -534,55 +679,187 @@ fn placeholder_source(ph: &str) -> (&'static str, &'static str) {
 // Typed decoding.
 
 const TOP_DISAGG: &[&str] = &[
-    "metadata", "slurm", "benchmark", "hardware", "sequence", "environment", "profiling", "accuracy",
-    "worker_config", "engine", "sim", "internal_request_auth_key",
+    "metadata",
+    "slurm",
+    "benchmark",
+    "hardware",
+    "sequence",
+    "environment",
+    "profiling",
+    "accuracy",
+    "worker_config",
+    "engine",
+    "sim",
+    "internal_request_auth_key",
 ];
 const TOP_AGG: &[&str] = &[
-    "metadata", "slurm", "hardware", "environment", "profiling", "accuracy", "server_configs", "client_configs",
-    "engine", "sim",
+    "metadata",
+    "slurm",
+    "hardware",
+    "environment",
+    "profiling",
+    "accuracy",
+    "server_configs",
+    "client_configs",
+    "engine",
+    "sim",
 ];
 const TOP_AGG_EXAMPLE: &[&str] = &[
-    "metadata", "slurm", "benchmark", "hardware", "environment", "profiling", "accuracy", "server", "engine", "sim",
+    "metadata",
+    "slurm",
+    "benchmark",
+    "hardware",
+    "environment",
+    "profiling",
+    "accuracy",
+    "server",
+    "engine",
+    "sim",
 ];
 const SLURM_KEYS: &[&str] = &[
-    "script_file", "partition", "account", "job_time", "job_name", "extra_args", "set_segment", "numa_bind", "timeout",
+    "script_file",
+    "partition",
+    "account",
+    "job_time",
+    "job_name",
+    "extra_args",
+    "set_segment",
+    "numa_bind",
+    "timeout",
 ];
 const BENCHMARK_KEYS: &[&str] = &[
-    "mode", "use_nv_sa_benchmark", "multi_round", "benchmark_ratio", "streaming", "concurrency_list",
-    "input_length", "output_length", "dataset_file", "enable_benchmark", "env_var", "only_run_accuracy",
-    "metrics", "repeats", "concurrency_scope", "client", "oversubscription_tolerance",
+    "mode",
+    "use_nv_sa_benchmark",
+    "multi_round",
+    "benchmark_ratio",
+    "streaming",
+    "concurrency_list",
+    "input_length",
+    "output_length",
+    "dataset_file",
+    "enable_benchmark",
+    "env_var",
+    "only_run_accuracy",
+    "metrics",
+    "repeats",
+    "concurrency_scope",
+    "client",
+    "oversubscription_tolerance",
 ];
 const BENCHMARK_EXAMPLE_KEYS: &[&str] = &[
-    "mode", "input_length", "output_length", "num_prompts", "max_concurrency", "streaming", "dataset_name",
-    "dataset_file", "use_nv_sa_benchmark", "benchmark_ratio", "multi_round", "concurrency_list", "metrics",
-    "repeats", "concurrency_scope", "client", "oversubscription_tolerance", "enable_benchmark", "env_var",
+    "mode",
+    "input_length",
+    "output_length",
+    "num_prompts",
+    "max_concurrency",
+    "streaming",
+    "dataset_name",
+    "dataset_file",
+    "use_nv_sa_benchmark",
+    "benchmark_ratio",
+    "multi_round",
+    "concurrency_list",
+    "metrics",
+    "repeats",
+    "concurrency_scope",
+    "client",
+    "oversubscription_tolerance",
+    "enable_benchmark",
+    "env_var",
 ];
-const HARDWARE_KEYS: &[&str] = &["gpus_per_node", "num_ctx_servers", "num_gen_servers", "supported_gpus", "placement", "gpu_type"];
+const HARDWARE_KEYS: &[&str] = &[
+    "gpus_per_node",
+    "num_ctx_servers",
+    "num_gen_servers",
+    "supported_gpus",
+    "placement",
+    "gpu_type",
+];
 const SEQUENCE_KEYS: &[&str] = &["input_length", "output_length"];
 const ENVIRONMENT_STRING_KEYS: &[&str] = &[
-    "container_mount", "container_image", "model_path", "trtllm_repo", "cuda_architectures",
-    "trtllm_wheel_path", "work_dir", "log_dir", "dataset_file", "worker_env_var", "ctx_worker_env_var",
-    "gen_worker_env_var", "server_env_var", "client_env_var", "benchmark_env_var", "container_workdir",
-    "llm_models_root", "open_search_db_base_url",
+    "container_mount",
+    "container_image",
+    "model_path",
+    "trtllm_repo",
+    "cuda_architectures",
+    "trtllm_wheel_path",
+    "work_dir",
+    "log_dir",
+    "dataset_file",
+    "worker_env_var",
+    "ctx_worker_env_var",
+    "gen_worker_env_var",
+    "server_env_var",
+    "client_env_var",
+    "benchmark_env_var",
+    "container_workdir",
+    "llm_models_root",
+    "open_search_db_base_url",
 ];
 const PROFILING_KEYS: &[&str] = &["nsys_on", "ctx_profile_range", "gen_profile_range"];
-const ACCURACY_KEYS: &[&str] = &["enable_accuracy_test", "env_var", "tasks", "model", "model_args_extra"];
+const ACCURACY_KEYS: &[&str] = &[
+    "enable_accuracy_test",
+    "env_var",
+    "tasks",
+    "model",
+    "model_args_extra",
+];
 const ACCURACY_TASK_KEYS: &[&str] = &["model", "model_args_extra", "extra_kwargs"];
-const WORKER_CONFIG_KEYS: &[&str] = &["ctx", "gen", "eplb_num_slots", "concurrency_list", "mtp_size"];
+const WORKER_CONFIG_KEYS: &[&str] = &[
+    "ctx",
+    "gen",
+    "eplb_num_slots",
+    "concurrency_list",
+    "mtp_size",
+];
 const METRICS_KEYS: &[&str] = &["log_file", "extractor_pattern", "metric_names"];
 const DATASET_KEYS: &[&str] = &[
-    "dataset_name", "name", "expected_value", "threshold_type", "filter_type", "alpha", "beta", "sigma",
-    "num_samples", "higher_is_better",
+    "dataset_name",
+    "name",
+    "expected_value",
+    "threshold_type",
+    "filter_type",
+    "alpha",
+    "beta",
+    "sigma",
+    "num_samples",
+    "higher_is_better",
 ];
 /// Keys of an aggregated `server_configs[]` entry that belong to the framework, not the engine.
 pub const AGG_SERVER_FRAMEWORK_KEYS: &[&str] = &[
-    "name", "model_name", "server_env_var", "backend", "extra_llm_api_config_path", "match_mode", "gpus",
-    "client_configs", "mode", "concurrency", "disagg_run_type", "gpus_per_node",
+    "name",
+    "model_name",
+    "server_env_var",
+    "backend",
+    "extra_llm_api_config_path",
+    "match_mode",
+    "gpus",
+    "client_configs",
+    "mode",
+    "concurrency",
+    "disagg_run_type",
+    "gpus_per_node",
 ];
 const AGG_CLIENT_KEYS: &[&str] = &[
-    "name", "concurrency", "iterations", "isl", "osl", "random_range_ratio", "backend", "use_chat_template",
-    "streaming", "trust_remote_code", "dataset_file", "use_nv_sa_benchmark", "client_env_var",
-    "accuracy_config", "only_run_accuracy", "warmup", "concurrency_list", "input_length", "output_length",
+    "name",
+    "concurrency",
+    "iterations",
+    "isl",
+    "osl",
+    "random_range_ratio",
+    "backend",
+    "use_chat_template",
+    "streaming",
+    "trust_remote_code",
+    "dataset_file",
+    "use_nv_sa_benchmark",
+    "client_env_var",
+    "accuracy_config",
+    "only_run_accuracy",
+    "warmup",
+    "concurrency_list",
+    "input_length",
+    "output_length",
 ];
 
 fn empty_map() -> Node {
@@ -591,17 +868,37 @@ fn empty_map() -> Node {
 
 fn missing(dec: &mut Decoder<'_>, root: &Node, field: &str, expected: &str, hint: &str) {
     let parent = field.rsplit_once('.').map_or("", |p| p.0);
-    let span = if parent.is_empty() { None } else { root.at(parent).map(|n| n.span) };
+    // Point at the enclosing section, or the start of the document when it is absent too.
+    let span = if parent.is_empty() {
+        None
+    } else {
+        root.at(parent).map(|n| n.span).filter(|s| s.line > 0)
+    }
+    .or(Some(root.span));
     dec.push(
-        Diagnostic::new(Rule::MissingField, dec.file, display_path(field), format!("required field `{}` is missing", display_path(field)))
-            .at(span)
-            .expected(expected.to_string())
-            .hint(hint.to_string()),
+        Diagnostic::new(
+            Rule::MissingField,
+            dec.file,
+            display_path(field),
+            format!("required field `{}` is missing", display_path(field)),
+        )
+        .at(span)
+        .expected(expected.to_string())
+        .hint(hint.to_string()),
     );
 }
 
-fn enum_value<T: Copy>(dec: &mut Decoder<'_>, sec: &Node, path: &str, key: &str, all: &[(&str, T)], default: T) -> T {
-    let Some(text) = dec.string(sec, path, key) else { return default };
+fn enum_value<T: Copy>(
+    dec: &mut Decoder<'_>,
+    sec: &Node,
+    path: &str,
+    key: &str,
+    all: &[(&str, T)],
+    default: T,
+) -> T {
+    let Some(text) = dec.string(sec, path, key) else {
+        return default;
+    };
     if let Some((_, v)) = all.iter().find(|(name, _)| *name == text) {
         return *v;
     }
@@ -613,7 +910,10 @@ fn enum_value<T: Copy>(dec: &mut Decoder<'_>, sec: &Node, path: &str, key: &str,
             Rule::InvalidValue,
             dec.file,
             display_path(&join(path, key)),
-            format!("`{}` is `{text}`, which is not a known value", display_path(&join(path, key))),
+            format!(
+                "`{}` is `{text}`, which is not a known value",
+                display_path(&join(path, key))
+            ),
         )
         .at(node_span)
         .actual(text.clone())
@@ -632,17 +932,29 @@ fn decode_metadata(dec: &mut Decoder<'_>, root: &Node) -> Metadata {
     let model_name = dec.string(sec, "metadata", "model_name");
     if model_name.is_none() {
         // Upstream defaults it to "unknown"; results would be filed under that name.
-        missing(dec, root, "metadata.model_name", "the model id, e.g. `deepseek_r1_0528_fp4_v2`", "add `model_name:` under `metadata:` (results are reported under `unknown` until then)");
+        missing(
+            dec,
+            root,
+            "metadata.model_name",
+            "the model id, e.g. `deepseek_r1_0528_fp4_v2`",
+            "add `model_name:` under `metadata:` (results are reported under `unknown` until then)",
+        );
         if let Some(d) = dec.diags.last_mut() {
             d.severity = Severity::Warning;
         }
     }
-    let mut supported = dec.strings(sec, "metadata", "supported_gpus").unwrap_or_default();
-    if let Some(hw) = root.get("hardware").filter(|h| h.get("supported_gpus").is_some()) {
-        if sec.get("supported_gpus").is_some_and(|n| n.span.line == 0) {
-            // Legacy `hardware.supported_gpus` wins over the built-in default.
-            supported = dec.strings(hw, "hardware", "supported_gpus").unwrap_or_default();
-        }
+    let mut supported = dec
+        .strings(sec, "metadata", "supported_gpus")
+        .unwrap_or_default();
+    if let Some(hw) = root
+        .get("hardware")
+        .filter(|h| h.get("supported_gpus").is_some())
+        && sec.get("supported_gpus").is_some_and(|n| n.span.line == 0)
+    {
+        // Legacy `hardware.supported_gpus` wins over the built-in default.
+        supported = dec
+            .strings(hw, "hardware", "supported_gpus")
+            .unwrap_or_default();
     }
     let tags = dec.strings(sec, "metadata", "tags").unwrap_or_default();
     let mut accuracy = Vec::new();
@@ -655,9 +967,16 @@ fn decode_metadata(dec: &mut Decoder<'_>, root: &Node) -> Metadata {
                         let path = format!("metadata.accuracy.datasets.{i}");
                         if !matches!(item.value, Value::Map(_)) {
                             dec.push(
-                                Diagnostic::new(Rule::WrongType, dec.file, display_path(&path), "an accuracy dataset must be a mapping")
-                                    .at(Some(item.span))
-                                    .expected("{dataset_name, expected_value, threshold_type, filter_type}"),
+                                Diagnostic::new(
+                                    Rule::WrongType,
+                                    dec.file,
+                                    display_path(&path),
+                                    "an accuracy dataset must be a mapping",
+                                )
+                                .at(Some(item.span))
+                                .expected(
+                                    "{dataset_name, expected_value, threshold_type, filter_type}",
+                                ),
                             );
                             continue;
                         }
@@ -666,9 +985,14 @@ fn decode_metadata(dec: &mut Decoder<'_>, root: &Node) -> Metadata {
                 }
                 Value::Null => {}
                 _ => dec.push(
-                    Diagnostic::new(Rule::WrongType, dec.file, "metadata.accuracy.datasets", "`datasets` must be a list")
-                        .at(Some(list.span))
-                        .expected("a list of datasets"),
+                    Diagnostic::new(
+                        Rule::WrongType,
+                        dec.file,
+                        "metadata.accuracy.datasets",
+                        "`datasets` must be a list",
+                    )
+                    .at(Some(list.span))
+                    .expected("a list of datasets"),
                 ),
             }
         }
@@ -679,13 +1003,21 @@ fn decode_metadata(dec: &mut Decoder<'_>, root: &Node) -> Metadata {
     let _ = dec.string(sec, "metadata", "benchmark_type");
     Metadata {
         model_name: model_name.unwrap_or_else(|| "unknown".into()),
-        precision: dec.string(sec, "metadata", "precision").unwrap_or_else(|| "unknown".into()),
-        model_dir_name: dec.string(sec, "metadata", "model_dir_name").unwrap_or_default(),
+        precision: dec
+            .string(sec, "metadata", "precision")
+            .unwrap_or_else(|| "unknown".into()),
+        model_dir_name: dec
+            .string(sec, "metadata", "model_dir_name")
+            .unwrap_or_default(),
         supported_gpus: supported,
         tags,
         accuracy,
-        use_legacy_ctx_calculation: dec.boolean(sec, "metadata", "use_legacy_ctx_calculation").unwrap_or(false),
-        ctx_capacity: dec.uint(sec, "metadata", "ctx_capacity").unwrap_or(defaults::LEGACY_CTX_CAPACITY),
+        use_legacy_ctx_calculation: dec
+            .boolean(sec, "metadata", "use_legacy_ctx_calculation")
+            .unwrap_or(false),
+        ctx_capacity: dec
+            .uint(sec, "metadata", "ctx_capacity")
+            .unwrap_or(defaults::LEGACY_CTX_CAPACITY),
     }
 }
 
@@ -693,25 +1025,40 @@ fn decode_dataset(dec: &mut Decoder<'_>, item: &Node, path: &str) -> AccuracyDat
     dec.check_keys(item, path, DATASET_KEYS);
     let a = dec.string(item, path, "dataset_name");
     let b = dec.string(item, path, "name");
-    if let (Some(a), Some(b)) = (&a, &b) {
-        if a != b {
-            dec.push(
-                Diagnostic::new(Rule::ConflictingKeys, dec.file, display_path(path), format!("both `dataset_name: {a}` and `name: {b}` are set"))
-                    .at(item.get("name").map(|n| n.span))
-                    .expected("one of `dataset_name` or `name`")
-                    .hint("keep `dataset_name` and remove `name`"),
-            );
-        }
+    if let (Some(a), Some(b)) = (&a, &b)
+        && a != b
+    {
+        dec.push(
+            Diagnostic::new(
+                Rule::ConflictingKeys,
+                dec.file,
+                display_path(path),
+                format!("both `dataset_name: {a}` and `name: {b}` are set"),
+            )
+            .at(item.get("name").map(|n| n.span))
+            .expected("one of `dataset_name` or `name`")
+            .hint("keep `dataset_name` and remove `name`"),
+        );
     }
     let name = a.or(b);
     if name.is_none() {
-        missing(dec, item, &join(path, "dataset_name"), "the lm_eval task name, e.g. gsm8k", "add `dataset_name: gsm8k`");
+        missing(
+            dec,
+            item,
+            &join(path, "dataset_name"),
+            "the lm_eval task name, e.g. gsm8k",
+            "add `dataset_name: gsm8k`",
+        );
     }
     AccuracyDataset {
         name: name.unwrap_or_else(|| "gsm8k".into()),
         expected_value: dec.number(item, path, "expected_value").unwrap_or(0.0),
-        threshold_type: dec.string(item, path, "threshold_type").unwrap_or_else(|| "hypothesis_test".into()),
-        filter_type: dec.string(item, path, "filter_type").unwrap_or_else(|| "flexible-extract".into()),
+        threshold_type: dec
+            .string(item, path, "threshold_type")
+            .unwrap_or_else(|| "hypothesis_test".into()),
+        filter_type: dec
+            .string(item, path, "filter_type")
+            .unwrap_or_else(|| "flexible-extract".into()),
         alpha: dec.number(item, path, "alpha"),
         beta: dec.number(item, path, "beta"),
         sigma: dec.number(item, path, "sigma"),
@@ -726,21 +1073,35 @@ fn decode_metrics(dec: &mut Decoder<'_>, root: &Node) -> Metrics {
     let from_file = |n: Option<&Node>| n.is_some_and(|n| n.span.line > 0);
     if from_file(a) && from_file(b) {
         dec.push(
-            Diagnostic::new(Rule::ConflictingKeys, dec.file, "benchmark.metrics", "metrics are overridden in both `metadata.metrics` and `benchmark.metrics`")
-                .at(b.map(|n| n.span))
-                .expected("one metrics override")
-                .hint("merge them into `metadata.metrics`"),
+            Diagnostic::new(
+                Rule::ConflictingKeys,
+                dec.file,
+                "benchmark.metrics",
+                "metrics are overridden in both `metadata.metrics` and `benchmark.metrics`",
+            )
+            .at(b.map(|n| n.span))
+            .expected("one metrics override")
+            .hint("merge them into `metadata.metrics`"),
         );
     }
-    let (path, node) = if from_file(b) && !from_file(a) { ("benchmark.metrics", b) } else { ("metadata.metrics", a) };
+    let (path, node) = if from_file(b) && !from_file(a) {
+        ("benchmark.metrics", b)
+    } else {
+        ("metadata.metrics", a)
+    };
     let empty = empty_map();
     let node = match node {
         Some(n) if matches!(n.value, Value::Map(_)) => n,
         Some(n) if !n.is_null() => {
             dec.push(
-                Diagnostic::new(Rule::WrongType, dec.file, path, format!("`{path}` must be a mapping"))
-                    .at(Some(n.span))
-                    .expected("{log_file, extractor_pattern, metric_names}"),
+                Diagnostic::new(
+                    Rule::WrongType,
+                    dec.file,
+                    path,
+                    format!("`{path}` must be a mapping"),
+                )
+                .at(Some(n.span))
+                .expected("{log_file, extractor_pattern, metric_names}"),
             );
             &empty
         }
@@ -749,22 +1110,31 @@ fn decode_metrics(dec: &mut Decoder<'_>, root: &Node) -> Metrics {
     dec.check_keys(node, path, METRICS_KEYS);
     let metrics = Metrics {
         log_file: dec.string(node, path, "log_file").unwrap_or_default(),
-        extractor_pattern: dec.string(node, path, "extractor_pattern").unwrap_or_default(),
+        extractor_pattern: dec
+            .string(node, path, "extractor_pattern")
+            .unwrap_or_default(),
         metric_names: dec.strings(node, path, "metric_names").unwrap_or_default(),
     };
     if metrics.metric_names.is_empty() {
         dec.push(
-            Diagnostic::new(Rule::InvalidValue, dec.file, format!("{path}.metric_names"), "no metric names to extract")
-                .at(node.get("metric_names").map(|n| n.span))
-                .expected("at least one metric name")
-                .hint("name one metric per regex group, e.g. `metric_names: [SERVER_MEDIAN_TTFT]`"),
+            Diagnostic::new(
+                Rule::InvalidValue,
+                dec.file,
+                format!("{path}.metric_names"),
+                "no metric names to extract",
+            )
+            .at(node.get("metric_names").map(|n| n.span))
+            .expected("at least one metric name")
+            .hint("name one metric per regex group, e.g. `metric_names: [SERVER_MEDIAN_TTFT]`"),
         );
     }
     metrics
 }
 
 fn decode_slurm(dec: &mut Decoder<'_>, root: &Node) -> Slurm {
-    let Some(sec) = dec.map(root, "", "slurm") else { return Slurm::default() };
+    let Some(sec) = dec.map(root, "", "slurm") else {
+        return Slurm::default();
+    };
     dec.check_keys(sec, "slurm", SLURM_KEYS);
     let p = "slurm";
     Slurm {
@@ -803,15 +1173,22 @@ fn decode_environment(dec: &mut Decoder<'_>, root: &Node) -> Environment {
         // Upstream PR #17881: positive integer seconds; booleans rejected.
         Some(n) if matches!(n.value, Value::Int(i) if i <= 0) => {
             dec.push(
-                Diagnostic::new(Rule::InvalidValue, dec.file, "environment.server_health_timeout", "`server_health_timeout` must be positive")
-                    .at(Some(n.span))
-                    .actual(crate::decode::describe(n))
-                    .expected("a positive number of seconds")
-                    .hint("write e.g. `server_health_timeout: 3600`"),
+                Diagnostic::new(
+                    Rule::InvalidValue,
+                    dec.file,
+                    "environment.server_health_timeout",
+                    "`server_health_timeout` must be positive",
+                )
+                .at(Some(n.span))
+                .actual(crate::decode::describe(n))
+                .expected("a positive number of seconds")
+                .hint("write e.g. `server_health_timeout: 3600`"),
             );
             defaults::SERVER_HEALTH_TIMEOUT
         }
-        _ => dec.uint(sec, "environment", "server_health_timeout").unwrap_or(defaults::SERVER_HEALTH_TIMEOUT),
+        _ => dec
+            .uint(sec, "environment", "server_health_timeout")
+            .unwrap_or(defaults::SERVER_HEALTH_TIMEOUT),
     };
     Environment {
         values,
@@ -820,7 +1197,9 @@ fn decode_environment(dec: &mut Decoder<'_>, root: &Node) -> Environment {
 }
 
 fn decode_profiling(dec: &mut Decoder<'_>, root: &Node) -> Profiling {
-    let Some(sec) = dec.map(root, "", "profiling") else { return Profiling::default() };
+    let Some(sec) = dec.map(root, "", "profiling") else {
+        return Profiling::default();
+    };
     dec.check_keys(sec, "profiling", PROFILING_KEYS);
     Profiling {
         nsys_on: dec.boolean(sec, "profiling", "nsys_on").unwrap_or(false),
@@ -830,12 +1209,16 @@ fn decode_profiling(dec: &mut Decoder<'_>, root: &Node) -> Profiling {
 }
 
 fn decode_accuracy(dec: &mut Decoder<'_>, root: &Node) -> Accuracy {
-    let Some(sec) = dec.map(root, "", "accuracy") else { return Accuracy::default() };
+    let Some(sec) = dec.map(root, "", "accuracy") else {
+        return Accuracy::default();
+    };
     dec.check_keys(sec, "accuracy", ACCURACY_KEYS);
     let p = "accuracy";
     let enable = dec.boolean(sec, p, "enable_accuracy_test").unwrap_or(false);
     let env_var = dec.env_vars(sec, p, "env_var");
-    let legacy_model = dec.string(sec, p, "model").unwrap_or_else(|| "local-completions".into());
+    let legacy_model = dec
+        .string(sec, p, "model")
+        .unwrap_or_else(|| "local-completions".into());
     let legacy_args = dec.string(sec, p, "model_args_extra").unwrap_or_default();
     let mut tasks = Vec::new();
     if let Some(node) = sec.get("tasks") {
@@ -861,9 +1244,14 @@ fn decode_accuracy(dec: &mut Decoder<'_>, root: &Node) -> Accuracy {
                         Value::Null => &empty,
                         _ => {
                             dec.push(
-                                Diagnostic::new(Rule::WrongType, dec.file, path.clone(), format!("task `{name}` must be a mapping"))
-                                    .at(Some(v.span))
-                                    .expected("{model, model_args_extra, extra_kwargs}"),
+                                Diagnostic::new(
+                                    Rule::WrongType,
+                                    dec.file,
+                                    path.clone(),
+                                    format!("task `{name}` must be a mapping"),
+                                )
+                                .at(Some(v.span))
+                                .expected("{model, model_args_extra, extra_kwargs}"),
                             );
                             continue;
                         }
@@ -871,17 +1259,26 @@ fn decode_accuracy(dec: &mut Decoder<'_>, root: &Node) -> Accuracy {
                     dec.check_keys(task, &path, ACCURACY_TASK_KEYS);
                     tasks.push(AccuracyTask {
                         name: name.to_string(),
-                        model: dec.string(task, &path, "model").unwrap_or_else(|| legacy_model.clone()),
-                        model_args_extra: dec.string(task, &path, "model_args_extra").unwrap_or_else(|| legacy_args.clone()),
+                        model: dec
+                            .string(task, &path, "model")
+                            .unwrap_or_else(|| legacy_model.clone()),
+                        model_args_extra: dec
+                            .string(task, &path, "model_args_extra")
+                            .unwrap_or_else(|| legacy_args.clone()),
                         extra_kwargs: task.get("extra_kwargs").cloned(),
                     });
                 }
             }
             Value::Null => {}
             _ => dec.push(
-                Diagnostic::new(Rule::WrongType, dec.file, "accuracy.tasks", "`accuracy.tasks` must be a task name or a mapping of tasks")
-                    .at(Some(node.span))
-                    .expected("`gsm8k` or `{gsm8k: {model: local-completions}}`"),
+                Diagnostic::new(
+                    Rule::WrongType,
+                    dec.file,
+                    "accuracy.tasks",
+                    "`accuracy.tasks` must be a task name or a mapping of tasks",
+                )
+                .at(Some(node.span))
+                .expected("`gsm8k` or `{gsm8k: {model: local-completions}}`"),
             ),
         }
     }
@@ -904,17 +1301,28 @@ fn decode_engine(dec: &mut Decoder<'_>, root: &Node) -> Engine {
 }
 
 /// Reads the engine options the tool reasons about.
-fn decode_worker(dec: &mut Decoder<'_>, node: &Node, path: &str, options: Node, legacy_eplb: Option<u64>) -> Worker {
+fn decode_worker(
+    dec: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+    options: Node,
+    legacy_eplb: Option<u64>,
+) -> Worker {
     let pick = |d: &mut Decoder<'_>, keys: &[&str]| keys.iter().find_map(|k| d.uint(node, path, k));
     let positive = |d: &mut Decoder<'_>, keys: &[&str]| {
         let v = pick(d, keys);
         if v == Some(0) {
             d.push(
-                Diagnostic::new(Rule::InvalidValue, d.file, display_path(&join(path, keys[0])), format!("`{}` must be at least 1", keys[0]))
-                    .at(keys.iter().find_map(|k| node.get(k)).map(|n| n.span))
-                    .actual("0")
-                    .expected(">= 1")
-                    .hint("parallel sizes start at 1"),
+                Diagnostic::new(
+                    Rule::InvalidValue,
+                    d.file,
+                    display_path(&join(path, keys[0])),
+                    format!("`{}` must be at least 1", keys[0]),
+                )
+                .at(keys.iter().find_map(|k| node.get(k)).map(|n| n.span))
+                .actual("0")
+                .expected(">= 1")
+                .hint("parallel sizes start at 1"),
             );
         }
         v.filter(|v| *v > 0)
@@ -934,15 +1342,22 @@ fn decode_worker(dec: &mut Decoder<'_>, node: &Node, path: &str, options: Node, 
     let moe_path = join(path, "moe_config");
     let eplb = dec
         .map(node, path, "moe_config")
-        .and_then(|moe| moe.get("load_balancer").filter(|lb| matches!(lb.value, Value::Map(_))))
+        .and_then(|moe| {
+            moe.get("load_balancer")
+                .filter(|lb| matches!(lb.value, Value::Map(_)))
+        })
         .and_then(|lb| dec.uint(lb, &join(&moe_path, "load_balancer"), "num_slots"))
         .or(legacy_eplb)
         .unwrap_or(0);
     let ct_path = join(path, "cache_transceiver_config");
-    let (cache_backend, max_tokens_in_buffer) = match dec.map(node, path, "cache_transceiver_config") {
-        Some(ct) => (dec.string(ct, &ct_path, "backend"), dec.uint(ct, &ct_path, "max_tokens_in_buffer")),
-        None => (None, None),
-    };
+    let (cache_backend, max_tokens_in_buffer) =
+        match dec.map(node, path, "cache_transceiver_config") {
+            Some(ct) => (
+                dec.string(ct, &ct_path, "backend"),
+                dec.uint(ct, &ct_path, "max_tokens_in_buffer"),
+            ),
+            None => (None, None),
+        };
     let cg_path = join(path, "cuda_graph_config");
     let (batch_sizes, cg_max, padding) = match dec.map(node, path, "cuda_graph_config") {
         Some(cg) => {
@@ -956,7 +1371,11 @@ fn decode_worker(dec: &mut Decoder<'_>, node: &Node, path: &str, options: Node, 
                     .collect(),
                 _ => Vec::new(),
             };
-            (sizes, dec.uint(cg, &cg_path, "max_batch_size"), dec.boolean(cg, &cg_path, "enable_padding").unwrap_or(false))
+            (
+                sizes,
+                dec.uint(cg, &cg_path, "max_batch_size"),
+                dec.boolean(cg, &cg_path, "enable_padding").unwrap_or(false),
+            )
         }
         None => (Vec::new(), None, false),
     };
@@ -967,7 +1386,9 @@ fn decode_worker(dec: &mut Decoder<'_>, node: &Node, path: &str, options: Node, 
         pp,
         cp,
         ep,
-        attention_dp: dec.boolean(node, path, "enable_attention_dp").unwrap_or(false),
+        attention_dp: dec
+            .boolean(node, path, "enable_attention_dp")
+            .unwrap_or(false),
         max_batch_size: dec.uint(node, path, "max_batch_size"),
         max_num_tokens: dec.uint(node, path, "max_num_tokens"),
         max_seq_len: dec.uint(node, path, "max_seq_len"),
@@ -985,23 +1406,37 @@ fn modes() -> Vec<(&'static str, Mode)> {
     Mode::ALL.iter().map(|m| (m.as_str(), *m)).collect()
 }
 
-fn decode_benchmark_common(dec: &mut Decoder<'_>, sec: &Node, p: &str) -> (Mode, ConcurrencyScope, f64, u64, Option<String>) {
+fn decode_benchmark_common(
+    dec: &mut Decoder<'_>,
+    sec: &Node,
+    p: &str,
+) -> (Mode, ConcurrencyScope, f64, u64, Option<String>) {
     let mode = enum_value(dec, sec, p, "mode", &modes(), Mode::E2e);
     let scope = enum_value(
         dec,
         sec,
         p,
         "concurrency_scope",
-        &[("per_gen_server", ConcurrencyScope::PerGenServer), ("total", ConcurrencyScope::Total)],
+        &[
+            ("per_gen_server", ConcurrencyScope::PerGenServer),
+            ("total", ConcurrencyScope::Total),
+        ],
         ConcurrencyScope::PerGenServer,
     );
-    let tolerance = dec.number(sec, p, "oversubscription_tolerance").unwrap_or(defaults::OVERSUBSCRIPTION_TOLERANCE);
+    let tolerance = dec
+        .number(sec, p, "oversubscription_tolerance")
+        .unwrap_or(defaults::OVERSUBSCRIPTION_TOLERANCE);
     let repeats = dec.uint(sec, p, "repeats").unwrap_or(1);
     let client = dec.string(sec, p, "client");
     (mode, scope, tolerance, repeats, client)
 }
 
-fn decode_disagg(dec: &mut Decoder<'_>, root: &Arc<Node>, id: &Ident<'_>, prov: &BTreeMap<String, Origin>) -> Option<TestCase> {
+fn decode_disagg(
+    dec: &mut Decoder<'_>,
+    root: &Arc<Node>,
+    id: &Ident<'_>,
+    prov: &BTreeMap<String, Origin>,
+) -> Option<TestCase> {
     dec.check_keys(root, "", TOP_DISAGG);
     let metadata = decode_metadata(dec, root);
     let slurm = decode_slurm(dec, root);
@@ -1016,12 +1451,23 @@ fn decode_disagg(dec: &mut Decoder<'_>, root: &Arc<Node>, id: &Ident<'_>, prov: 
     let empty = empty_map();
     let hw = dec.map(root, "", "hardware").unwrap_or(&empty);
     dec.check_keys(hw, "hardware", HARDWARE_KEYS);
-    let placement = enum_value(dec, hw, "hardware", "placement", &[("packed", Placement::Packed), ("exclusive", Placement::Exclusive)], Placement::Packed);
+    let placement = enum_value(
+        dec,
+        hw,
+        "hardware",
+        "placement",
+        &[
+            ("packed", Placement::Packed),
+            ("exclusive", Placement::Exclusive),
+        ],
+        Placement::Packed,
+    );
 
     // benchmark (+ legacy sequence)
     let bench = dec.map(root, "", "benchmark").unwrap_or(&empty);
     dec.check_keys(bench, "benchmark", BENCHMARK_KEYS);
-    let (mode, scope, tolerance, repeats, client) = decode_benchmark_common(dec, bench, "benchmark");
+    let (mode, scope, tolerance, repeats, client) =
+        decode_benchmark_common(dec, bench, "benchmark");
     let seq = dec.map(root, "", "sequence");
     if let Some(s) = seq {
         dec.check_keys(s, "sequence", SEQUENCE_KEYS);
@@ -1039,7 +1485,13 @@ fn decode_disagg(dec: &mut Decoder<'_>, root: &Arc<Node>, id: &Ident<'_>, prov: 
     let osl = length(dec, "output_length", &mut aliases);
     for (key, v) in [("input_length", isl), ("output_length", osl)] {
         if v.is_none() {
-            missing(dec, root, &format!("benchmark.{key}"), "a token count", &format!("add `{key}: 1024` under `benchmark:`"));
+            missing(
+                dec,
+                root,
+                &format!("benchmark.{key}"),
+                "a token count",
+                &format!("add `{key}: 1024` under `benchmark:`"),
+            );
         }
     }
 
@@ -1052,20 +1504,35 @@ fn decode_disagg(dec: &mut Decoder<'_>, root: &Arc<Node>, id: &Ident<'_>, prov: 
         None => {
             let v = dec.concurrency_list(wc, "worker_config", "concurrency_list");
             if v.is_some() {
-                aliases.insert("benchmark.concurrency_list".into(), "worker_config.concurrency_list".into());
+                aliases.insert(
+                    "benchmark.concurrency_list".into(),
+                    "worker_config.concurrency_list".into(),
+                );
             }
             v
         }
     };
-    let enable_benchmark = dec.boolean(bench, "benchmark", "enable_benchmark").unwrap_or(true);
-    let only_run_accuracy = dec.boolean(bench, "benchmark", "only_run_accuracy").unwrap_or(false);
+    let enable_benchmark = dec
+        .boolean(bench, "benchmark", "enable_benchmark")
+        .unwrap_or(true);
+    let only_run_accuracy = dec
+        .boolean(bench, "benchmark", "only_run_accuracy")
+        .unwrap_or(false);
     let concurrency_list = concurrency.unwrap_or_default();
     if concurrency_list.is_empty() && enable_benchmark && !only_run_accuracy {
         dec.push(
-            Diagnostic::new(Rule::ConcurrencyEmpty, dec.file, "benchmark.concurrency_list", "the concurrency list is empty")
-                .at(bench.get("concurrency_list").map(|n| n.span).or(Some(bench.span)))
-                .expected("at least one positive concurrency")
-                .hint("add `concurrency_list: '1 8 64'` under `benchmark:`"),
+            Diagnostic::new(
+                Rule::ConcurrencyEmpty,
+                dec.file,
+                "benchmark.concurrency_list",
+                "the concurrency list is empty",
+            )
+            .at(bench
+                .get("concurrency_list")
+                .map(|n| n.span)
+                .or(Some(bench.span)))
+            .expected("at least one positive concurrency")
+            .hint("add `concurrency_list: '1 8 64'` under `benchmark:`"),
         );
     }
 
@@ -1073,20 +1540,43 @@ fn decode_disagg(dec: &mut Decoder<'_>, root: &Arc<Node>, id: &Ident<'_>, prov: 
     let num_gen = dec.uint(hw, "hardware", "num_gen_servers");
     let gpn = dec.uint(hw, "hardware", "gpus_per_node");
     if gpn.is_none() {
-        missing(dec, root, "hardware.gpus_per_node", "GPUs per node, e.g. 4", "add `gpus_per_node: 4` under `hardware:`");
+        missing(
+            dec,
+            root,
+            "hardware.gpus_per_node",
+            "GPUs per node, e.g. 4",
+            "add `gpus_per_node: 4` under `hardware:`",
+        );
     } else if gpn == Some(0) {
         dec.push(
-            Diagnostic::new(Rule::InvalidValue, dec.file, "hardware.gpus_per_node", "`gpus_per_node` must be at least 1")
-                .at(hw.get("gpus_per_node").map(|n| n.span))
-                .actual("0")
-                .expected(">= 1"),
+            Diagnostic::new(
+                Rule::InvalidValue,
+                dec.file,
+                "hardware.gpus_per_node",
+                "`gpus_per_node` must be at least 1",
+            )
+            .at(hw.get("gpus_per_node").map(|n| n.span))
+            .actual("0")
+            .expected(">= 1"),
         );
     }
     if num_gen.is_none() {
-        missing(dec, root, "hardware.num_gen_servers", "the number of generation servers", "add `num_gen_servers: 1` under `hardware:`");
+        missing(
+            dec,
+            root,
+            "hardware.num_gen_servers",
+            "the number of generation servers",
+            "add `num_gen_servers: 1` under `hardware:`",
+        );
     }
     if num_ctx.is_none() && mode != Mode::GenOnlyNoContext {
-        missing(dec, root, "hardware.num_ctx_servers", "the number of context servers", "add `num_ctx_servers: 1` under `hardware:`");
+        missing(
+            dec,
+            root,
+            "hardware.num_ctx_servers",
+            "the number of context servers",
+            "add `num_ctx_servers: 1` under `hardware:`",
+        );
     }
     let num_ctx = num_ctx.unwrap_or(0);
 
@@ -1094,29 +1584,59 @@ fn decode_disagg(dec: &mut Decoder<'_>, root: &Arc<Node>, id: &Ident<'_>, prov: 
     aliases.insert("ctx".into(), "worker_config.ctx".into());
     let gen_node = dec.map(wc, "worker_config", "gen");
     let Some(gen_node) = gen_node else {
-        missing(dec, root, "worker_config.gen", "the generation server's engine options", "add a `gen:` mapping under `worker_config:`");
+        missing(
+            dec,
+            root,
+            "worker_config.gen",
+            "the generation server's engine options",
+            "add a `gen:` mapping under `worker_config:`",
+        );
         return None;
     };
-    let generation = decode_worker(dec, gen_node, "worker_config.gen", gen_node.clone(), legacy_eplb);
+    let generation = decode_worker(
+        dec,
+        gen_node,
+        "worker_config.gen",
+        gen_node.clone(),
+        legacy_eplb,
+    );
     let ctx = match dec.map(wc, "worker_config", "ctx") {
-        Some(n) => Some(decode_worker(dec, n, "worker_config.ctx", n.clone(), legacy_eplb)),
+        Some(n) => Some(decode_worker(
+            dec,
+            n,
+            "worker_config.ctx",
+            n.clone(),
+            legacy_eplb,
+        )),
         None => {
             if num_ctx > 0 && mode != Mode::GenOnlyNoContext {
-                missing(dec, root, "worker_config.ctx", "the context server's engine options", "add a `ctx:` mapping under `worker_config:`");
+                missing(
+                    dec,
+                    root,
+                    "worker_config.ctx",
+                    "the context server's engine options",
+                    "add a `ctx:` mapping under `worker_config:`",
+                );
             }
             None
         }
     };
     let benchmark = Benchmark {
         mode,
-        use_nv_sa_benchmark: dec.boolean(bench, "benchmark", "use_nv_sa_benchmark").unwrap_or(false),
+        use_nv_sa_benchmark: dec
+            .boolean(bench, "benchmark", "use_nv_sa_benchmark")
+            .unwrap_or(false),
         multi_round: dec.uint(bench, "benchmark", "multi_round").unwrap_or(1),
-        benchmark_ratio: dec.number(bench, "benchmark", "benchmark_ratio").unwrap_or(0.0),
+        benchmark_ratio: dec
+            .number(bench, "benchmark", "benchmark_ratio")
+            .unwrap_or(0.0),
         streaming: dec.boolean(bench, "benchmark", "streaming").unwrap_or(true),
         concurrency_list,
         input_length: isl.unwrap_or(0),
         output_length: osl.unwrap_or(0),
-        dataset_file: dec.string(bench, "benchmark", "dataset_file").or_else(|| environment.values.get("dataset_file").cloned()),
+        dataset_file: dec
+            .string(bench, "benchmark", "dataset_file")
+            .or_else(|| environment.values.get("dataset_file").cloned()),
         enable_benchmark,
         only_run_accuracy,
         env_var: dec.env_vars(bench, "benchmark", "env_var"),
@@ -1128,7 +1648,11 @@ fn decode_disagg(dec: &mut Decoder<'_>, root: &Arc<Node>, id: &Ident<'_>, prov: 
     };
     let hardware = Hardware {
         gpus_per_node: gpn.unwrap_or(1).max(1),
-        num_ctx_servers: if mode == Mode::GenOnlyNoContext { 0 } else { num_ctx },
+        num_ctx_servers: if mode == Mode::GenOnlyNoContext {
+            0
+        } else {
+            num_ctx
+        },
         num_gen_servers: num_gen.unwrap_or(1),
         placement,
     };
@@ -1152,7 +1676,12 @@ fn decode_disagg(dec: &mut Decoder<'_>, root: &Arc<Node>, id: &Ident<'_>, prov: 
     Some(finish_case(id, config, None, root))
 }
 
-fn finish_case(id: &Ident<'_>, config: TestConfig, suffix: Option<String>, fingerprint_tree: &Node) -> TestCase {
+fn finish_case(
+    id: &Ident<'_>,
+    config: TestConfig,
+    suffix: Option<String>,
+    fingerprint_tree: &Node,
+) -> TestCase {
     let stem = match &suffix {
         Some(s) => format!("{}-{s}", id.stem),
         None => id.stem.to_string(),
@@ -1164,7 +1693,10 @@ fn finish_case(id: &Ident<'_>, config: TestConfig, suffix: Option<String>, finge
         category: id.category.to_string(),
         path: id.path.to_path_buf(),
         file_stem: id.stem.to_string(),
-        benchmark_type: identity::benchmark_type(config.benchmark.input_length, config.benchmark.output_length),
+        benchmark_type: identity::benchmark_type(
+            config.benchmark.input_length,
+            config.benchmark.output_length,
+        ),
         fingerprint: identity::fingerprint(fingerprint_tree),
         config,
     }
@@ -1188,7 +1720,13 @@ fn decode_common_agg(dec: &mut Decoder<'_>, root: &Node) -> Common {
     dec.check_keys(hw, "hardware", HARDWARE_KEYS);
     let gpn = dec.uint(hw, "hardware", "gpus_per_node");
     if gpn.is_none() {
-        missing(dec, root, "hardware.gpus_per_node", "GPUs per node, e.g. 4", "add `gpus_per_node: 4` under `hardware:`");
+        missing(
+            dec,
+            root,
+            "hardware.gpus_per_node",
+            "GPUs per node, e.g. 4",
+            "add `gpus_per_node: 4` under `hardware:`",
+        );
     }
     Common {
         metadata: decode_metadata(dec, root),
@@ -1202,10 +1740,27 @@ fn decode_common_agg(dec: &mut Decoder<'_>, root: &Node) -> Common {
     }
 }
 
-fn decode_aggregated(dec: &mut Decoder<'_>, root: &Arc<Node>, format: Format, id: &Ident<'_>, prov: &BTreeMap<String, Origin>) -> Vec<TestCase> {
-    dec.check_keys(root, "", if format == Format::Aggregated { TOP_AGG } else { TOP_AGG_EXAMPLE });
+fn decode_aggregated(
+    dec: &mut Decoder<'_>,
+    root: &Arc<Node>,
+    format: Format,
+    id: &Ident<'_>,
+    prov: &BTreeMap<String, Origin>,
+) -> Vec<TestCase> {
+    dec.check_keys(
+        root,
+        "",
+        if format == Format::Aggregated {
+            TOP_AGG
+        } else {
+            TOP_AGG_EXAMPLE
+        },
+    );
     let common = decode_common_agg(dec, root);
-    let make = |common: &Common, benchmark: Benchmark, deployment: Deployment, aliases: BTreeMap<String, String>| TestConfig {
+    let make = |common: &Common,
+                benchmark: Benchmark,
+                deployment: Deployment,
+                aliases: BTreeMap<String, String>| TestConfig {
         format,
         metadata: common.metadata.clone(),
         slurm: common.slurm.clone(),
@@ -1232,26 +1787,43 @@ fn decode_aggregated(dec: &mut Decoder<'_>, root: &Arc<Node>, format: Format, id
         let server = dec.map(root, "", "server").unwrap_or(&empty);
         let bench = dec.map(root, "", "benchmark").unwrap_or(&empty);
         dec.check_keys(bench, "benchmark", BENCHMARK_EXAMPLE_KEYS);
-        let (mode, _scope, tolerance, repeats, client) = decode_benchmark_common(dec, bench, "benchmark");
+        let (mode, _scope, tolerance, repeats, client) =
+            decode_benchmark_common(dec, bench, "benchmark");
         let mut aliases = BTreeMap::new();
         let concurrency_list = match bench.get("max_concurrency") {
             Some(_) => {
-                aliases.insert("benchmark.concurrency_list".into(), "benchmark.max_concurrency".into());
-                dec.concurrency_list(bench, "benchmark", "max_concurrency").unwrap_or_default()
+                aliases.insert(
+                    "benchmark.concurrency_list".into(),
+                    "benchmark.max_concurrency".into(),
+                );
+                dec.concurrency_list(bench, "benchmark", "max_concurrency")
+                    .unwrap_or_default()
             }
-            None => dec.concurrency_list(bench, "benchmark", "concurrency_list").unwrap_or_default(),
+            None => dec
+                .concurrency_list(bench, "benchmark", "concurrency_list")
+                .unwrap_or_default(),
         };
         let benchmark = Benchmark {
             mode,
-            use_nv_sa_benchmark: dec.boolean(bench, "benchmark", "use_nv_sa_benchmark").unwrap_or(false),
+            use_nv_sa_benchmark: dec
+                .boolean(bench, "benchmark", "use_nv_sa_benchmark")
+                .unwrap_or(false),
             multi_round: dec.uint(bench, "benchmark", "multi_round").unwrap_or(1),
-            benchmark_ratio: dec.number(bench, "benchmark", "benchmark_ratio").unwrap_or(0.0),
+            benchmark_ratio: dec
+                .number(bench, "benchmark", "benchmark_ratio")
+                .unwrap_or(0.0),
             streaming: dec.boolean(bench, "benchmark", "streaming").unwrap_or(true),
             concurrency_list,
             input_length: dec.uint(bench, "benchmark", "input_length").unwrap_or(1024),
-            output_length: dec.uint(bench, "benchmark", "output_length").unwrap_or(1024),
-            dataset_file: dec.string(bench, "benchmark", "dataset_name").or_else(|| dec.string(bench, "benchmark", "dataset_file")),
-            enable_benchmark: dec.boolean(bench, "benchmark", "enable_benchmark").unwrap_or(true),
+            output_length: dec
+                .uint(bench, "benchmark", "output_length")
+                .unwrap_or(1024),
+            dataset_file: dec
+                .string(bench, "benchmark", "dataset_name")
+                .or_else(|| dec.string(bench, "benchmark", "dataset_file")),
+            enable_benchmark: dec
+                .boolean(bench, "benchmark", "enable_benchmark")
+                .unwrap_or(true),
             only_run_accuracy: false,
             env_var: dec.env_vars(bench, "benchmark", "env_var"),
             repeats,
@@ -1272,12 +1844,19 @@ fn decode_aggregated(dec: &mut Decoder<'_>, root: &Arc<Node>, format: Format, id
         return vec![finish_case(id, config, None, root)];
     }
     let mut cases = Vec::new();
-    let Some(servers) = root.get("server_configs") else { return cases };
+    let Some(servers) = root.get("server_configs") else {
+        return cases;
+    };
     let Value::Seq(items) = &servers.value else {
         dec.push(
-            Diagnostic::new(Rule::WrongType, dec.file, "server_configs", "`server_configs` must be a list of servers")
-                .at(Some(servers.span))
-                .expected("a list of {name, ..., client_configs}"),
+            Diagnostic::new(
+                Rule::WrongType,
+                dec.file,
+                "server_configs",
+                "`server_configs` must be a list of servers",
+            )
+            .at(Some(servers.span))
+            .expected("a list of {name, ..., client_configs}"),
         );
         return cases;
     };
@@ -1285,22 +1864,36 @@ fn decode_aggregated(dec: &mut Decoder<'_>, root: &Arc<Node>, format: Format, id
         let spath = format!("server_configs.{i}");
         let Some(entries) = server.as_map() else {
             dec.push(
-                Diagnostic::new(Rule::WrongType, dec.file, display_path(&spath), "a server config must be a mapping")
-                    .at(Some(server.span))
-                    .expected("{name, ..., client_configs}"),
+                Diagnostic::new(
+                    Rule::WrongType,
+                    dec.file,
+                    display_path(&spath),
+                    "a server config must be a mapping",
+                )
+                .at(Some(server.span))
+                .expected("{name, ..., client_configs}"),
             );
             continue;
         };
         let name = dec.string(server, &spath, "name");
         if name.is_none() {
-            missing(dec, root, &format!("{spath}.name"), "a server name", "add `name: <server name>` to this server");
+            missing(
+                dec,
+                root,
+                &format!("{spath}.name"),
+                "a server name",
+                "add `name: <server name>` to this server",
+            );
         }
         let name = name.unwrap_or_else(|| format!("server{i}"));
         let options = Node {
             value: Value::Map(
                 entries
                     .iter()
-                    .filter(|(k, _)| !k.as_key().is_some_and(|k| AGG_SERVER_FRAMEWORK_KEYS.contains(&k)))
+                    .filter(|(k, _)| {
+                        !k.as_key()
+                            .is_some_and(|k| AGG_SERVER_FRAMEWORK_KEYS.contains(&k))
+                    })
                     .cloned()
                     .collect(),
             ),
@@ -1308,32 +1901,70 @@ fn decode_aggregated(dec: &mut Decoder<'_>, root: &Arc<Node>, format: Format, id
         };
         let worker = decode_worker(dec, server, &spath, options, None);
         // Per-server clients, or (QA one-file-per-case format) top-level clients for every server.
-        let (clients, list_path): (&[Node], String) = match (server.get("client_configs"), root.get("client_configs")) {
-            (Some(Node { value: Value::Seq(c), .. }), _) => (c, format!("{spath}.client_configs")),
-            (None, Some(Node { value: Value::Seq(c), .. })) => (c, "client_configs".to_string()),
-            _ => {
-                missing(dec, root, &format!("{spath}.client_configs"), "a list of benchmark clients", "add `client_configs: [{concurrency: 1, isl: 1024, osl: 1024}]`");
-                (&[], String::new())
-            }
-        };
+        let (clients, list_path): (&[Node], String) =
+            match (server.get("client_configs"), root.get("client_configs")) {
+                (
+                    Some(Node {
+                        value: Value::Seq(c),
+                        ..
+                    }),
+                    _,
+                ) => (c, format!("{spath}.client_configs")),
+                (
+                    None,
+                    Some(Node {
+                        value: Value::Seq(c),
+                        ..
+                    }),
+                ) => (c, "client_configs".to_string()),
+                _ => {
+                    missing(
+                        dec,
+                        root,
+                        &format!("{spath}.client_configs"),
+                        "a list of benchmark clients",
+                        "add `client_configs: [{concurrency: 1, isl: 1024, osl: 1024}]`",
+                    );
+                    (&[], String::new())
+                }
+            };
         let mut seen_names = Vec::new();
         for (j, client) in clients.iter().enumerate() {
             let cpath = format!("{list_path}.{j}");
             if !matches!(client.value, Value::Map(_)) {
                 dec.push(
-                    Diagnostic::new(Rule::WrongType, dec.file, display_path(&cpath), "a client config must be a mapping")
-                        .at(Some(client.span))
-                        .expected("{name, concurrency, iterations, isl, osl}"),
+                    Diagnostic::new(
+                        Rule::WrongType,
+                        dec.file,
+                        display_path(&cpath),
+                        "a client config must be a mapping",
+                    )
+                    .at(Some(client.span))
+                    .expected("{name, concurrency, iterations, isl, osl}"),
                 );
                 continue;
             }
             dec.check_keys(client, &cpath, AGG_CLIENT_KEYS);
             let (conc_key, isl_key, osl_key) = (
-                if client.get("concurrency_list").is_some() { "concurrency_list" } else { "concurrency" },
-                if client.get("input_length").is_some() { "input_length" } else { "isl" },
-                if client.get("output_length").is_some() { "output_length" } else { "osl" },
+                if client.get("concurrency_list").is_some() {
+                    "concurrency_list"
+                } else {
+                    "concurrency"
+                },
+                if client.get("input_length").is_some() {
+                    "input_length"
+                } else {
+                    "isl"
+                },
+                if client.get("output_length").is_some() {
+                    "output_length"
+                } else {
+                    "osl"
+                },
             );
-            let concurrency = dec.concurrency_list(client, &cpath, conc_key).unwrap_or_default();
+            let concurrency = dec
+                .concurrency_list(client, &cpath, conc_key)
+                .unwrap_or_default();
             let c = concurrency.first().copied().unwrap_or(0);
             let iterations = dec.uint(client, &cpath, "iterations").unwrap_or(1);
             let isl = dec.uint(client, &cpath, isl_key).unwrap_or(1024);
@@ -1343,19 +1974,33 @@ fn decode_aggregated(dec: &mut Decoder<'_>, root: &Arc<Node>, format: Format, id
                 .unwrap_or_else(|| format!("con{c}_iter{iterations}_isl{isl}_osl{osl}"));
             if seen_names.contains(&cname) {
                 dec.push(
-                    Diagnostic::new(Rule::InvalidValue, dec.file, display_path(&format!("{cpath}.name")), format!("client name `{cname}` is used twice in this server"))
-                        .at(Some(client.span))
-                        .expected("unique client names per server")
-                        .hint("rename one of the clients; names form the test id"),
+                    Diagnostic::new(
+                        Rule::InvalidValue,
+                        dec.file,
+                        display_path(&format!("{cpath}.name")),
+                        format!("client name `{cname}` is used twice in this server"),
+                    )
+                    .at(Some(client.span))
+                    .expected("unique client names per server")
+                    .hint("rename one of the clients; names form the test id"),
                 );
             }
             seen_names.push(cname.clone());
-            if c == 0 && client.get(conc_key).is_some_and(|n| !matches!(n.value, Value::Str(_) | Value::Seq(_))) {
+            if c == 0
+                && client
+                    .get(conc_key)
+                    .is_some_and(|n| !matches!(n.value, Value::Str(_) | Value::Seq(_)))
+            {
                 dec.push(
-                    Diagnostic::new(Rule::ConcurrencyEmpty, dec.file, display_path(&format!("{cpath}.concurrency")), "concurrency must be positive")
-                        .at(client.get("concurrency").map(|n| n.span))
-                        .actual("0")
-                        .expected(">= 1"),
+                    Diagnostic::new(
+                        Rule::ConcurrencyEmpty,
+                        dec.file,
+                        display_path(&format!("{cpath}.concurrency")),
+                        "concurrency must be positive",
+                    )
+                    .at(client.get("concurrency").map(|n| n.span))
+                    .actual("0")
+                    .expected(">= 1"),
                 );
             }
             let mut aliases = BTreeMap::new();
@@ -1375,16 +2020,22 @@ fn decode_aggregated(dec: &mut Decoder<'_>, root: &Arc<Node>, format: Format, id
             aliases.insert("ctx".into(), spath.clone());
             let benchmark = Benchmark {
                 mode: Mode::E2e,
-                use_nv_sa_benchmark: dec.boolean(client, &cpath, "use_nv_sa_benchmark").unwrap_or(false),
+                use_nv_sa_benchmark: dec
+                    .boolean(client, &cpath, "use_nv_sa_benchmark")
+                    .unwrap_or(false),
                 multi_round: iterations,
-                benchmark_ratio: dec.number(client, &cpath, "random_range_ratio").unwrap_or(0.0),
+                benchmark_ratio: dec
+                    .number(client, &cpath, "random_range_ratio")
+                    .unwrap_or(0.0),
                 streaming: dec.boolean(client, &cpath, "streaming").unwrap_or(true),
                 concurrency_list: concurrency,
                 input_length: isl,
                 output_length: osl,
                 dataset_file: dec.string(client, &cpath, "dataset_file"),
                 enable_benchmark: true,
-                only_run_accuracy: dec.boolean(client, &cpath, "only_run_accuracy").unwrap_or(false),
+                only_run_accuracy: dec
+                    .boolean(client, &cpath, "only_run_accuracy")
+                    .unwrap_or(false),
                 env_var: dec.env_vars(client, &cpath, "client_env_var"),
                 repeats: 1,
                 concurrency_scope: ConcurrencyScope::Total,
@@ -1401,12 +2052,23 @@ fn decode_aggregated(dec: &mut Decoder<'_>, root: &Arc<Node>, format: Format, id
             // Fingerprint only what this case runs: this server with this client.
             let mut case_tree = (**root).clone();
             let mut one_server = server.clone();
-            one_server.set_path("client_configs", Node::synthetic(Value::Seq(vec![client.clone()])));
-            case_tree.set_path("server_configs", Node::synthetic(Value::Seq(vec![one_server])));
+            one_server.set_path(
+                "client_configs",
+                Node::synthetic(Value::Seq(vec![client.clone()])),
+            );
+            case_tree.set_path(
+                "server_configs",
+                Node::synthetic(Value::Seq(vec![one_server])),
+            );
             if let Value::Map(entries) = &mut case_tree.value {
                 entries.retain(|(k, _)| k.as_key() != Some("client_configs"));
             }
-            cases.push(finish_case(id, config, Some(format!("{name}-{cname}")), &case_tree));
+            cases.push(finish_case(
+                id,
+                config,
+                Some(format!("{name}-{cname}")),
+                &case_tree,
+            ));
         }
     }
     cases
@@ -1433,47 +2095,73 @@ mod tests {
         let c = &case.config;
         assert_eq!(c.benchmark.concurrency_list, [1, 8]);
         assert_eq!(c.deployment.gen_role().capacity(), Some(128));
-        assert_eq!(c.provenance.get("benchmark.streaming"), Some(&Origin::Default));
-        assert_eq!(c.metrics.metric_names, ["SERVER_MEDIAN_TTFT", "SERVER_MEDIAN_E2EL"]);
+        assert_eq!(
+            c.provenance.get("benchmark.streaming"),
+            Some(&Origin::Default)
+        );
+        assert_eq!(
+            c.metrics.metric_names,
+            ["SERVER_MEDIAN_TTFT", "SERVER_MEDIAN_E2EL"]
+        );
         assert_eq!(c.locate("gen.max_batch_size").map(|s| s.line), Some(18));
     }
 
     #[test]
     fn layers_have_precedence_and_provenance() {
-        let mut opts = LoadOptions::default();
-        opts.profile = Some(ProfileLayer {
-            name: "lab".into(),
-            values: vec![("slurm.partition".into(), str_node("from-profile")), ("slurm.account".into(), str_node("acct"))],
-        });
+        let mut opts = LoadOptions {
+            profile: Some(ProfileLayer {
+                name: "lab".into(),
+                values: vec![
+                    ("slurm.partition".into(), str_node("from-profile")),
+                    ("slurm.account".into(), str_node("acct")),
+                ],
+            }),
+            ..LoadOptions::default()
+        };
         opts.env.insert("SLURM_PARTITION".into(), "from-env".into());
-        opts.sets.push("benchmark.concurrency_list=4,16".parse().unwrap());
+        opts.sets
+            .push("benchmark.concurrency_list=4,16".parse().unwrap());
         let f = load_str(Path::new("a/disagg/perf/x.yaml"), MINIMAL, &opts);
         let c = &f.cases[0].config;
         assert_eq!(c.slurm.partition.as_deref(), Some("from-env"));
         assert_eq!(c.slurm.account.as_deref(), Some("acct"));
         assert_eq!(c.benchmark.concurrency_list, [4, 16]);
-        assert_eq!(c.provenance["slurm.partition"], Origin::Env("SLURM_PARTITION".into()));
+        assert_eq!(
+            c.provenance["slurm.partition"],
+            Origin::Env("SLURM_PARTITION".into())
+        );
         assert_eq!(c.provenance["slurm.account"], Origin::Profile("lab".into()));
-        assert!(matches!(c.provenance["benchmark.concurrency_list"], Origin::Cli(_)));
+        assert!(matches!(
+            c.provenance["benchmark.concurrency_list"],
+            Origin::Cli(_)
+        ));
     }
 
     #[test]
     fn legacy_sequence_and_mtp_keys() {
         let text = MINIMAL
             .replace("  input_length: 1024\n  output_length: 1024\n", "")
-            .replace("worker_config:", "sequence:\n  input_length: 8192\n  output_length: 1024\nworker_config:")
+            .replace(
+                "worker_config:",
+                "sequence:\n  input_length: 8192\n  output_length: 1024\nworker_config:",
+            )
             + "    speculative_config:\n      max_draft_len: 3\n";
         let f = load("a/disagg/perf/x.yaml", &text);
         let c = &f.cases[0].config;
         assert_eq!(c.benchmark.input_length, 8192);
         assert_eq!(f.cases[0].benchmark_type, "8k1k");
         assert_eq!(c.deployment.gen_role().mtp, 3);
-        assert_eq!(c.physical("benchmark.input_length"), "sequence.input_length");
+        assert_eq!(
+            c.physical("benchmark.input_length"),
+            "sequence.input_length"
+        );
     }
 
     #[test]
     fn type_errors_and_unknown_keys_are_located() {
-        let text = MINIMAL.replace("  input_length: 1024", "  input_length: 1k").replace("concurrency_list", "concurency_list");
+        let text = MINIMAL
+            .replace("  input_length: 1024", "  input_length: 1k")
+            .replace("concurrency_list", "concurency_list");
         let f = load("a/disagg/perf/x.yaml", &text);
         let ids: Vec<_> = f.diagnostics.iter().map(|d| (d.rule, d.line)).collect();
         assert!(ids.contains(&(Rule::WrongType, Some(9))), "{ids:?}");

@@ -51,7 +51,12 @@ impl Mode {
         }
     }
     /// Every mode, for messages.
-    pub const ALL: [Mode; 4] = [Mode::E2e, Mode::GenOnly, Mode::GenOnlyNoContext, Mode::CtxOnly];
+    pub const ALL: [Mode; 4] = [
+        Mode::E2e,
+        Mode::GenOnly,
+        Mode::GenOnlyNoContext,
+        Mode::CtxOnly,
+    ];
 }
 
 /// How `concurrency_list` values are meant (SPEC 7.3).
@@ -336,11 +341,19 @@ impl Worker {
 
     /// `dep{tp}` with attention DP, else `tep{tp}`.
     pub fn parallel_tag(&self) -> String {
-        format!("{}{}", if self.attention_dp { "dep" } else { "tep" }, self.tp)
+        format!(
+            "{}{}",
+            if self.attention_dp { "dep" } else { "tep" },
+            self.tp
+        )
     }
 }
 
 /// The serving deployment of a test case.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per test case; boxing would only add indirection"
+)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Deployment {
@@ -466,10 +479,10 @@ impl TestConfig {
         }
         // Prefix aliases: `gen.max_batch_size` -> `worker_config.gen.max_batch_size`.
         for (logical, physical) in &self.aliases {
-            if let Some(rest) = field.strip_prefix(logical.as_str()) {
-                if rest.starts_with('.') {
-                    return format!("{physical}{rest}");
-                }
+            if let Some(rest) = field.strip_prefix(logical.as_str())
+                && rest.starts_with('.')
+            {
+                return format!("{physical}{rest}");
             }
         }
         field.to_string()
@@ -486,7 +499,9 @@ impl TestConfig {
     /// Concurrency the client runs for a list entry (SPEC 7.3).
     pub fn client_concurrency(&self, c: u64) -> u64 {
         match self.benchmark.concurrency_scope {
-            ConcurrencyScope::PerGenServer => c.saturating_mul(self.hardware.num_gen_servers.max(1)),
+            ConcurrencyScope::PerGenServer => {
+                c.saturating_mul(self.hardware.num_gen_servers.max(1))
+            }
             ConcurrencyScope::Total => c,
         }
     }
@@ -553,7 +568,8 @@ impl TestCase {
         };
         match &self.config.deployment {
             Deployment::Disagg { ctx, generation } => (
-                ctx.as_ref().map_or(0, |c| nodes(c.world_size(), hw.num_ctx_servers)),
+                ctx.as_ref()
+                    .map_or(0, |c| nodes(c.world_size(), hw.num_ctx_servers)),
                 nodes(generation.world_size(), hw.num_gen_servers),
             ),
             Deployment::Agg { server, .. } => (0, nodes(server.world_size(), 1)),
@@ -565,7 +581,9 @@ impl TestCase {
         let hw = &self.config.hardware;
         match &self.config.deployment {
             Deployment::Disagg { ctx, generation } => {
-                let ctx_gpus = ctx.as_ref().map_or(0, |c| c.world_size() * hw.num_ctx_servers);
+                let ctx_gpus = ctx
+                    .as_ref()
+                    .map_or(0, |c| c.world_size() * hw.num_ctx_servers);
                 ctx_gpus + generation.world_size() * hw.num_gen_servers
             }
             Deployment::Agg { server, .. } => server.world_size(),

@@ -17,7 +17,10 @@ pub struct ValidateOptions {
 
 /// Applies every semantic rule to one case and returns its findings.
 pub fn validate_case(case: &TestCase, opts: &ValidateOptions) -> Vec<Diagnostic> {
-    let mut v = Validator { case, out: Vec::new() };
+    let mut v = Validator {
+        case,
+        out: Vec::new(),
+    };
     v.mtp();
     v.streaming();
     v.sequence_lengths();
@@ -55,8 +58,13 @@ impl<'a> Validator<'a> {
     /// A finding at a logical field, located through the config's aliases.
     fn at(&self, rule: Rule, field: &str, message: String) -> Diagnostic {
         let physical = self.case.config.physical(field);
-        Diagnostic::new(rule, self.file(), crate::decode::display_path(&physical), message)
-            .at(self.case.config.locate(field))
+        Diagnostic::new(
+            rule,
+            self.file(),
+            crate::decode::display_path(&physical),
+            message,
+        )
+        .at(self.case.config.locate(field))
     }
 
     fn roles(&self) -> Vec<(&'static str, &'a Worker)> {
@@ -64,10 +72,10 @@ impl<'a> Validator<'a> {
         match &case.config.deployment {
             Deployment::Disagg { ctx, generation } => {
                 let mut r = vec![("gen", generation)];
-                if let Some(c) = ctx {
-                    if case.config.hardware.num_ctx_servers > 0 {
-                        r.insert(0, ("ctx", c));
-                    }
+                if let Some(c) = ctx
+                    && case.config.hardware.num_ctx_servers > 0
+                {
+                    r.insert(0, ("ctx", c));
                 }
                 r
             }
@@ -77,7 +85,9 @@ impl<'a> Validator<'a> {
 
     fn mtp(&mut self) {
         let g = self.case.config.deployment.gen_role();
-        let (Some(bs), Some(tokens)) = (g.max_batch_size, g.max_num_tokens) else { return };
+        let (Some(bs), Some(tokens)) = (g.max_batch_size, g.max_num_tokens) else {
+            return;
+        };
         let need = bs.saturating_mul(g.mtp + 1);
         if g.mtp > 0 && tokens < need {
             let d = self
@@ -95,7 +105,11 @@ impl<'a> Validator<'a> {
     fn streaming(&mut self) {
         if !self.case.config.benchmark.streaming {
             let d = self
-                .at(Rule::StreamingRequired, "benchmark.streaming", "streaming is off; TTFT and ITL cannot be measured".into())
+                .at(
+                    Rule::StreamingRequired,
+                    "benchmark.streaming",
+                    "streaming is off; TTFT and ITL cannot be measured".into(),
+                )
                 .actual("false")
                 .expected("true")
                 .hint("set `streaming: true`");
@@ -113,10 +127,16 @@ impl<'a> Validator<'a> {
         let agg = matches!(self.case.config.deployment, Deployment::Agg { .. });
         for (role, w) in self.roles() {
             // Aggregated servers with max_seq_len 0 or absent size it automatically.
-            let Some(len) = w.max_seq_len.filter(|l| *l > 0) else { continue };
+            let Some(len) = w.max_seq_len.filter(|l| *l > 0) else {
+                continue;
+            };
             if role == "ctx" && len <= isl {
                 let d = self
-                    .at(Rule::CtxSeqLen, "ctx.max_seq_len", format!("ctx max_seq_len {len} does not exceed input length {isl}"))
+                    .at(
+                        Rule::CtxSeqLen,
+                        "ctx.max_seq_len",
+                        format!("ctx max_seq_len {len} does not exceed input length {isl}"),
+                    )
                     .actual(len.to_string())
                     .expected(format!("> {isl}"))
                     .hint(format!("raise ctx `max_seq_len` to at least {}", isl + 1));
@@ -159,7 +179,11 @@ impl<'a> Validator<'a> {
         let tol = c.benchmark.oversubscription_tolerance.max(0.0);
         let limit = (cap as f64 * (1.0 + tol)).floor() as u64;
         let how = if g.attention_dp {
-            format!("max_batch_size {} x TP {} with attention DP", g.max_batch_size.unwrap_or(0), g.tp)
+            format!(
+                "max_batch_size {} x TP {} with attention DP",
+                g.max_batch_size.unwrap_or(0),
+                g.tp
+            )
         } else {
             format!("max_batch_size {}", g.max_batch_size.unwrap_or(0))
         };
@@ -169,17 +193,30 @@ impl<'a> Validator<'a> {
                 continue;
             }
             let over = (per as f64 / cap as f64 - 1.0) * 100.0;
-            let scope = if per == conc { String::new() } else { format!(" ({conc} total over {} gen servers)", c.hardware.num_gen_servers) };
-            let (rule, msg) = if per > limit {
-                (Rule::ConcurrencyCapacity, format!(
-                    "concurrency {per} per gen server{scope} exceeds the gen capacity {cap} ({how}) by {over:.1}%, more than the {:.0}% tolerance",
-                    tol * 100.0
-                ))
+            let scope = if per == conc {
+                String::new()
             } else {
-                (Rule::ConcurrencyOversubscribed, format!(
-                    "concurrency {per} per gen server{scope} is {over:.1}% above the gen capacity {cap} ({how}), within the {:.0}% tolerance",
-                    tol * 100.0
-                ))
+                format!(
+                    " ({conc} total over {} gen servers)",
+                    c.hardware.num_gen_servers
+                )
+            };
+            let (rule, msg) = if per > limit {
+                (
+                    Rule::ConcurrencyCapacity,
+                    format!(
+                        "concurrency {per} per gen server{scope} exceeds the gen capacity {cap} ({how}) by {over:.1}%, more than the {:.0}% tolerance",
+                        tol * 100.0
+                    ),
+                )
+            } else {
+                (
+                    Rule::ConcurrencyOversubscribed,
+                    format!(
+                        "concurrency {per} per gen server{scope} is {over:.1}% above the gen capacity {cap} ({how}), within the {:.0}% tolerance",
+                        tol * 100.0
+                    ),
+                )
             };
             let d = self
                 .at(rule, "benchmark.concurrency_list", msg)
@@ -208,21 +245,26 @@ impl<'a> Validator<'a> {
                     .hint(format!("use a world size of {} or {}", world / gpn * gpn, world.div_ceil(gpn) * gpn));
                 self.out.push(d);
             }
-            if let Some(ep) = w.ep {
-                if ep == 0 || world % ep != 0 {
-                    let d = self
+            if let Some(ep) = w.ep
+                && (ep == 0 || world % ep != 0)
+            {
+                let d = self
                         .at(Rule::ExpertParallel, &format!("{role}.moe_expert_parallel_size"), format!(
                             "{role} moe_expert_parallel_size {ep} does not divide the world size {world}"
                         ))
                         .actual(ep.to_string())
                         .expected(format!("a divisor of {world}"))
                         .hint(format!("set `moe_expert_parallel_size` to {world} or a divisor of it"));
-                    self.out.push(d);
-                }
+                self.out.push(d);
             }
             let Some(bs) = w.max_batch_size else { continue };
             let largest = w.cuda_graph_batch_sizes.iter().copied().max();
-            let too_big: Vec<u64> = w.cuda_graph_batch_sizes.iter().copied().filter(|s| *s > bs).collect();
+            let too_big: Vec<u64> = w
+                .cuda_graph_batch_sizes
+                .iter()
+                .copied()
+                .filter(|s| *s > bs)
+                .collect();
             let cg_max = w.cuda_graph_max_batch_size.filter(|m| *m > bs);
             if !too_big.is_empty() || cg_max.is_some() {
                 let shown = cg_max.map_or_else(
@@ -257,17 +299,17 @@ impl<'a> Validator<'a> {
         }
         let isl = self.case.config.benchmark.input_length;
         for (role, w) in self.roles() {
-            if let Some(buf) = w.max_tokens_in_buffer {
-                if buf < isl {
-                    let d = self
+            if let Some(buf) = w.max_tokens_in_buffer
+                && buf < isl
+            {
+                let d = self
                         .at(Rule::KvTransferBuffer, &format!("{role}.cache_transceiver_config.max_tokens_in_buffer"), format!(
                             "{role} KV transfer buffer of {buf} tokens is smaller than the input length {isl}"
                         ))
                         .actual(buf.to_string())
                         .expected(format!(">= {isl}"))
                         .hint(format!("raise `max_tokens_in_buffer` to at least {isl}"));
-                    self.out.push(d);
-                }
+                self.out.push(d);
             }
         }
     }
@@ -277,17 +319,24 @@ impl<'a> Validator<'a> {
         let b = &c.benchmark;
         if b.use_nv_sa_benchmark && b.mode == Mode::GenOnly {
             let d = self
-                .at(Rule::ModeCombination, "benchmark.use_nv_sa_benchmark", "`use_nv_sa_benchmark` cannot be used with mode `gen_only`".into())
+                .at(
+                    Rule::ModeCombination,
+                    "benchmark.use_nv_sa_benchmark",
+                    "`use_nv_sa_benchmark` cannot be used with mode `gen_only`".into(),
+                )
                 .actual("use_nv_sa_benchmark: true, mode: gen_only")
                 .expected("use_nv_sa_benchmark: false with gen_only")
                 .hint("set `use_nv_sa_benchmark: false` or use mode `e2e`");
             self.out.push(d);
         }
         if b.mode == Mode::GenOnlyNoContext {
-            let declared = c.tree.at("hardware.num_ctx_servers").and_then(|n| match n.value {
-                crate::yaml::Value::Int(i) => Some(i),
-                _ => None,
-            });
+            let declared = c
+                .tree
+                .at("hardware.num_ctx_servers")
+                .and_then(|n| match n.value {
+                    crate::yaml::Value::Int(i) => Some(i),
+                    _ => None,
+                });
             if let Some(n) = declared.filter(|n| *n > 0) {
                 let d = self
                     .at(Rule::ModeCombination, "hardware.num_ctx_servers", format!("mode `gen_only_no_context` runs no context servers, but {n} are configured"))
@@ -299,7 +348,14 @@ impl<'a> Validator<'a> {
         }
         if b.mode == Mode::CtxOnly && b.output_length != 1 {
             let d = self
-                .at(Rule::CtxOnlyOutputLength, "benchmark.output_length", format!("mode `ctx_only` runs with output length 1; {} is ignored", b.output_length))
+                .at(
+                    Rule::CtxOnlyOutputLength,
+                    "benchmark.output_length",
+                    format!(
+                        "mode `ctx_only` runs with output length 1; {} is ignored",
+                        b.output_length
+                    ),
+                )
                 .actual(b.output_length.to_string())
                 .expected("1")
                 .hint("set `output_length: 1` to make this explicit");
@@ -310,7 +366,11 @@ impl<'a> Validator<'a> {
     fn dataset(&mut self) {
         let c = &self.case.config;
         let b = &c.benchmark;
-        if b.use_nv_sa_benchmark || !b.enable_benchmark || b.only_run_accuracy || c.format == Format::AggregatedExample {
+        if b.use_nv_sa_benchmark
+            || !b.enable_benchmark
+            || b.only_run_accuracy
+            || c.format == Format::AggregatedExample
+        {
             return;
         }
         let Some(file) = &b.dataset_file else { return };
@@ -324,10 +384,17 @@ impl<'a> Validator<'a> {
                 path.exists()
             } else {
                 // Relative dataset paths are resolved against the config's directory.
-                self.case.path.parent().is_some_and(|dir| dir.join(path).exists())
+                self.case
+                    .path
+                    .parent()
+                    .is_some_and(|dir| dir.join(path).exists())
             };
         if !exists {
-            let why = if unresolved { "is an unresolved placeholder" } else { "does not exist" };
+            let why = if unresolved {
+                "is an unresolved placeholder"
+            } else {
+                "does not exist"
+            };
             let d = self
                 .at(Rule::DatasetMissing, "benchmark.dataset_file", format!("trtllm_custom dataset `{file}` {why}; the run falls back to the random dataset"))
                 .actual(file.clone())
@@ -344,7 +411,11 @@ impl<'a> Validator<'a> {
             let base = format!("metadata.accuracy.datasets.{i}");
             if ds.threshold_type != "hypothesis_test" {
                 let d = self
-                    .at(Rule::AccuracyThreshold, &format!("{base}.threshold_type"), format!("unknown threshold_type `{}`", ds.threshold_type))
+                    .at(
+                        Rule::AccuracyThreshold,
+                        &format!("{base}.threshold_type"),
+                        format!("unknown threshold_type `{}`", ds.threshold_type),
+                    )
                     .actual(ds.threshold_type.clone())
                     .expected("hypothesis_test")
                     .hint("set `threshold_type: hypothesis_test`");
@@ -352,16 +423,28 @@ impl<'a> Validator<'a> {
             }
             if !(0.0..=100.0).contains(&ds.expected_value) || ds.expected_value == 0.0 {
                 let d = self
-                    .at(Rule::AccuracyThreshold, &format!("{base}.expected_value"), format!("expected_value {} is not a plausible accuracy", ds.expected_value))
+                    .at(
+                        Rule::AccuracyThreshold,
+                        &format!("{base}.expected_value"),
+                        format!(
+                            "expected_value {} is not a plausible accuracy",
+                            ds.expected_value
+                        ),
+                    )
                     .actual(ds.expected_value.to_string())
                     .expected("a fraction in (0, 1] or a percentage in (1, 100]")
                     .hint("write the reference score, e.g. `expected_value: 0.9454`");
                 self.out.push(d);
             }
-            for (key, value, lo, hi) in [("alpha", ds.alpha, 0.0, 1.0), ("beta", ds.beta, 0.0, 1.0)] {
+            for (key, value, lo, hi) in [("alpha", ds.alpha, 0.0, 1.0), ("beta", ds.beta, 0.0, 1.0)]
+            {
                 if let Some(v) = value.filter(|v| *v <= lo || *v >= hi) {
                     let d = self
-                        .at(Rule::AccuracyThreshold, &format!("{base}.{key}"), format!("{key} {v} is outside (0, 1)"))
+                        .at(
+                            Rule::AccuracyThreshold,
+                            &format!("{base}.{key}"),
+                            format!("{key} {v} is outside (0, 1)"),
+                        )
                         .actual(v.to_string())
                         .expected("a probability strictly between 0 and 1")
                         .hint(format!("e.g. `{key}: 0.05`"));
@@ -370,13 +453,21 @@ impl<'a> Validator<'a> {
             }
             if ds.sigma.is_some_and(|s| s < 0.0) || ds.num_samples == Some(0) {
                 let d = self
-                    .at(Rule::AccuracyThreshold, &base, "sigma must be >= 0 and num_samples > 0".into())
+                    .at(
+                        Rule::AccuracyThreshold,
+                        &base,
+                        "sigma must be >= 0 and num_samples > 0".into(),
+                    )
                     .expected("sigma >= 0, num_samples >= 1");
                 self.out.push(d);
             }
             if !KNOWN_FILTERS.contains(&ds.filter_type.as_str()) {
                 let d = self
-                    .at(Rule::AccuracyThreshold, &format!("{base}.filter_type"), format!("unknown filter_type `{}`", ds.filter_type))
+                    .at(
+                        Rule::AccuracyThreshold,
+                        &format!("{base}.filter_type"),
+                        format!("unknown filter_type `{}`", ds.filter_type),
+                    )
                     .actual(ds.filter_type.clone())
                     .expected(KNOWN_FILTERS.join(", "))
                     .hint("use the filter name lm_eval prints in its results table");
@@ -387,7 +478,9 @@ impl<'a> Validator<'a> {
 
     fn names(&mut self) {
         let c = &self.case.config;
-        let Deployment::Disagg { ctx, generation } = &c.deployment else { return };
+        let Deployment::Disagg { ctx, generation } = &c.deployment else {
+            return;
+        };
         let t = parse_name(&self.case.file_stem);
         let mut mismatches: Vec<(String, String, String)> = Vec::new();
         let mut check = |token: String, field: &str, content: String, same: bool| {
@@ -396,46 +489,106 @@ impl<'a> Validator<'a> {
             }
         };
         if let Some(n) = t.ctx_servers {
-            check(format!("ctx{n}"), "hardware.num_ctx_servers", c.hardware.num_ctx_servers.to_string(), n == c.hardware.num_ctx_servers);
+            check(
+                format!("ctx{n}"),
+                "hardware.num_ctx_servers",
+                c.hardware.num_ctx_servers.to_string(),
+                n == c.hardware.num_ctx_servers,
+            );
         }
         if let Some(n) = t.gen_servers {
-            check(format!("gen{n}"), "hardware.num_gen_servers", c.hardware.num_gen_servers.to_string(), n == c.hardware.num_gen_servers);
+            check(
+                format!("gen{n}"),
+                "hardware.num_gen_servers",
+                c.hardware.num_gen_servers.to_string(),
+                n == c.hardware.num_gen_servers,
+            );
         }
         let tag = |dp: bool, tp: u64| format!("{}{tp}", if dp { "dep" } else { "tep" });
         if let Some((dp, tp)) = t.gen_tp {
             let same = tp == generation.tp && dp == generation.attention_dp;
-            check(tag(dp, tp), "gen.tensor_parallel_size", generation.parallel_tag(), same);
+            check(
+                tag(dp, tp),
+                "gen.tensor_parallel_size",
+                generation.parallel_tag(),
+                same,
+            );
         }
         if let (Some((dp, tp)), Some(cw)) = (t.ctx_tp, ctx) {
-            check(tag(dp, tp), "ctx.tensor_parallel_size", cw.parallel_tag(), tp == cw.tp && dp == cw.attention_dp);
+            check(
+                tag(dp, tp),
+                "ctx.tensor_parallel_size",
+                cw.parallel_tag(),
+                tp == cw.tp && dp == cw.attention_dp,
+            );
         }
         if let (Some(pp), Some(cw)) = (t.ctx_pp, ctx) {
-            check(format!("pp{pp}"), "ctx.pipeline_parallel_size", format!("pp{}", cw.pp), pp == cw.pp);
+            check(
+                format!("pp{pp}"),
+                "ctx.pipeline_parallel_size",
+                format!("pp{}", cw.pp),
+                pp == cw.pp,
+            );
         }
         if let Some(bs) = t.batch {
             let actual = generation.max_batch_size.unwrap_or(0);
-            check(format!("bs{bs}"), "gen.max_batch_size", format!("max_batch_size {actual}"), bs == actual);
+            check(
+                format!("bs{bs}"),
+                "gen.max_batch_size",
+                format!("max_batch_size {actual}"),
+                bs == actual,
+            );
         }
         if let Some(e) = t.eplb {
-            check(format!("eplb{e}"), "gen.moe_config", format!("{} EPLB slots", generation.eplb_slots), e == generation.eplb_slots);
+            check(
+                format!("eplb{e}"),
+                "gen.moe_config",
+                format!("{} EPLB slots", generation.eplb_slots),
+                e == generation.eplb_slots,
+            );
         }
         if let Some(k) = t.mtp {
-            check(format!("mtp{k}"), "gen.speculative_config", format!("MTP {}", generation.mtp), k == generation.mtp);
+            check(
+                format!("mtp{k}"),
+                "gen.speculative_config",
+                format!("MTP {}", generation.mtp),
+                k == generation.mtp,
+            );
         }
         if let Some(b) = &t.cache_backend {
-            let actual = generation.cache_backend.clone().unwrap_or_else(|| "DEFAULT".into()).to_ascii_uppercase();
-            check(format!("ccb-{b}"), "gen.cache_transceiver_config.backend", actual.clone(), *b == actual);
+            let actual = generation
+                .cache_backend
+                .clone()
+                .unwrap_or_else(|| "DEFAULT".into())
+                .to_ascii_uppercase();
+            check(
+                format!("ccb-{b}"),
+                "gen.cache_transceiver_config.backend",
+                actual.clone(),
+                *b == actual,
+            );
         }
         if let Some(con) = t.concurrency {
             let list = &c.benchmark.concurrency_list;
-            check(format!("con{con}"), "benchmark.concurrency_list", format!("{list:?}"), list.contains(&con));
+            check(
+                format!("con{con}"),
+                "benchmark.concurrency_list",
+                format!("{list:?}"),
+                list.contains(&con),
+            );
         }
         for (token, field, content) in mismatches {
             let d = self
-                .at(Rule::NameTopology, &field, format!("file name says `{token}` but the config has {content}"))
+                .at(
+                    Rule::NameTopology,
+                    &field,
+                    format!("file name says `{token}` but the config has {content}"),
+                )
                 .actual(content)
                 .expected(token.clone())
-                .hint("rename the file or fix the config so that the name describes the deployment");
+                .hint(
+                    "rename the file or fix the config so that the name describes the deployment",
+                );
             self.out.push(d);
         }
     }
@@ -464,9 +617,18 @@ mod tests {
 
     fn rules_for(text: &str, path: &str) -> Vec<Rule> {
         let f = load_str(Path::new(path), text, &LoadOptions::default());
-        let mut rules: Vec<Rule> = f.diagnostics.iter().filter(|d| d.severity > Severity::Info).map(|d| d.rule).collect();
+        let mut rules: Vec<Rule> = f
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity > Severity::Info)
+            .map(|d| d.rule)
+            .collect();
         for case in &f.cases {
-            rules.extend(validate_case(case, &ValidateOptions::default()).into_iter().map(|d| d.rule));
+            rules.extend(
+                validate_case(case, &ValidateOptions::default())
+                    .into_iter()
+                    .map(|d| d.rule),
+            );
         }
         rules
     }
@@ -495,26 +657,50 @@ mod tests {
 
     #[test]
     fn rule3_streaming() {
-        let bad = BASE.replace("  input_length: 1024", "  streaming: false\n  input_length: 1024");
+        let bad = BASE.replace(
+            "  input_length: 1024",
+            "  streaming: false\n  input_length: 1024",
+        );
         assert_eq!(rules(&bad), [Rule::StreamingRequired]);
     }
 
     #[test]
     fn rule4_sequence_lengths() {
-        assert_eq!(rules(&BASE.replace("max_seq_len: 1100", "max_seq_len: 1024")), [Rule::CtxSeqLen]);
-        assert_eq!(rules(&BASE.replace("max_seq_len: 2100", "max_seq_len: 2047")), [Rule::GenSeqLen]);
+        assert_eq!(
+            rules(&BASE.replace("max_seq_len: 1100", "max_seq_len: 1024")),
+            [Rule::CtxSeqLen]
+        );
+        assert_eq!(
+            rules(&BASE.replace("max_seq_len: 2100", "max_seq_len: 2047")),
+            [Rule::GenSeqLen]
+        );
         // Equal is enough for gen (SPEC: >=).
-        assert_eq!(rules(&BASE.replace("max_seq_len: 2100", "max_seq_len: 2048")), []);
-        let mtp = format!("{}    speculative_config:\n      max_draft_len: 1\n", BASE.replace("max_seq_len: 2100", "max_seq_len: 2048"));
+        assert_eq!(
+            rules(&BASE.replace("max_seq_len: 2100", "max_seq_len: 2048")),
+            []
+        );
+        let mtp = format!(
+            "{}    speculative_config:\n      max_draft_len: 1\n",
+            BASE.replace("max_seq_len: 2100", "max_seq_len: 2048")
+        );
         assert_eq!(rules(&mtp), [Rule::GenSeqLenMtp]);
     }
 
     #[test]
     fn rule5_capacity_with_tolerance() {
-        assert_eq!(rules(&BASE.replace("'8'", "'16 20'")), [Rule::ConcurrencyOversubscribed]);
-        assert_eq!(rules(&BASE.replace("'8'", "'21'")), [Rule::ConcurrencyCapacity]);
+        assert_eq!(
+            rules(&BASE.replace("'8'", "'16 20'")),
+            [Rule::ConcurrencyOversubscribed]
+        );
+        assert_eq!(
+            rules(&BASE.replace("'8'", "'21'")),
+            [Rule::ConcurrencyCapacity]
+        );
         // Attention DP multiplies the capacity by TP.
-        let adp = BASE.replace("'8'", "'64'").replace("    max_batch_size: 16", "    enable_attention_dp: true\n    max_batch_size: 16");
+        let adp = BASE.replace("'8'", "'64'").replace(
+            "    max_batch_size: 16",
+            "    enable_attention_dp: true\n    max_batch_size: 16",
+        );
         assert_eq!(rules(&adp), []);
         let empty = BASE.replace("'8'", "''");
         assert_eq!(rules(&empty), [Rule::ConcurrencyEmpty]);
@@ -522,13 +708,20 @@ mod tests {
 
     #[test]
     fn rule6_parallelism() {
-        let bad = BASE.replace("  gen:\n    tensor_parallel_size: 4", "  gen:\n    tensor_parallel_size: 6\n    moe_expert_parallel_size: 4");
+        let bad = BASE.replace(
+            "  gen:\n    tensor_parallel_size: 4",
+            "  gen:\n    tensor_parallel_size: 6\n    moe_expert_parallel_size: 4",
+        );
         assert_eq!(rules(&bad), [Rule::WorldSizeFit, Rule::ExpertParallel]);
-        let graphs = format!("{BASE}    cuda_graph_config:\n      enable_padding: true\n      batch_sizes: [1, 8, 32]\n");
+        let graphs = format!(
+            "{BASE}    cuda_graph_config:\n      enable_padding: true\n      batch_sizes: [1, 8, 32]\n"
+        );
         assert_eq!(rules(&graphs), [Rule::CudaGraphBatches]);
         let uncovered = format!("{BASE}    cuda_graph_config:\n      batch_sizes: [1, 8]\n");
         assert_eq!(rules(&uncovered), [Rule::CudaGraphBatches]);
-        let fine = format!("{BASE}    cuda_graph_config:\n      enable_padding: true\n      batch_sizes: [1, 8]\n");
+        let fine = format!(
+            "{BASE}    cuda_graph_config:\n      enable_padding: true\n      batch_sizes: [1, 8]\n"
+        );
         assert_eq!(rules(&fine), []);
     }
 
@@ -542,11 +735,20 @@ mod tests {
 
     #[test]
     fn rule8_modes() {
-        let sa = BASE.replace("  input_length: 1024", "  mode: gen_only\n  use_nv_sa_benchmark: true\n  input_length: 1024");
+        let sa = BASE.replace(
+            "  input_length: 1024",
+            "  mode: gen_only\n  use_nv_sa_benchmark: true\n  input_length: 1024",
+        );
         assert_eq!(rules(&sa), [Rule::ModeCombination]);
-        let nctx = BASE.replace("  input_length: 1024", "  mode: gen_only_no_context\n  input_length: 1024");
+        let nctx = BASE.replace(
+            "  input_length: 1024",
+            "  mode: gen_only_no_context\n  input_length: 1024",
+        );
         assert_eq!(rules(&nctx), [Rule::ModeCombination]);
-        let ctx_only = BASE.replace("  input_length: 1024", "  mode: ctx_only\n  input_length: 1024");
+        let ctx_only = BASE.replace(
+            "  input_length: 1024",
+            "  mode: ctx_only\n  input_length: 1024",
+        );
         assert_eq!(rules(&ctx_only), [Rule::CtxOnlyOutputLength]);
         let bad_mode = BASE.replace("  input_length: 1024", "  mode: e2ee\n  input_length: 1024");
         assert_eq!(rules(&bad_mode), [Rule::InvalidValue]);
@@ -554,13 +756,20 @@ mod tests {
 
     #[test]
     fn rule9_dataset() {
-        let missing = BASE.replace("  input_length: 1024", "  dataset_file: /nonexistent/d.json\n  input_length: 1024");
+        let missing = BASE.replace(
+            "  input_length: 1024",
+            "  dataset_file: /nonexistent/d.json\n  input_length: 1024",
+        );
         assert_eq!(rules(&missing), [Rule::DatasetMissing]);
-        let sa = missing.replace("  input_length: 1024", "  use_nv_sa_benchmark: true\n  input_length: 1024");
+        let sa = missing.replace(
+            "  input_length: 1024",
+            "  use_nv_sa_benchmark: true\n  input_length: 1024",
+        );
         assert_eq!(rules(&sa), []);
-        let name = format!("{}  accuracy:\n    datasets:\n    - name: gsm8k\n      expected_value: 0.9\n", BASE.replace("  model_name: m\n", "  model_name: m\n"))
-            .replace("metadata:\n  model_name: m\n", "");
-        let name = format!("metadata:\n  model_name: m\n  accuracy:\n    datasets:\n    - name: gsm8k\n      expected_value: 0.9\n{}", name.split_once("  accuracy:").unwrap().0);
+        let name = BASE.replace(
+            "  model_name: m\n",
+            "  model_name: m\n  accuracy:\n    datasets:\n    - name: gsm8k\n      expected_value: 0.9\n",
+        );
         assert_eq!(rules(&name), []);
         let both = name.replace("- name: gsm8k", "- name: gsm8k\n      dataset_name: gpqa");
         assert_eq!(rules(&both), [Rule::ConflictingKeys]);
@@ -568,16 +777,38 @@ mod tests {
 
     #[test]
     fn rule10_accuracy_thresholds() {
-        let acc = |extra: &str| format!("metadata:\n  model_name: m\n  accuracy:\n    datasets:\n    - dataset_name: gsm8k\n{extra}{}", BASE.trim_start_matches("metadata:\n  model_name: m\n"));
+        let acc = |extra: &str| {
+            format!(
+                "metadata:\n  model_name: m\n  accuracy:\n    datasets:\n    - dataset_name: gsm8k\n{extra}{}",
+                BASE.trim_start_matches("metadata:\n  model_name: m\n")
+            )
+        };
         assert_eq!(rules(&acc("      expected_value: 0.9\n")), []);
-        assert_eq!(rules(&acc("      expected_value: 0.9\n      threshold_type: absolute\n")), [Rule::AccuracyThreshold]);
-        assert_eq!(rules(&acc("      expected_value: 150\n")), [Rule::AccuracyThreshold]);
-        assert_eq!(rules(&acc("      expected_value: 0.9\n      alpha: 1.5\n")), [Rule::AccuracyThreshold]);
+        assert_eq!(
+            rules(&acc(
+                "      expected_value: 0.9\n      threshold_type: absolute\n"
+            )),
+            [Rule::AccuracyThreshold]
+        );
+        assert_eq!(
+            rules(&acc("      expected_value: 150\n")),
+            [Rule::AccuracyThreshold]
+        );
+        assert_eq!(
+            rules(&acc("      expected_value: 0.9\n      alpha: 1.5\n")),
+            [Rule::AccuracyThreshold]
+        );
     }
 
     #[test]
     fn rule11_name_topology() {
-        assert_eq!(rules_for(BASE, "t/disagg/perf/m_1k1k_ctx1_gen1_tep4_bs16_eplb0_mtp0.yaml"), []);
+        assert_eq!(
+            rules_for(
+                BASE,
+                "t/disagg/perf/m_1k1k_ctx1_gen1_tep4_bs16_eplb0_mtp0.yaml"
+            ),
+            []
+        );
         assert_eq!(
             rules_for(BASE, "t/disagg/perf/m_1k1k_ctx2_gen1_dep4_bs16.yaml"),
             [Rule::NameTopology, Rule::NameTopology]
@@ -586,7 +817,10 @@ mod tests {
 
     #[test]
     fn rule12_legacy_ctx() {
-        let bad = BASE.replace("  model_name: m\n", "  model_name: m\n  use_legacy_ctx_calculation: true\n  ctx_capacity: 0\n");
+        let bad = BASE.replace(
+            "  model_name: m\n",
+            "  model_name: m\n  use_legacy_ctx_calculation: true\n  ctx_capacity: 0\n",
+        );
         assert_eq!(rules(&bad), [Rule::LegacyCtxCount]);
         let ok = bad.replace("ctx_capacity: 0", "ctx_capacity: 5500");
         assert_eq!(rules(&ok), []);
@@ -594,10 +828,25 @@ mod tests {
 
     #[test]
     fn placeholders_become_errors_for_submission() {
-        let text = BASE.replace("metadata:\n", "slurm:\n  partition: <partition>\nmetadata:\n");
-        let mut f = load_str(Path::new("t/disagg/perf/x.yaml"), &text, &LoadOptions::default());
-        assert!(f.diagnostics.iter().any(|d| d.rule == Rule::Placeholder && d.severity == Severity::Info));
+        let text = BASE.replace(
+            "metadata:\n",
+            "slurm:\n  partition: <partition>\nmetadata:\n",
+        );
+        let mut f = load_str(
+            Path::new("t/disagg/perf/x.yaml"),
+            &text,
+            &LoadOptions::default(),
+        );
+        assert!(
+            f.diagnostics
+                .iter()
+                .any(|d| d.rule == Rule::Placeholder && d.severity == Severity::Info)
+        );
         apply_context(&mut f.diagnostics, &ValidateOptions { submission: true });
-        assert!(f.diagnostics.iter().any(|d| d.rule == Rule::Placeholder && d.severity == Severity::Error));
+        assert!(
+            f.diagnostics
+                .iter()
+                .any(|d| d.rule == Rule::Placeholder && d.severity == Severity::Error)
+        );
     }
 }

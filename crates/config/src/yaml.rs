@@ -104,10 +104,11 @@ impl Node {
     /// Follows a dotted path of mapping keys (`worker_config.gen.max_batch_size`).
     /// Numeric segments index into lists (`server_configs.0.name`).
     pub fn at(&self, path: &str) -> Option<&Node> {
-        path.split('.').try_fold(self, |node, key| match &node.value {
-            Value::Seq(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
-            _ => node.get(key),
-        })
+        path.split('.')
+            .try_fold(self, |node, key| match &node.value {
+                Value::Seq(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => node.get(key),
+            })
     }
 
     /// The key text of a scalar used as a mapping key.
@@ -207,10 +208,10 @@ pub fn resolve_plain(text: &str) -> Value {
             return Value::Int(i);
         }
     }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
-            return Value::Int(i);
-        }
+    if let Some(hex) = text.strip_prefix("0x")
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return Value::Int(i);
     }
     let looks_float = digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
         && digits.bytes().any(|b| b.is_ascii_digit())
@@ -258,7 +259,10 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         let complete: Option<(Node, usize)> = match event {
             Event::StreamEnd | Event::DocumentEnd => {
                 if stack.is_empty() {
-                    return Ok(root.unwrap_or(Node { value: Value::Null, span }));
+                    return Ok(root.unwrap_or(Node {
+                        value: Value::Null,
+                        span,
+                    }));
                 }
                 None
             }
@@ -347,13 +351,13 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                     *pending = Some(key_node(node));
                 }
                 Some(key) => {
-                    if let Some(k) = key.as_key() {
-                        if entries.iter().any(|(e, _)| e.as_key() == Some(k)) {
-                            return Err(YamlError {
-                                message: format!("duplicate key `{k}` in this mapping"),
-                                span: key.span,
-                            });
-                        }
+                    if let Some(k) = key.as_key()
+                        && entries.iter().any(|(e, _)| e.as_key() == Some(k))
+                    {
+                        return Err(YamlError {
+                            message: format!("duplicate key `{k}` in this mapping"),
+                            span: key.span,
+                        });
                     }
                     entries.push((key, node));
                 }
@@ -423,7 +427,11 @@ fn format_float(f: f64) -> String {
     if f.is_nan() {
         ".nan".into()
     } else if f.is_infinite() {
-        if f > 0.0 { ".inf".into() } else { "-.inf".into() }
+        if f > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        }
     } else if f.fract() == 0.0 && f.abs() < 1e15 {
         format!("{f:.1}")
     } else {
@@ -529,9 +537,8 @@ fn emit_scalar(value: &Value) -> String {
         Value::Str(s) => {
             let plain_ok = !s.is_empty()
                 && matches!(resolve_plain(s), Value::Str(_))
-                && !s.starts_with(|c: char| {
-                    c.is_whitespace() || "-?:,[]{}#&*!|>'\"%@`".contains(c)
-                })
+                && !s
+                    .starts_with(|c: char| c.is_whitespace() || "-?:,[]{}#&*!|>'\"%@`".contains(c))
                 && !s.ends_with(char::is_whitespace)
                 && !s.contains(": ")
                 && !s.contains(" #")
@@ -564,7 +571,8 @@ mod tests {
 
     #[test]
     fn scalars_follow_pyyaml() {
-        let n = parse("a: ~\nb: True\nc: 0.85\nd: '1024'\ne: 02:00:00\nf: 1_000\ng: 1e3\n").unwrap();
+        let n =
+            parse("a: ~\nb: True\nc: 0.85\nd: '1024'\ne: 02:00:00\nf: 1_000\ng: 1e3\n").unwrap();
         assert_eq!(n.get("a").unwrap().value, Value::Null);
         assert_eq!(n.get("b").unwrap().value, Value::Bool(true));
         assert_eq!(n.get("c").unwrap().value, Value::Float(0.85));
@@ -593,7 +601,11 @@ mod tests {
     fn alias_bombs_and_deep_nesting_are_bounded() {
         let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 0..12 {
-            let prev = if i == 0 { "a".to_string() } else { format!("l{}", i - 1) };
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("l{}", i - 1)
+            };
             bomb.push_str(&format!(
                 "l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
             ));
@@ -609,7 +621,12 @@ mod tests {
         let n = parse(text).unwrap();
         let back = parse(&emit(&n)).unwrap();
         assert_eq!(strip(&back), strip(&n));
-        let keys: Vec<_> = n.as_map().unwrap().iter().map(|(k, _)| k.as_key().unwrap()).collect();
+        let keys: Vec<_> = n
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.as_key().unwrap())
+            .collect();
         assert_eq!(keys, ["b", "a"]);
     }
 
@@ -625,7 +642,9 @@ mod tests {
     #[test]
     fn annotations_follow_paths() {
         let n = parse("a:\n  b: 1\n  c: [x]\n").unwrap();
-        let text = emit_annotated(&n, &|p| (p == "a.b" || p == "a.c.0").then(|| format!("<{p}>")));
+        let text = emit_annotated(&n, &|p| {
+            (p == "a.b" || p == "a.c.0").then(|| format!("<{p}>"))
+        });
         assert_eq!(text, "a:\n  b: 1  # <a.b>\n  c:\n    - x  # <a.c.0>\n");
     }
 

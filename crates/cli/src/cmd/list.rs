@@ -101,8 +101,12 @@ fn summary(loaded: &Loaded) -> serde_json::Value {
     let mut models: BTreeMap<&str, usize> = BTreeMap::new();
     let mut types: BTreeMap<String, usize> = BTreeMap::new();
     for case in loaded.cases() {
-        *models.entry(case.config.metadata.model_name.as_str()).or_default() += 1;
-        *types.entry(format!("{}/{}", case.test_type, case.category)).or_default() += 1;
+        *models
+            .entry(case.config.metadata.model_name.as_str())
+            .or_default() += 1;
+        *types
+            .entry(format!("{}/{}", case.test_type, case.category))
+            .or_default() += 1;
     }
     let broken = loaded.suite.files.iter().filter(|f| f.has_errors()).count();
     json!({
@@ -118,7 +122,11 @@ fn summary(loaded: &Loaded) -> serde_json::Value {
 
 fn json_output(loaded: &Loaded, metrics: bool) -> String {
     let tests: Vec<_> = loaded.cases().map(|c| case_json(c, metrics)).collect();
-    let problems: Vec<_> = loaded.suite.diagnostics().filter(|d| d.severity == Severity::Error).collect();
+    let problems: Vec<_> = loaded
+        .suite
+        .diagnostics()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
     let doc = json!({
         "schema_version": 1,
         "tests": tests,
@@ -130,14 +138,35 @@ fn json_output(loaded: &Loaded, metrics: bool) -> String {
 
 fn topology(case: &TestCase) -> String {
     let c = &case.config;
-    let w = |w: &Worker| format!("{}{}{}", w.parallel_tag(), if w.pp > 1 { format!("pp{}", w.pp) } else { String::new() }, if w.mtp > 0 { format!(" mtp{}", w.mtp) } else { String::new() });
+    let w = |w: &Worker| {
+        format!(
+            "{}{}{}",
+            w.parallel_tag(),
+            if w.pp > 1 {
+                format!("pp{}", w.pp)
+            } else {
+                String::new()
+            },
+            if w.mtp > 0 {
+                format!(" mtp{}", w.mtp)
+            } else {
+                String::new()
+            }
+        )
+    };
     match &c.deployment {
         Deployment::Disagg { ctx, generation } => {
             let ctx_text = match ctx {
-                Some(cw) if c.hardware.num_ctx_servers > 0 => format!("ctx {}x{}", c.hardware.num_ctx_servers, w(cw)),
+                Some(cw) if c.hardware.num_ctx_servers > 0 => {
+                    format!("ctx {}x{}", c.hardware.num_ctx_servers, w(cw))
+                }
                 _ => "ctx 0".into(),
             };
-            format!("{ctx_text}  gen {}x{}", c.hardware.num_gen_servers, w(generation))
+            format!(
+                "{ctx_text}  gen {}x{}",
+                c.hardware.num_gen_servers,
+                w(generation)
+            )
         }
         Deployment::Agg { server, .. } => format!("agg 1x{}", w(server)),
     }
@@ -169,7 +198,11 @@ fn table(loaded: &Loaded, verbose: bool, metrics: bool) -> String {
                     .map(u64::to_string)
                     .collect::<Vec<_>>()
                     .join(",");
-                let _ = write!(out, "    {:<width$}  {:<7} c={conc}", case.test_id, case.benchmark_type);
+                let _ = write!(
+                    out,
+                    "    {:<width$}  {:<7} c={conc}",
+                    case.test_id, case.benchmark_type
+                );
                 if verbose {
                     let g = case.config.deployment.gen_role();
                     let (cn, gn) = case.role_nodes();
@@ -186,27 +219,61 @@ fn table(loaded: &Loaded, verbose: bool, metrics: bool) -> String {
                 out.push('\n');
                 if metrics {
                     let m = &case.config.metrics;
-                    let _ = writeln!(out, "      metrics: {} from {}", m.metric_names.join(", "), m.log_file);
+                    let _ = writeln!(
+                        out,
+                        "      metrics: {} from {}",
+                        m.metric_names.join(", "),
+                        m.log_file
+                    );
                 }
             }
         }
     }
     let s = summary(loaded);
-    let _ = writeln!(out, "\n{} test(s) in {} file(s)", loaded.selected.len(), loaded.suite.files.len());
+    let _ = writeln!(
+        out,
+        "\n{} test(s) in {} file(s)",
+        loaded.selected.len(),
+        loaded.suite.files.len()
+    );
     if let Some(models) = s["models"].as_object() {
         let list: Vec<String> = models.iter().map(|(k, v)| format!("{k} ({v})")).collect();
-        let _ = writeln!(out, "models: {}", if list.is_empty() { "none".into() } else { list.join(", ") });
+        let _ = writeln!(
+            out,
+            "models: {}",
+            if list.is_empty() {
+                "none".into()
+            } else {
+                list.join(", ")
+            }
+        );
     }
     if let Some(types) = s["test_types"].as_object() {
         let list: Vec<String> = types.iter().map(|(k, v)| format!("{k} ({v})")).collect();
-        let _ = writeln!(out, "test types: {}", if list.is_empty() { "none".into() } else { list.join(", ") });
+        let _ = writeln!(
+            out,
+            "test types: {}",
+            if list.is_empty() {
+                "none".into()
+            } else {
+                list.join(", ")
+            }
+        );
     }
     if let Some(gpu) = &loaded.gpu {
-        let _ = writeln!(out, "gpu type: {gpu} ({} test(s) for other GPUs hidden; --show-all-gpus shows them)", loaded.gpu_filtered);
+        let _ = writeln!(
+            out,
+            "gpu type: {gpu} ({} test(s) for other GPUs hidden; --show-all-gpus shows them)",
+            loaded.gpu_filtered
+        );
     }
-    let broken = loaded.suite.files.iter().filter(|f| f.has_errors()).count() + loaded.suite.problems.len();
+    let broken =
+        loaded.suite.files.iter().filter(|f| f.has_errors()).count() + loaded.suite.problems.len();
     if broken > 0 {
-        let _ = writeln!(out, "{broken} file(s) with errors not listed: run `servebench validate` for details");
+        let _ = writeln!(
+            out,
+            "{broken} file(s) with errors not listed: run `servebench validate` for details"
+        );
     }
     out
 }

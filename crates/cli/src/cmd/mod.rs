@@ -3,5 +3,5 @@
 pub mod bench;
 pub mod list;
 pub mod show;
-pub mod validate;
 pub mod sim;
+pub mod validate;

@@ -37,34 +37,60 @@ pub fn run(args: ShowArgs) -> ExitCode {
     let mut opts = LoadOptions::from_process_env();
     opts.sets = args.sets.clone();
     let file = load_file(&args.config, &opts);
-    let errors: Vec<_> = file.diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
+    let errors: Vec<_> = file
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
     for d in &errors {
         eprint!("{}", d.render(file.source.as_deref()));
     }
     if file.cases.is_empty() {
         if let Some(why) = &file.skipped {
-            eprintln!("error: {} holds no test config ({why})", args.config.display());
+            eprintln!(
+                "error: {} holds no test config ({why})",
+                args.config.display()
+            );
         }
-        return ExitCode::from(if file.source.is_none() || file.skipped.is_some() { exit::USAGE } else { exit::FAILED });
+        return ExitCode::from(if file.source.is_none() || file.skipped.is_some() {
+            exit::USAGE
+        } else {
+            exit::FAILED
+        });
     }
     let text = match (args.format, args.resolved) {
         (Format::Json, _) => {
             let cases: Vec<_> = file.cases.iter().map(|c| json!(c)).collect();
-            serde_json::to_string_pretty(&json!({"schema_version": 1, "cases": cases})).unwrap_or_default() + "\n"
+            serde_json::to_string_pretty(&json!({"schema_version": 1, "cases": cases}))
+                .unwrap_or_default()
+                + "\n"
         }
         (Format::Table, true) => resolved(&file.cases),
-        (Format::Table, false) => file.cases.iter().map(summary).collect::<Vec<_>>().join("\n"),
+        (Format::Table, false) => file
+            .cases
+            .iter()
+            .map(summary)
+            .collect::<Vec<_>>()
+            .join("\n"),
     };
     print(&text);
-    ExitCode::from(if errors.is_empty() { exit::OK } else { exit::FAILED })
+    ExitCode::from(if errors.is_empty() {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
 }
 
 fn resolved(cases: &[TestCase]) -> String {
     // All cases of a file share one resolved document.
-    let Some(case) = cases.first() else { return String::new() };
+    let Some(case) = cases.first() else {
+        return String::new();
+    };
     let prov = &case.config.provenance;
     let mut out = format!("# {} (resolved)\n", case.path.display());
-    out.push_str(&emit_annotated(&case.config.tree, &|path| prov.get(path).map(|o| format!("<- {o}"))));
+    out.push_str(&emit_annotated(&case.config.tree, &|path| {
+        prov.get(path).map(|o| format!("<- {o}"))
+    }));
     if !prov.is_empty() {
         out.push_str("\n# Values not from the file:\n");
         for (path, origin) in prov {
@@ -98,27 +124,68 @@ fn summary(case: &TestCase) -> String {
     let _ = writeln!(out, "test id:        {}", case.test_id);
     let _ = writeln!(out, "display name:   {}", case.display_name);
     let _ = writeln!(out, "file:           {}", case.path.display());
-    let _ = writeln!(out, "model:          {} ({})", c.metadata.model_name, c.metadata.precision);
+    let _ = writeln!(
+        out,
+        "model:          {} ({})",
+        c.metadata.model_name, c.metadata.precision
+    );
     let _ = writeln!(out, "engine:         {}", c.engine.as_str());
-    let _ = writeln!(out, "benchmark type: {} (isl {} osl {})", case.benchmark_type, b.input_length, b.output_length);
+    let _ = writeln!(
+        out,
+        "benchmark type: {} (isl {} osl {})",
+        case.benchmark_type, b.input_length, b.output_length
+    );
     let _ = writeln!(out, "mode:           {}", b.mode.as_str());
     let conc: Vec<String> = b.concurrency_list.iter().map(|c| c.to_string()).collect();
-    let _ = writeln!(out, "concurrency:    {} ({:?})", conc.join(" "), b.concurrency_scope);
-    let _ = writeln!(out, "supported gpus: {}", c.metadata.supported_gpus.join(", "));
+    let _ = writeln!(
+        out,
+        "concurrency:    {} ({:?})",
+        conc.join(" "),
+        b.concurrency_scope
+    );
+    let _ = writeln!(
+        out,
+        "supported gpus: {}",
+        c.metadata.supported_gpus.join(", ")
+    );
     let (cn, gn) = case.role_nodes();
     match &c.deployment {
         Deployment::Disagg { ctx, generation } => {
             if let Some(w) = ctx {
-                let _ = writeln!(out, "ctx:            {} x {}", c.hardware.num_ctx_servers, worker_line(w));
+                let _ = writeln!(
+                    out,
+                    "ctx:            {} x {}",
+                    c.hardware.num_ctx_servers,
+                    worker_line(w)
+                );
             }
-            let _ = writeln!(out, "gen:            {} x {}", c.hardware.num_gen_servers, worker_line(generation));
+            let _ = writeln!(
+                out,
+                "gen:            {} x {}",
+                c.hardware.num_gen_servers,
+                worker_line(generation)
+            );
         }
         Deployment::Agg { server, .. } => {
             let _ = writeln!(out, "server:         {}", worker_line(server));
         }
     }
-    let _ = writeln!(out, "nodes:          {} ({} ctx + {} gen, {:?} placement, {} GPUs/node), {} GPUs", cn + gn, cn, gn, c.hardware.placement, c.hardware.gpus_per_node, case.total_gpus());
-    let _ = writeln!(out, "metrics:        {} from {}", c.metrics.metric_names.join(", "), c.metrics.log_file);
+    let _ = writeln!(
+        out,
+        "nodes:          {} ({} ctx + {} gen, {:?} placement, {} GPUs/node), {} GPUs",
+        cn + gn,
+        cn,
+        gn,
+        c.hardware.placement,
+        c.hardware.gpus_per_node,
+        case.total_gpus()
+    );
+    let _ = writeln!(
+        out,
+        "metrics:        {} from {}",
+        c.metrics.metric_names.join(", "),
+        c.metrics.log_file
+    );
     let _ = writeln!(out, "fingerprint:    {}", case.fingerprint);
     out
 }

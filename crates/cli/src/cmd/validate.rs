@@ -44,7 +44,9 @@ pub fn run(args: ValidateArgs) -> ExitCode {
         submission: args.submission,
     };
     loaded.suite.validate(&opts);
-    let fails = |d: &Diagnostic| d.severity == Severity::Error || (args.strict && d.severity == Severity::Warning);
+    let fails = |d: &Diagnostic| {
+        d.severity == Severity::Error || (args.strict && d.severity == Severity::Warning)
+    };
     let mut counts = [0usize; 3];
     let mut files = Vec::new();
     let mut human = String::new();
@@ -70,9 +72,17 @@ pub fn run(args: ValidateArgs) -> ExitCode {
                 human.push('\n');
             }
         }
-        let status = if file.diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        let status = if file
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+        {
             "error"
-        } else if file.diagnostics.iter().any(|d| d.severity == Severity::Warning) {
+        } else if file
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Warning)
+        {
             "warning"
         } else {
             "ok"
@@ -106,7 +116,11 @@ pub fn run(args: ValidateArgs) -> ExitCode {
                 "{}: {checked} file(s), {} test(s): {errors} error(s), {warnings} warning(s), {infos} info(s){}",
                 if failed { "FAILED" } else { "ok" },
                 loaded.selected.len(),
-                if infos > 0 && !args.verbose { " (-v shows infos)" } else { "" }
+                if infos > 0 && !args.verbose {
+                    " (-v shows infos)"
+                } else {
+                    ""
+                }
             );
             print(&human);
         }

@@ -1,0 +1,5 @@
+//! Integration tests of the config layer over the upstream fixtures and hostile inputs.
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+
+mod fixtures;
+mod hostile;
