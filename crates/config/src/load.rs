@@ -1530,7 +1530,7 @@ fn decode_disagg(
             .at(bench
                 .get("concurrency_list")
                 .map(|n| n.span)
-                .or(Some(bench.span)))
+                .or_else(|| root.key_span("benchmark")))
             .expected("at least one positive concurrency")
             .hint("add `concurrency_list: '1 8 64'` under `benchmark:`"),
         );

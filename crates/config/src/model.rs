@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::yaml::{Node, Span};
+use crate::yaml::{Node, Span, Value};
 
 /// The shape of a config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -466,7 +466,16 @@ impl TestConfig {
         let mut path = physical.as_str();
         loop {
             if let Some(node) = self.tree.at(path) {
-                return Some(node.span).filter(|s| s.line > 0);
+                // Scalars point at their value; sections and lists (or a parent standing in for
+                // a missing field) at their key.
+                let exact =
+                    path == physical && !matches!(node.value, Value::Map(_) | Value::Seq(_));
+                let span = if exact {
+                    Some(node.span)
+                } else {
+                    self.tree.key_span(path)
+                };
+                return span.or(Some(node.span)).filter(|s| s.line > 0);
             }
             path = path.rsplit_once('.')?.0;
         }

@@ -271,8 +271,13 @@ impl<'a> Validator<'a> {
                     || format!("batch_sizes {too_big:?}"),
                     |m| format!("max_batch_size {m}"),
                 );
+                let field = if cg_max.is_some() {
+                    "max_batch_size"
+                } else {
+                    "batch_sizes"
+                };
                 let d = self
-                    .at(Rule::CudaGraphBatches, &format!("{role}.cuda_graph_config"), format!(
+                    .at(Rule::CudaGraphBatches, &format!("{role}.cuda_graph_config.{field}"), format!(
                         "{role} cuda_graph_config {shown} exceed(s) max_batch_size {bs}; those graphs are captured but never used"
                     ))
                     .actual(shown)

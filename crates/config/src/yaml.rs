@@ -111,6 +111,25 @@ impl Node {
             })
     }
 
+    /// Where the key of `path` is written (for a list item: the item), so a diagnostic about a
+    /// whole section or list points at its name.
+    pub fn key_span(&self, path: &str) -> Option<Span> {
+        let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
+        let parent = if parent.is_empty() {
+            self
+        } else {
+            self.at(parent)?
+        };
+        match &parent.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.as_key() == Some(key))
+                .map(|(k, _)| k.span),
+            Value::Seq(items) => items.get(key.parse::<usize>().ok()?).map(|n| n.span),
+            _ => None,
+        }
+    }
+
     /// The key text of a scalar used as a mapping key.
     pub fn as_key(&self) -> Option<&str> {
         match &self.value {
@@ -294,10 +313,13 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             Event::SequenceEnd => match stack.pop() {
                 Some(Frame::Seq(s, items, anchor)) => {
                     nodes += 1;
+                    // A collection starts where its first item does (the scanner's start mark
+                    // for block collections can lie past it).
+                    let span = items.first().map_or(s, |i| earlier(s, i.span));
                     Some((
                         Node {
                             value: Value::Seq(items),
-                            span: s,
+                            span,
                         },
                         anchor,
                     ))
@@ -307,10 +329,11 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map(s, entries, _, anchor)) => {
                     nodes += 1;
+                    let span = entries.first().map_or(s, |(k, _)| earlier(s, k.span));
                     Some((
                         Node {
                             value: Value::Map(entries),
-                            span: s,
+                            span,
                         },
                         anchor,
                     ))
@@ -375,6 +398,14 @@ fn key_node(node: Node) -> Node {
     Node {
         value: Value::Str(text),
         span: node.span,
+    }
+}
+
+fn earlier(a: Span, b: Span) -> Span {
+    if (b.line, b.col) < (a.line, a.col) {
+        b
+    } else {
+        a
     }
 }
 
@@ -567,6 +598,12 @@ mod tests {
         assert_eq!(b.span, Span { line: 2, col: 6 });
         let (k, _) = &n.get("a").unwrap().as_map().unwrap()[0];
         assert_eq!(k.span, Span { line: 2, col: 3 });
+        // A block mapping starts at its first key.
+        assert_eq!(n.get("a").unwrap().span, Span { line: 2, col: 3 });
+        let l = parse("x:\n  - 1\n  - 2\n").unwrap();
+        assert_eq!(l.get("x").unwrap().span, Span { line: 2, col: 3 });
+        assert_eq!(l.key_span("x"), Some(Span { line: 1, col: 1 }));
+        assert_eq!(l.key_span("x.1"), Some(Span { line: 3, col: 5 }));
     }
 
     #[test]
