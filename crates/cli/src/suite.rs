@@ -124,10 +124,26 @@ impl SuiteArgs {
         let mut opts = LoadOptions::from_process_env();
         opts.sets = self.sets.clone();
         let paths = if self.paths.is_empty() {
-            vec![PathBuf::from("test_configs")]
+            let default = PathBuf::from("test_configs");
+            if !default.is_dir() {
+                return Err(UsageError(
+                    "no ./test_configs directory here; pass config files or directories (e.g. `servebench list path/to/test_configs`)".into(),
+                ));
+            }
+            vec![default]
         } else {
             self.paths.clone()
         };
+        // A path that does not exist is a typo on the command line, not a config problem.
+        for p in &paths {
+            let text = p.to_string_lossy();
+            if !p.exists() && !text.contains(['*', '?', '[']) {
+                return Err(UsageError(format!(
+                    "{}: no such file or directory",
+                    p.display()
+                )));
+            }
+        }
         let suite = load_suite(&paths, &opts);
         let mut index = Vec::new();
         let mut keys = Vec::new();

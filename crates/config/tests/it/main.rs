@@ -1,5 +1,6 @@
 //! Integration tests of the config layer over the upstream fixtures and hostile inputs.
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
+mod docs;
 mod fixtures;
 mod hostile;
