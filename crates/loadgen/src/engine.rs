@@ -5,14 +5,17 @@
 //! it stops; timestamps are `Instant`s taken when a body frame arrives.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::error::BenchError;
@@ -20,6 +23,91 @@ use crate::report::{ErrorKind, RequestError, RequestRecord};
 use crate::sse::{SseParser, decode_chunk};
 
 type Sender = SendRequest<Full<Bytes>>;
+
+/// One HTTP/1.1 connection: the request handle and the connection future, driven by the worker
+/// that owns it (no separate task, so a chunk reaches the parser without a cross-thread wake-up).
+pub(crate) struct Conn {
+    sender: Sender,
+    driver: Pin<Box<Connection<TokioIo<TimedStream>, Full<Bytes>>>>,
+    stamps: Arc<Stamps>,
+}
+
+/// Process-wide origin of the socket timestamps.
+fn base() -> Instant {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+/// Nanoseconds since [`base`], plus one so that 0 means "not stamped".
+fn stamp() -> u64 {
+    u64::try_from(base().elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1
+}
+
+fn instant_of(stamp: u64) -> Option<Instant> {
+    (stamp != 0).then(|| base() + Duration::from_nanos(stamp - 1))
+}
+
+/// When bytes last crossed the socket: the first write of the current request (re-armed per
+/// request) and the latest read. Timestamps are taken at the system call, so the time the
+/// client spends building requests or parsing is not counted as server latency.
+#[derive(Debug, Default)]
+pub(crate) struct Stamps {
+    first_write: AtomicU64,
+    last_read: AtomicU64,
+}
+
+/// A TCP stream that records [`Stamps`].
+pub(crate) struct TimedStream {
+    inner: TcpStream,
+    stamps: Arc<Stamps>,
+}
+
+impl AsyncRead for TimedStream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.stamps.last_read.store(stamp(), Ordering::Relaxed);
+        }
+        res
+    }
+}
+
+impl TimedStream {
+    fn mark_write(&self) {
+        if self.stamps.first_write.load(Ordering::Relaxed) == 0 {
+            self.stamps.first_write.store(stamp(), Ordering::Relaxed);
+        }
+    }
+}
+
+impl AsyncWrite for TimedStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.mark_write();
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        self.mark_write();
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
 
 /// Where requests go.
 #[derive(Debug, Clone)]
@@ -76,23 +164,21 @@ pub(crate) async fn resolve(url: &str) -> Result<Target, BenchError> {
 }
 
 /// Opens one HTTP/1.1 keep-alive connection with Nagle off.
-pub(crate) async fn connect(addr: SocketAddr) -> std::io::Result<Sender> {
-    let stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+pub(crate) async fn connect(addr: SocketAddr) -> std::io::Result<Conn> {
+    let inner = TcpStream::connect(addr).await?;
+    inner.set_nodelay(true)?;
+    let stamps = Arc::new(Stamps::default());
+    let stream = TimedStream { inner, stamps: Arc::clone(&stamps) };
+    let (sender, driver) = hyper::client::conn::http1::Builder::new()
         .max_buf_size(1 << 20)
         .handshake(TokioIo::new(stream))
         .await
         .map_err(std::io::Error::other)?;
-    tokio::spawn(async move {
-        // The connection ends when the server closes it or the sender is dropped.
-        let _ = conn.await;
-    });
-    Ok(sender)
+    Ok(Conn { sender, driver: Box::pin(driver), stamps })
 }
 
 /// Opens `n` connections, at most 256 handshakes at a time.
-pub(crate) async fn connect_many(target: &Target, n: usize) -> std::io::Result<Vec<Sender>> {
+pub(crate) async fn connect_many(target: &Target, n: usize) -> std::io::Result<Vec<Conn>> {
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
         let batch = (n - out.len()).min(256);
@@ -109,7 +195,8 @@ pub(crate) async fn connect_many(target: &Target, n: usize) -> std::io::Result<V
 
 /// GET a small JSON document (used for `/v1/models` before the clock starts).
 pub(crate) async fn get_json(target: &Target, path: &str) -> Result<serde_json::Value, String> {
-    let mut sender = connect(target.addr).await.map_err(|e| e.to_string())?;
+    let Conn { mut sender, driver, .. } = connect(target.addr).await.map_err(|e| e.to_string())?;
+    tokio::spawn(driver);
     let req = http::Request::get(format!("{}{path}", target.prefix))
         .header(http::header::HOST, &target.authority)
         .body(Full::new(Bytes::new()))
@@ -146,8 +233,8 @@ pub(crate) struct Plan {
 pub(crate) async fn run(
     plan: Arc<Plan>,
     workers: usize,
-    mut conns: Vec<Sender>,
-) -> Result<(Vec<RequestRecord>, Duration, Vec<Sender>), BenchError> {
+    mut conns: Vec<Conn>,
+) -> Result<(Vec<RequestRecord>, Duration, Vec<Conn>), BenchError> {
     let next = Arc::new(AtomicUsize::new(0));
     let mut handles = Vec::with_capacity(workers);
     let t0 = Instant::now();
@@ -171,8 +258,8 @@ async fn worker(
     plan: Arc<Plan>,
     next: Arc<AtomicUsize>,
     t0: Instant,
-    mut sender: Option<Sender>,
-) -> (Vec<RequestRecord>, Option<Sender>) {
+    mut sender: Option<Conn>,
+) -> (Vec<RequestRecord>, Option<Conn>) {
     let mut records = Vec::new();
     let mut sse = SseParser::new();
     let mut text_buf = String::new();
@@ -253,6 +340,10 @@ struct StreamState {
     chunks: u32,
     itl: Vec<f64>,
     done: bool,
+    /// A response head arrived.
+    head: bool,
+    /// When the request's first byte was written.
+    wrote: Option<Instant>,
     usage_prompt: Option<u64>,
     usage_completion: Option<u64>,
     keep_text: bool,
@@ -268,6 +359,8 @@ impl StreamState {
             chunks: 0,
             itl: Vec::with_capacity(expected.min(1 << 16) as usize),
             done: false,
+            head: false,
+            wrote: None,
             usage_prompt: None,
             usage_completion: None,
             keep_text,
@@ -318,6 +411,10 @@ impl StreamState {
     }
 
     fn finish_into(&mut self, rec: &mut RequestRecord, t0: Instant) {
+        if let Some(w) = self.wrote {
+            // The request really left when its first byte was written.
+            rec.sent = Some(w.saturating_duration_since(t0).max(rec.sent.unwrap_or_default()));
+        }
         rec.first_chunk = self.first.map(|t| t - t0);
         rec.last_chunk = self.last.map(|t| t - t0);
         rec.chunks = self.chunks;
@@ -327,27 +424,77 @@ impl StreamState {
     }
 }
 
+/// Sends one request on the worker's connection, opening a fresh one when there is none or the
+/// old one turned out closed before the request went out (then once more on a fresh one).
 async fn one_request(
     plan: &Plan,
-    sender: &mut Option<Sender>,
+    conn: &mut Option<Conn>,
     body: Bytes,
     sse: &mut SseParser,
     state: &mut StreamState,
 ) -> Result<(), RequestError> {
-    let usable = match sender.as_mut() {
-        Some(s) => s.ready().await.is_ok(),
-        None => false,
-    };
-    if !usable {
-        *sender = None;
-        let fresh = connect(plan.target.addr)
-            .await
-            .map_err(|e| RequestError::new(ErrorKind::ConnectError, e.to_string()))?;
-        *sender = Some(fresh);
+    for attempt in 0..2 {
+        let fresh = match conn {
+            Some(c) if !c.sender.is_closed() => false,
+            _ => {
+                *conn = None;
+                let c = connect(plan.target.addr)
+                    .await
+                    .map_err(|e| RequestError::new(ErrorKind::ConnectError, e.to_string()))?;
+                *conn = Some(c);
+                true
+            }
+        };
+        let Some(Conn { sender, driver, stamps }) = conn.as_mut() else {
+            return Err(RequestError::new(ErrorKind::ConnectError, "no connection"));
+        };
+        stamps.first_write.store(0, Ordering::Relaxed);
+        let outcome = tokio::select! {
+            biased;
+            r = exchange(plan, sender, stamps, body.clone(), sse, state) => r,
+            r = driver.as_mut() => Err(Outcome::Closed(match r {
+                Ok(()) => "connection closed by the server".to_owned(),
+                Err(e) => e.to_string(),
+            })),
+        };
+        match outcome {
+            Ok(()) => return Ok(()),
+            Err(Outcome::Failed(e)) => return Err(e),
+            Err(Outcome::NotSent(msg)) | Err(Outcome::Closed(msg)) if state.first.is_none() && !state.head => {
+                *conn = None;
+                if fresh || attempt == 1 {
+                    return Err(RequestError::new(ErrorKind::RequestError, msg));
+                }
+            }
+            Err(Outcome::NotSent(msg)) | Err(Outcome::Closed(msg)) => {
+                *conn = None;
+                return Err(RequestError::new(ErrorKind::StreamCut, msg));
+            }
+        }
     }
-    let Some(s) = sender.as_mut() else {
-        return Err(RequestError::new(ErrorKind::ConnectError, "no connection"));
-    };
+    Err(RequestError::new(ErrorKind::RequestError, "no usable connection"))
+}
+
+/// How an exchange failed.
+enum Outcome {
+    /// A failure to count.
+    Failed(RequestError),
+    /// The request could not go out on this connection.
+    NotSent(String),
+    /// The connection ended.
+    Closed(String),
+}
+
+async fn exchange(
+    plan: &Plan,
+    sender: &mut Sender,
+    stamps: &Stamps,
+    body: Bytes,
+    sse: &mut SseParser,
+    state: &mut StreamState,
+) -> Result<(), Outcome> {
+    let fail = |kind, msg: String| Outcome::Failed(RequestError::new(kind, msg));
+    sender.ready().await.map_err(|e| Outcome::NotSent(e.to_string()))?;
     let mut req = http::Request::post(plan.path.as_str())
         .header(http::header::HOST, plan.target.authority.as_str())
         .header(http::header::CONTENT_TYPE, "application/json");
@@ -356,11 +503,15 @@ async fn one_request(
     }
     let req = req
         .body(Full::new(body))
-        .map_err(|e| RequestError::new(ErrorKind::RequestError, e.to_string()))?;
-    let resp = s
+        .map_err(|e| fail(ErrorKind::RequestError, e.to_string()))?;
+    let resp = sender
         .send_request(req)
         .await
-        .map_err(|e| RequestError::new(ErrorKind::RequestError, e.to_string()))?;
+        .map_err(|e| Outcome::NotSent(e.to_string()))?;
+    state.head = true;
+    state.wrote = instant_of(stamps.first_write.load(Ordering::Relaxed));
+    // Arrival of a frame: the read that brought its bytes (never later than now).
+    let arrival = || instant_of(stamps.last_read.load(Ordering::Relaxed)).map_or_else(Instant::now, |t| t.min(Instant::now()));
     let status = resp.status();
     let mut body = resp.into_body();
     if status != http::StatusCode::OK {
@@ -373,44 +524,41 @@ async fn one_request(
             }
         }
         msg.truncate(512);
-        return Err(RequestError::new(
-            ErrorKind::Http(status.as_u16()),
-            String::from_utf8_lossy(&msg).into_owned(),
-        ));
+        return Err(fail(ErrorKind::Http(status.as_u16()), String::from_utf8_lossy(&msg).into_owned()));
     }
     if !plan.streaming {
         let whole = body
             .collect()
             .await
-            .map_err(|e| RequestError::new(ErrorKind::StreamCut, e.to_string()))?
+            .map_err(|e| fail(ErrorKind::StreamCut, e.to_string()))?
             .to_bytes();
-        let now = Instant::now();
+        let now = arrival();
         state.on_event(&whole, now);
         state.done = true;
         if let Some(e) = state.failed.take() {
-            return Err(e);
+            return Err(Outcome::Failed(e));
         }
         if state.first.is_none() {
-            return Err(RequestError::new(ErrorKind::EmptyStream, "response has no choices"));
+            return Err(fail(ErrorKind::EmptyStream, "response has no choices".into()));
         }
         return Ok(());
     }
     sse.reset();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| RequestError::new(ErrorKind::StreamCut, e.to_string()))?;
-        let now = Instant::now();
+        let frame = frame.map_err(|e| fail(ErrorKind::StreamCut, e.to_string()))?;
+        let now = arrival();
         if let Ok(data) = frame.into_data() {
             sse.feed(&data, &mut |ev| state.on_event(ev, now));
         }
         if let Some(e) = state.failed.take() {
-            return Err(e);
+            return Err(Outcome::Failed(e));
         }
     }
     if !state.done {
-        return Err(RequestError::new(ErrorKind::StreamCut, "stream ended without [DONE]"));
+        return Err(fail(ErrorKind::StreamCut, "stream ended without [DONE]".into()));
     }
     if state.first.is_none() {
-        return Err(RequestError::new(ErrorKind::EmptyStream, "stream carried no choices"));
+        return Err(fail(ErrorKind::EmptyStream, "stream carried no choices".into()));
     }
     Ok(())
 }
