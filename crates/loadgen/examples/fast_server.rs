@@ -28,8 +28,13 @@ struct Stats {
 type Shared = Rc<RefCell<Stats>>;
 
 fn main() -> std::io::Result<()> {
-    let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
@@ -50,7 +55,13 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 
 fn number_after(body: &[u8], key: &[u8]) -> Option<u64> {
     let i = find(body, key)? + key.len();
-    let digits: Vec<u8> = body.get(i..)?.iter().copied().skip_while(|c| *c == b' ').take_while(u8::is_ascii_digit).collect();
+    let digits: Vec<u8> = body
+        .get(i..)?
+        .iter()
+        .copied()
+        .skip_while(|c| *c == b' ')
+        .take_while(u8::is_ascii_digit)
+        .collect();
     std::str::from_utf8(&digits).ok()?.parse().ok()
 }
 
@@ -59,7 +70,11 @@ async fn serve(stats: Shared, mut s: TcpStream) {
     let mut tmp = vec![0u8; 65536];
     loop {
         // Read one request.
-        let mut received = if buf.is_empty() { None } else { Some(Instant::now()) };
+        let mut received = if buf.is_empty() {
+            None
+        } else {
+            Some(Instant::now())
+        };
         let head_end = loop {
             if let Some(i) = find(&buf, b"\r\n\r\n") {
                 break i + 4;
@@ -78,7 +93,9 @@ async fn serve(stats: Shared, mut s: TcpStream) {
             .lines()
             .find_map(|l| {
                 let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok()).flatten()
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())
+                    .flatten()
             })
             .unwrap_or(0);
         while buf.len() < head_end + len {
@@ -91,7 +108,13 @@ async fn serve(stats: Shared, mut s: TcpStream) {
         buf.drain(..head_end + len);
         let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
         let ok = match path.as_str() {
-            "/v1/models" => json(&mut s, r#"{"object":"list","data":[{"id":"fast","object":"model"}]}"#).await,
+            "/v1/models" => {
+                json(
+                    &mut s,
+                    r#"{"object":"list","data":[{"id":"fast","object":"model"}]}"#,
+                )
+                .await
+            }
             "/reset" => {
                 *stats.borrow_mut() = Stats::default();
                 json(&mut s, "{}").await
@@ -102,7 +125,11 @@ async fn serve(stats: Shared, mut s: TcpStream) {
                     st.ttft_us.sort_by(f64::total_cmp);
                     let pct = |p: f64| {
                         let n = st.ttft_us.len();
-                        if n == 0 { 0.0 } else { st.ttft_us[((n - 1) as f64 * p).round() as usize] }
+                        if n == 0 {
+                            0.0
+                        } else {
+                            st.ttft_us[((n - 1) as f64 * p).round() as usize]
+                        }
                     };
                     let window = match (st.first, st.last) {
                         (Some(a), Some(b)) => (b - a).as_secs_f64(),
@@ -110,7 +137,10 @@ async fn serve(stats: Shared, mut s: TcpStream) {
                     };
                     format!(
                         r#"{{"requests":{},"tokens":{},"window_s":{window},"ttft_p50_us":{},"ttft_p99_us":{}}}"#,
-                        st.requests, st.tokens, pct(0.5), pct(0.99)
+                        st.requests,
+                        st.tokens,
+                        pct(0.5),
+                        pct(0.99)
                     )
                 };
                 json(&mut s, &doc).await
@@ -124,16 +154,26 @@ async fn serve(stats: Shared, mut s: TcpStream) {
 }
 
 async fn json(s: &mut TcpStream, doc: &str) -> bool {
-    let resp = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{doc}", doc.len());
+    let resp = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{doc}",
+        doc.len()
+    );
     s.write_all(resp.as_bytes()).await.is_ok()
 }
 
-async fn complete(stats: &Shared, s: &mut TcpStream, received: Instant, path: &str, body: &[u8]) -> bool {
+async fn complete(
+    stats: &Shared,
+    s: &mut TcpStream,
+    received: Instant,
+    path: &str,
+    body: &[u8],
+) -> bool {
     let chat = path.ends_with("/chat/completions");
     let max_tokens = number_after(body, b"\"max_tokens\":")
         .or_else(|| number_after(body, b"\"max_completion_tokens\":"))
         .unwrap_or(16);
-    let stream = find(body, b"\"stream\":true").is_some() || find(body, b"\"stream\": true").is_some();
+    let stream =
+        find(body, b"\"stream\":true").is_some() || find(body, b"\"stream\": true").is_some();
     let prompt_tokens = 0;
     {
         let mut st = stats.borrow_mut();
@@ -143,9 +183,13 @@ async fn complete(stats: &Shared, s: &mut TcpStream, received: Instant, path: &s
     if !stream {
         let text = " t".repeat(max_tokens as usize);
         let doc = if chat {
-            format!(r#"{{"id":"c","object":"chat.completion","model":"fast","choices":[{{"index":0,"message":{{"role":"assistant","content":"{text}"}},"finish_reason":"length"}}],"usage":{{"prompt_tokens":{prompt_tokens},"completion_tokens":{max_tokens},"total_tokens":{max_tokens}}}}}"#)
+            format!(
+                r#"{{"id":"c","object":"chat.completion","model":"fast","choices":[{{"index":0,"message":{{"role":"assistant","content":"{text}"}},"finish_reason":"length"}}],"usage":{{"prompt_tokens":{prompt_tokens},"completion_tokens":{max_tokens},"total_tokens":{max_tokens}}}}}"#
+            )
         } else {
-            format!(r#"{{"id":"c","object":"text_completion","model":"fast","choices":[{{"index":0,"text":"{text}","finish_reason":"length"}}],"usage":{{"prompt_tokens":{prompt_tokens},"completion_tokens":{max_tokens},"total_tokens":{max_tokens}}}}}"#)
+            format!(
+                r#"{{"id":"c","object":"text_completion","model":"fast","choices":[{{"index":0,"text":"{text}","finish_reason":"length"}}],"usage":{{"prompt_tokens":{prompt_tokens},"completion_tokens":{max_tokens},"total_tokens":{max_tokens}}}}}"#
+            )
         };
         let ok = json(s, &doc).await;
         let mut st = stats.borrow_mut();
@@ -171,16 +215,23 @@ async fn complete(stats: &Shared, s: &mut TcpStream, received: Instant, path: &s
             return false;
         }
         if i == 0 {
-            stats.borrow_mut().ttft_us.push(received.elapsed().as_secs_f64() * 1e6);
+            stats
+                .borrow_mut()
+                .ttft_us
+                .push(received.elapsed().as_secs_f64() * 1e6);
         }
         stats.borrow_mut().tokens += 1;
         // One event per stream per round, like one decode iteration over the batch.
         tokio::task::yield_now().await;
     }
     let usage = if chat {
-        format!("data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"fast\",\"choices\":[],\"usage\":{{\"prompt_tokens\":{prompt_tokens},\"completion_tokens\":{max_tokens},\"total_tokens\":{max_tokens}}}}}\n\ndata: [DONE]\n\n")
+        format!(
+            "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"fast\",\"choices\":[],\"usage\":{{\"prompt_tokens\":{prompt_tokens},\"completion_tokens\":{max_tokens},\"total_tokens\":{max_tokens}}}}}\n\ndata: [DONE]\n\n"
+        )
     } else {
-        format!("data: {{\"id\":\"c\",\"object\":\"text_completion\",\"model\":\"fast\",\"choices\":[],\"usage\":{{\"prompt_tokens\":{prompt_tokens},\"completion_tokens\":{max_tokens},\"total_tokens\":{max_tokens}}}}}\n\ndata: [DONE]\n\n")
+        format!(
+            "data: {{\"id\":\"c\",\"object\":\"text_completion\",\"model\":\"fast\",\"choices\":[],\"usage\":{{\"prompt_tokens\":{prompt_tokens},\"completion_tokens\":{max_tokens},\"total_tokens\":{max_tokens}}}}}\n\ndata: [DONE]\n\n"
+        )
     };
     let mut tail = format!("{:x}\r\n", usage.len()).into_bytes();
     tail.extend_from_slice(usage.as_bytes());

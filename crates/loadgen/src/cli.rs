@@ -170,19 +170,35 @@ fn configs(a: &BenchArgs) -> Result<(Vec<BenchConfig>, Outputs), String> {
         Some(u) => u.trim_end_matches('/').to_owned(),
         None => {
             let host = a.host.as_deref().unwrap_or("127.0.0.1");
-            let host = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host.to_owned()
+            };
             format!("http://{host}:{}", a.port.unwrap_or(8000))
         }
     };
     let from_endpoint = a.endpoint.as_deref().map(|e| {
-        if e == "/v1/chat/completions" { Endpoint::ChatCompletions } else { Endpoint::Completions }
+        if e == "/v1/chat/completions" {
+            Endpoint::ChatCompletions
+        } else {
+            Endpoint::Completions
+        }
     });
     let from_backend = a.backend.as_deref().map(|b| {
-        if b == "openai-chat" { Endpoint::ChatCompletions } else { Endpoint::Completions }
+        if b == "openai-chat" {
+            Endpoint::ChatCompletions
+        } else {
+            Endpoint::Completions
+        }
     });
     let from_template = a.use_chat_template.then_some(Endpoint::ChatCompletions);
     let mut endpoint = None;
-    for (name, e) in [("--endpoint", from_endpoint), ("--backend", from_backend), ("--use-chat-template", from_template)] {
+    for (name, e) in [
+        ("--endpoint", from_endpoint),
+        ("--backend", from_backend),
+        ("--use-chat-template", from_template),
+    ] {
         match (endpoint, e) {
             (Some((prev, first)), Some(e)) if prev != e => {
                 return Err(format!("{first} and {name} ask for different endpoints"));
@@ -222,12 +238,16 @@ fn configs(a: &BenchArgs) -> Result<(Vec<BenchConfig>, Outputs), String> {
                 vocab_size: a.random_vocab_size.unwrap_or(32000),
             }
         }
-        DatasetName::TrtllmCustom => DatasetSpec::TrtllmCustom { path: path("trtllm_custom")? },
+        DatasetName::TrtllmCustom => DatasetSpec::TrtllmCustom {
+            path: path("trtllm_custom")?,
+        },
         DatasetName::Sharegpt => DatasetSpec::ShareGpt {
             path: path("sharegpt")?,
             output_len: a.sharegpt_output_len,
         },
-        DatasetName::Jsonl => DatasetSpec::Jsonl { path: path("jsonl")? },
+        DatasetName::Jsonl => DatasetSpec::Jsonl {
+            path: path("jsonl")?,
+        },
     };
     let request_rate = if a.request_rate.trim().eq_ignore_ascii_case("inf") {
         if a.burstiness.is_some() {
@@ -235,15 +255,22 @@ fn configs(a: &BenchArgs) -> Result<(Vec<BenchConfig>, Outputs), String> {
         }
         RequestRate::Infinite
     } else {
-        let rate: f64 = a
-            .request_rate
-            .trim()
-            .parse()
-            .map_err(|_| format!("invalid --request-rate `{}` (a number or inf)", a.request_rate))?;
-        RequestRate::PerSecond { rate, burstiness: a.burstiness.unwrap_or(1.0) }
+        let rate: f64 = a.request_rate.trim().parse().map_err(|_| {
+            format!(
+                "invalid --request-rate `{}` (a number or inf)",
+                a.request_rate
+            )
+        })?;
+        RequestRate::PerSecond {
+            rate,
+            burstiness: a.burstiness.unwrap_or(1.0),
+        }
     };
-    let percentile_metrics = parse_csv(&a.percentile_metrics, "percentile metric", Metric::from_key)?;
-    let percentiles = parse_csv(&a.metric_percentiles, "percentile", |x| x.parse::<f64>().ok())?;
+    let percentile_metrics =
+        parse_csv(&a.percentile_metrics, "percentile metric", Metric::from_key)?;
+    let percentiles = parse_csv(&a.metric_percentiles, "percentile", |x| {
+        x.parse::<f64>().ok()
+    })?;
     let mut goodput = Vec::new();
     for pair in &a.goodput {
         let (k, v) = pair
@@ -300,10 +327,20 @@ fn configs(a: &BenchArgs) -> Result<(Vec<BenchConfig>, Outputs), String> {
         })?;
         out.push(cfg);
     }
-    let save = a
-        .save_result
-        .then(|| (a.result_dir.clone().unwrap_or_else(|| PathBuf::from(".")), a.result_filename.clone()));
-    Ok((out, Outputs { save, per_request: a.per_request.clone(), fail_on_client_bound: a.fail_on_client_bound }))
+    let save = a.save_result.then(|| {
+        (
+            a.result_dir.clone().unwrap_or_else(|| PathBuf::from(".")),
+            a.result_filename.clone(),
+        )
+    });
+    Ok((
+        out,
+        Outputs {
+            save,
+            per_request: a.per_request.clone(),
+            fail_on_client_bound: a.fail_on_client_bound,
+        },
+    ))
 }
 
 /// Prints an error with its sources.
@@ -343,7 +380,11 @@ fn result_path(report: &BenchReport, dir: &Path, name: Option<&str>, sweep: bool
             };
             let conc = c.map_or_else(String::new, |c| format!("-concurrency{c}"));
             let model = report.model.rsplit('/').next().unwrap_or("model");
-            format!("{}-{rate}qps{conc}-{model}-{}.json", report.endpoint.backend_name(), report.date)
+            format!(
+                "{}-{rate}qps{conc}-{model}-{}.json",
+                report.endpoint.backend_name(),
+                report.date
+            )
         },
         str::to_owned,
     );
@@ -403,7 +444,9 @@ pub fn run(args: BenchArgs) -> u8 {
                 report_error(&e);
                 return match e {
                     BenchError::InvalidConfig(_) | BenchError::Input { .. } => USAGE,
-                    BenchError::Unreachable { .. } | BenchError::BadServer { .. } | BenchError::Internal(_) => INFRA,
+                    BenchError::Unreachable { .. }
+                    | BenchError::BadServer { .. }
+                    | BenchError::Internal(_) => INFRA,
                 };
             }
         };
@@ -416,7 +459,10 @@ pub fn run(args: BenchArgs) -> u8 {
             eprintln!("warning: {w}");
         }
         if report.health.client_bound {
-            eprintln!("warning: the client limited this run: {}", report.health.reasons.join("; "));
+            eprintln!(
+                "warning: the client limited this run: {}",
+                report.health.reasons.join("; ")
+            );
         }
         if let Some((dir, name)) = &outputs.save {
             let path = result_path(&report, dir, name.as_deref(), sweep);
@@ -473,11 +519,35 @@ mod tests {
     #[test]
     fn upstream_style_command_line() {
         let c = cfgs(&[
-            "--host", "h", "--port", "9", "--backend", "openai", "--model", "m",
-            "--dataset-name", "random", "--random-ids", "--random-input-len", "128",
-            "--random-output-len", "256", "--random-range-ratio", "0.8", "--num-prompts", "10",
-            "--max-concurrency", "1,8", "--ignore-eos", "--percentile-metrics", "ttft,tpot,itl,e2el",
-            "--metric-percentiles", "50,90,99.9", "--goodput", "ttft:500", "tpot:50",
+            "--host",
+            "h",
+            "--port",
+            "9",
+            "--backend",
+            "openai",
+            "--model",
+            "m",
+            "--dataset-name",
+            "random",
+            "--random-ids",
+            "--random-input-len",
+            "128",
+            "--random-output-len",
+            "256",
+            "--random-range-ratio",
+            "0.8",
+            "--num-prompts",
+            "10",
+            "--max-concurrency",
+            "1,8",
+            "--ignore-eos",
+            "--percentile-metrics",
+            "ttft,tpot,itl,e2el",
+            "--metric-percentiles",
+            "50,90,99.9",
+            "--goodput",
+            "ttft:500",
+            "tpot:50",
             "--trust-remote-code",
         ])
         .unwrap();
@@ -487,7 +557,15 @@ mod tests {
         assert_eq!(c[0].percentile_metrics, Metric::ALL.to_vec());
         assert_eq!(c[0].percentiles, vec![50.0, 90.0, 99.9]);
         assert_eq!(c[0].goodput.len(), 2);
-        assert!(matches!(c[0].dataset, DatasetSpec::Random { input_len: 128, output_len: 256, ids: true, .. }));
+        assert!(matches!(
+            c[0].dataset,
+            DatasetSpec::Random {
+                input_len: 128,
+                output_len: 256,
+                ids: true,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -497,7 +575,14 @@ mod tests {
             &["--endpoint", "/v1/completions", "--use-chat-template"],
             &["--backend", "openai-chat", "--endpoint", "/v1/completions"],
             &["--dataset-name", "jsonl"],
-            &["--dataset-name", "jsonl", "--dataset-path", "x", "--random-input-len", "3"],
+            &[
+                "--dataset-name",
+                "jsonl",
+                "--dataset-path",
+                "x",
+                "--random-input-len",
+                "3",
+            ],
             &["--dataset-path", "x"],
             &["--burstiness", "2"],
             &["--request-rate", "fast"],

@@ -45,7 +45,13 @@ pub(crate) fn load(
 ) -> Result<Vec<Sample>, BenchError> {
     let mut rng = StdRng::seed_from_u64(seed);
     let samples = match spec {
-        DatasetSpec::Random { input_len, output_len, range_ratio, ids, vocab_size } => {
+        DatasetSpec::Random {
+            input_len,
+            output_len,
+            range_ratio,
+            ids,
+            vocab_size,
+        } => {
             let vocab = tokenizer
                 .map(|t| t.get_vocab_size(true) as u32)
                 .unwrap_or(*vocab_size)
@@ -61,10 +67,16 @@ pub(crate) fn load(
                 let prompt = match (ids, tokenizer) {
                     (true, _) | (false, None) => Prompt::Ids(token_ids),
                     (false, Some(t)) => Prompt::Text(t.decode(&token_ids, false).map_err(|e| {
-                        BenchError::InvalidConfig(format!("tokenizer cannot decode random ids: {e}"))
+                        BenchError::InvalidConfig(format!(
+                            "tokenizer cannot decode random ids: {e}"
+                        ))
                     })?),
                 };
-                out.push(Sample { prompt, prompt_len: Some(in_len), output_len: out_len });
+                out.push(Sample {
+                    prompt,
+                    prompt_len: Some(in_len),
+                    output_len: out_len,
+                });
             }
             out
         }
@@ -72,10 +84,12 @@ pub(crate) fn load(
             let records = read_records(path)?;
             let mut out = Vec::with_capacity(records.len());
             for (n, rec) in records.iter().enumerate() {
-                out.push(custom_record(rec, tokenizer).map_err(|message| BenchError::Input {
-                    path: path.clone(),
-                    message: format!("record {}: {message}", n + 1),
-                })?);
+                out.push(
+                    custom_record(rec, tokenizer).map_err(|message| BenchError::Input {
+                        path: path.clone(),
+                        message: format!("record {}: {message}", n + 1),
+                    })?,
+                );
             }
             out
         }
@@ -101,7 +115,11 @@ pub(crate) fn load(
 /// A length drawn uniformly in `[floor(len * (1 - ratio)), len]`, as upstream's random dataset.
 fn draw_len(rng: &mut StdRng, len: u64, ratio: f64) -> u64 {
     let lo = ((len as f64) * (1.0 - ratio)).floor().max(0.0) as u64;
-    if lo >= len { len } else { rng.random_range(lo..=len) }
+    if lo >= len {
+        len
+    } else {
+        rng.random_range(lo..=len)
+    }
 }
 
 fn read_records(path: &Path) -> Result<Vec<Value>, BenchError> {
@@ -109,7 +127,10 @@ fn read_records(path: &Path) -> Result<Vec<Value>, BenchError> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    let bad = |message: String| BenchError::Input { path: path.to_path_buf(), message };
+    let bad = |message: String| BenchError::Input {
+        path: path.to_path_buf(),
+        message,
+    };
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
         return match serde_json::from_str::<Value>(&text) {
@@ -126,7 +147,9 @@ fn read_records(path: &Path) -> Result<Vec<Value>, BenchError> {
             }
         }
         if text.lines().filter(|l| !l.trim().is_empty()).count() > 1 {
-            return Err(bad("a JSON object without a `samples` or `data` array".into()));
+            return Err(bad(
+                "a JSON object without a `samples` or `data` array".into()
+            ));
         }
         return Ok(vec![Value::Object(obj)]);
     }
@@ -154,12 +177,18 @@ fn custom_record(rec: &Value, tokenizer: Option<&Tokenizer>) -> Result<Sample, S
     let input = rec.get("input");
     let prompt = if let Some(ids) = rec.get("input_ids") {
         Prompt::Ids(ids_of(ids).ok_or("`input_ids` must be a list of token ids")?)
-    } else if let Some(p) = rec.get("prompt").or_else(|| input.and_then(|i| i.get("prompt"))) {
+    } else if let Some(p) = rec
+        .get("prompt")
+        .or_else(|| input.and_then(|i| i.get("prompt")))
+    {
         match p {
             Value::String(s) => Prompt::Text(s.clone()),
             other => Prompt::Ids(ids_of(other).ok_or("`prompt` must be text or token ids")?),
         }
-    } else if let Some(msgs) = input.and_then(|i| i.get("messages")).and_then(Value::as_array) {
+    } else if let Some(msgs) = input
+        .and_then(|i| i.get("messages"))
+        .and_then(Value::as_array)
+    {
         let parts: Vec<&str> = msgs
             .iter()
             .filter_map(|m| m.get("content").and_then(Value::as_str))
@@ -193,7 +222,11 @@ fn custom_record(rec: &Value, tokenizer: Option<&Tokenizer>) -> Result<Sample, S
             None => None,
         },
     };
-    Ok(Sample { prompt, prompt_len, output_len })
+    Ok(Sample {
+        prompt,
+        prompt_len,
+        output_len,
+    })
 }
 
 /// Tokens in `text` without special tokens.
@@ -230,7 +263,9 @@ fn sharegpt(
                 .and_then(|t| t.get("value").or_else(|| t.get("content")))
                 .and_then(Value::as_str)
         };
-        let (Some(prompt), Some(answer)) = (text(0), text(1)) else { continue };
+        let (Some(prompt), Some(answer)) = (text(0), text(1)) else {
+            continue;
+        };
         let err = |e: tokenizers::Error| BenchError::Input {
             path: path.to_path_buf(),
             message: format!("tokenizer failed: {e}"),
@@ -270,7 +305,13 @@ mod tests {
     use std::io::Write;
 
     fn random(ratio: f64) -> DatasetSpec {
-        DatasetSpec::Random { input_len: 100, output_len: 20, range_ratio: ratio, ids: true, vocab_size: 1000 }
+        DatasetSpec::Random {
+            input_len: 100,
+            output_len: 20,
+            range_ratio: ratio,
+            ids: true,
+            vocab_size: 1000,
+        }
     }
 
     #[test]
@@ -279,14 +320,20 @@ mod tests {
         assert_eq!(a, load(&random(0.5), 50, 7, None).unwrap());
         assert_ne!(a, load(&random(0.5), 50, 8, None).unwrap());
         for s in &a {
-            let Prompt::Ids(ids) = &s.prompt else { panic!("ids expected") };
+            let Prompt::Ids(ids) = &s.prompt else {
+                panic!("ids expected")
+            };
             assert_eq!(Some(ids.len() as u64), s.prompt_len);
             assert!((50..=100).contains(&ids.len()), "{}", ids.len());
             assert!((10..=20).contains(&s.output_len));
             assert!(ids.iter().all(|&t| t < 1000));
         }
         let fixed = load(&random(0.0), 5, 0, None).unwrap();
-        assert!(fixed.iter().all(|s| s.prompt_len == Some(100) && s.output_len == 20));
+        assert!(
+            fixed
+                .iter()
+                .all(|s| s.prompt_len == Some(100) && s.output_len == 20)
+        );
     }
 
     fn file(text: &str) -> tempfile::NamedTempFile {
@@ -303,7 +350,9 @@ mod tests {
             "{\"prompt\":\"hello\",\"output_len\":2}\n",
             "{\"input\":{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":9}}\n",
         ));
-        let spec = DatasetSpec::TrtllmCustom { path: f.path().into() };
+        let spec = DatasetSpec::TrtllmCustom {
+            path: f.path().into(),
+        };
         let s = load(&spec, 4, 0, None).unwrap();
         assert_eq!(s[0].prompt, Prompt::Ids(vec![1, 2, 3]));
         assert_eq!((s[0].prompt_len, s[0].output_len), (Some(3), 5));
@@ -314,23 +363,65 @@ mod tests {
         assert_eq!(s[3], s[0], "a short file repeats");
 
         let f = file(r#"{"samples":[{"prompt":[4,5],"output_tokens":1}]}"#);
-        let s = load(&DatasetSpec::Jsonl { path: f.path().into() }, 1, 0, None).unwrap();
+        let s = load(
+            &DatasetSpec::Jsonl {
+                path: f.path().into(),
+            },
+            1,
+            0,
+            None,
+        )
+        .unwrap();
         assert_eq!(s[0].prompt, Prompt::Ids(vec![4, 5]));
         let f = file(r#"[{"prompt":"a","max_tokens":3}]"#);
-        let s = load(&DatasetSpec::Jsonl { path: f.path().into() }, 1, 0, None).unwrap();
+        let s = load(
+            &DatasetSpec::Jsonl {
+                path: f.path().into(),
+            },
+            1,
+            0,
+            None,
+        )
+        .unwrap();
         assert_eq!(s[0].output_len, 3);
     }
 
     #[test]
     fn custom_errors_name_the_record() {
         let f = file("{\"prompt\":\"a\",\"output_len\":1}\n{\"prompt\":\"b\"}\n");
-        let err = load(&DatasetSpec::Jsonl { path: f.path().into() }, 2, 0, None).unwrap_err();
-        assert!(err.to_string().contains("record 2: no output length"), "{err}");
+        let err = load(
+            &DatasetSpec::Jsonl {
+                path: f.path().into(),
+            },
+            2,
+            0,
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("record 2: no output length"),
+            "{err}"
+        );
         let f = file("{\"prompt\":\"a\",\n");
-        let err = load(&DatasetSpec::Jsonl { path: f.path().into() }, 1, 0, None).unwrap_err();
+        let err = load(
+            &DatasetSpec::Jsonl {
+                path: f.path().into(),
+            },
+            1,
+            0,
+            None,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("line 1: invalid JSON"), "{err}");
-        let err = load(&DatasetSpec::Jsonl { path: "/nonexistent/x".into() }, 1, 0, None)
-            .unwrap_err();
+        let err = load(
+            &DatasetSpec::Jsonl {
+                path: "/nonexistent/x".into(),
+            },
+            1,
+            0,
+            None,
+        )
+        .unwrap_err();
         assert!(matches!(err, BenchError::Input { .. }));
     }
 
@@ -341,13 +432,25 @@ mod tests {
                 {"conversations":[{"from":"human","value":"only"}]},
                 {"conversations":[{"from":"human","value":"q2"},{"from":"gpt","value":"a2"}]}]"#,
         );
-        let spec = DatasetSpec::ShareGpt { path: f.path().into(), output_len: Some(8) };
+        let spec = DatasetSpec::ShareGpt {
+            path: f.path().into(),
+            output_len: Some(8),
+        };
         let s = load(&spec, 2, 3, None).unwrap();
         let mut prompts: Vec<_> = s.iter().map(|x| x.prompt.clone()).collect();
         prompts.sort_by_key(|p| format!("{p:?}"));
-        assert_eq!(prompts, vec![Prompt::Text("q1".into()), Prompt::Text("q2".into())]);
+        assert_eq!(
+            prompts,
+            vec![Prompt::Text("q1".into()), Prompt::Text("q2".into())]
+        );
         assert!(s.iter().all(|x| x.output_len == 8));
-        let spec = DatasetSpec::ShareGpt { path: f.path().into(), output_len: None };
-        assert!(matches!(load(&spec, 2, 3, None), Err(BenchError::InvalidConfig(_))));
+        let spec = DatasetSpec::ShareGpt {
+            path: f.path().into(),
+            output_len: None,
+        };
+        assert!(matches!(
+            load(&spec, 2, 3, None),
+            Err(BenchError::InvalidConfig(_))
+        ));
     }
 }

@@ -63,7 +63,11 @@ pub(crate) struct TimedStream {
 }
 
 impl AsyncRead for TimedStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let res = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
@@ -82,7 +86,11 @@ impl TimedStream {
 }
 
 impl AsyncWrite for TimedStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.mark_write();
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
@@ -121,16 +129,18 @@ pub(crate) struct Target {
 
 /// Splits `http://host[:port][/prefix]`.
 pub(crate) fn parse_base_url(url: &str) -> Result<(String, u16, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("base URL `{url}` must start with http:// (TLS is not supported)"))?;
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        format!("base URL `{url}` must start with http:// (TLS is not supported)")
+    })?;
     let (hostport, prefix) = match rest.find('/') {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
     };
     let (host, port) = if let Some(h) = hostport.strip_prefix('[') {
         // [v6]:port
-        let (h, p) = h.split_once(']').ok_or_else(|| format!("bad IPv6 host in `{url}`"))?;
+        let (h, p) = h
+            .split_once(']')
+            .ok_or_else(|| format!("bad IPv6 host in `{url}`"))?;
         (h.to_owned(), p.strip_prefix(':').unwrap_or(""))
     } else {
         match hostport.rsplit_once(':') {
@@ -144,7 +154,8 @@ pub(crate) fn parse_base_url(url: &str) -> Result<(String, u16, String), String>
     let port = if port.is_empty() {
         80
     } else {
-        port.parse().map_err(|_| format!("bad port in base URL `{url}`"))?
+        port.parse()
+            .map_err(|_| format!("bad port in base URL `{url}`"))?
     };
     Ok((host, port, prefix.trim_end_matches('/').to_owned()))
 }
@@ -153,14 +164,25 @@ pub(crate) async fn resolve(url: &str) -> Result<Target, BenchError> {
     let (host, port, prefix) = parse_base_url(url).map_err(BenchError::InvalidConfig)?;
     let addr = tokio::net::lookup_host((host.as_str(), port))
         .await
-        .map_err(|source| BenchError::Unreachable { url: url.to_owned(), source })?
+        .map_err(|source| BenchError::Unreachable {
+            url: url.to_owned(),
+            source,
+        })?
         .next()
         .ok_or_else(|| BenchError::Unreachable {
             url: url.to_owned(),
             source: std::io::Error::other("host name resolved to no address"),
         })?;
-    let authority = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-    Ok(Target { addr, authority, prefix })
+    let authority = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    Ok(Target {
+        addr,
+        authority,
+        prefix,
+    })
 }
 
 /// Opens one HTTP/1.1 keep-alive connection with Nagle off.
@@ -168,13 +190,20 @@ pub(crate) async fn connect(addr: SocketAddr) -> std::io::Result<Conn> {
     let inner = TcpStream::connect(addr).await?;
     inner.set_nodelay(true)?;
     let stamps = Arc::new(Stamps::default());
-    let stream = TimedStream { inner, stamps: Arc::clone(&stamps) };
+    let stream = TimedStream {
+        inner,
+        stamps: Arc::clone(&stamps),
+    };
     let (sender, driver) = hyper::client::conn::http1::Builder::new()
         .max_buf_size(1 << 20)
         .handshake(TokioIo::new(stream))
         .await
         .map_err(std::io::Error::other)?;
-    Ok(Conn { sender, driver: Box::pin(driver), stamps })
+    Ok(Conn {
+        sender,
+        driver: Box::pin(driver),
+        stamps,
+    })
 }
 
 /// Opens `n` connections, at most 256 handshakes at a time.
@@ -195,7 +224,9 @@ pub(crate) async fn connect_many(target: &Target, n: usize) -> std::io::Result<V
 
 /// GET a small JSON document (used for `/v1/models` before the clock starts).
 pub(crate) async fn get_json(target: &Target, path: &str) -> Result<serde_json::Value, String> {
-    let Conn { mut sender, driver, .. } = connect(target.addr).await.map_err(|e| e.to_string())?;
+    let Conn {
+        mut sender, driver, ..
+    } = connect(target.addr).await.map_err(|e| e.to_string())?;
     tokio::spawn(driver);
     let req = http::Request::get(format!("{}{path}", target.prefix))
         .header(http::header::HOST, &target.authority)
@@ -203,7 +234,12 @@ pub(crate) async fn get_json(target: &Target, path: &str) -> Result<serde_json::
         .map_err(|e| e.to_string())?;
     let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
     let status = resp.status();
-    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
     if !status.is_success() {
         return Err(format!("HTTP {status}"));
     }
@@ -229,29 +265,36 @@ pub(crate) struct Plan {
 
 /// Runs all requests of `plan` on `workers` workers. `conns` are pre-opened connections (fewer
 /// than `workers` is fine: the rest connect on first use). Returns records in index order, the
-/// time the run took, and the connections still usable.
+/// start of the run, the time it took, and the connections still usable.
 pub(crate) async fn run(
     plan: Arc<Plan>,
     workers: usize,
     mut conns: Vec<Conn>,
-) -> Result<(Vec<RequestRecord>, Duration, Vec<Conn>), BenchError> {
+) -> Result<(Vec<RequestRecord>, Instant, Duration, Vec<Conn>), BenchError> {
     let next = Arc::new(AtomicUsize::new(0));
     let mut handles = Vec::with_capacity(workers);
     let t0 = Instant::now();
     for _ in 0..workers.max(1) {
         let sender = conns.pop();
-        handles.push(tokio::spawn(worker(Arc::clone(&plan), Arc::clone(&next), t0, sender)));
+        handles.push(tokio::spawn(worker(
+            Arc::clone(&plan),
+            Arc::clone(&next),
+            t0,
+            sender,
+        )));
     }
     let mut records = Vec::with_capacity(plan.bodies.len());
     let mut returned = Vec::with_capacity(workers);
     for h in handles {
-        let (recs, sender) = h.await.map_err(|e| BenchError::Internal(format!("worker failed: {e}")))?;
+        let (recs, sender) = h
+            .await
+            .map_err(|e| BenchError::Internal(format!("worker failed: {e}")))?;
         records.extend(recs);
         returned.extend(sender);
     }
     let duration = t0.elapsed();
     records.sort_unstable_by_key(|r| r.index);
-    Ok((records, duration, returned))
+    Ok((records, t0, duration, returned))
 }
 
 async fn worker(
@@ -275,7 +318,10 @@ async fn worker(
         if let Some(dl) = deadline_at
             && scheduled.max(Instant::now()) >= dl
         {
-            rec.error = Some(RequestError::new(ErrorKind::Deadline, "not sent before the deadline"));
+            rec.error = Some(RequestError::new(
+                ErrorKind::Deadline,
+                "not sent before the deadline",
+            ));
             rec.end = Instant::now().saturating_duration_since(t0);
             records.push(rec);
             continue;
@@ -306,12 +352,16 @@ async fn worker(
         let error = match outcome {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e),
-            Err(_) if limit_is_deadline => {
-                Some(RequestError::new(ErrorKind::Deadline, "still running at the deadline"))
-            }
+            Err(_) if limit_is_deadline => Some(RequestError::new(
+                ErrorKind::Deadline,
+                "still running at the deadline",
+            )),
             Err(_) => Some(RequestError::new(
                 ErrorKind::Timeout,
-                format!("no complete answer within {:.3} s", plan.timeout.as_secs_f64()),
+                format!(
+                    "no complete answer within {:.3} s",
+                    plan.timeout.as_secs_f64()
+                ),
             )),
         };
         if error.is_some() {
@@ -383,7 +433,8 @@ impl StreamState {
             }
             Ok(info) => {
                 if info.error {
-                    let msg = String::from_utf8_lossy(data.get(..data.len().min(512)).unwrap_or(data));
+                    let msg =
+                        String::from_utf8_lossy(data.get(..data.len().min(512)).unwrap_or(data));
                     self.failed = Some(RequestError::new(ErrorKind::ServerError, msg));
                     return;
                 }
@@ -413,7 +464,10 @@ impl StreamState {
     fn finish_into(&mut self, rec: &mut RequestRecord, t0: Instant) {
         if let Some(w) = self.wrote {
             // The request really left when its first byte was written.
-            rec.sent = Some(w.saturating_duration_since(t0).max(rec.sent.unwrap_or_default()));
+            rec.sent = Some(
+                w.saturating_duration_since(t0)
+                    .max(rec.sent.unwrap_or_default()),
+            );
         }
         rec.first_chunk = self.first.map(|t| t - t0);
         rec.last_chunk = self.last.map(|t| t - t0);
@@ -445,7 +499,12 @@ async fn one_request(
                 true
             }
         };
-        let Some(Conn { sender, driver, stamps }) = conn.as_mut() else {
+        let Some(Conn {
+            sender,
+            driver,
+            stamps,
+        }) = conn.as_mut()
+        else {
             return Err(RequestError::new(ErrorKind::ConnectError, "no connection"));
         };
         stamps.first_write.store(0, Ordering::Relaxed);
@@ -460,7 +519,9 @@ async fn one_request(
         match outcome {
             Ok(()) => return Ok(()),
             Err(Outcome::Failed(e)) => return Err(e),
-            Err(Outcome::NotSent(msg)) | Err(Outcome::Closed(msg)) if state.first.is_none() && !state.head => {
+            Err(Outcome::NotSent(msg)) | Err(Outcome::Closed(msg))
+                if state.first.is_none() && !state.head =>
+            {
                 *conn = None;
                 if fresh || attempt == 1 {
                     return Err(RequestError::new(ErrorKind::RequestError, msg));
@@ -472,7 +533,10 @@ async fn one_request(
             }
         }
     }
-    Err(RequestError::new(ErrorKind::RequestError, "no usable connection"))
+    Err(RequestError::new(
+        ErrorKind::RequestError,
+        "no usable connection",
+    ))
 }
 
 /// How an exchange failed.
@@ -494,7 +558,10 @@ async fn exchange(
     state: &mut StreamState,
 ) -> Result<(), Outcome> {
     let fail = |kind, msg: String| Outcome::Failed(RequestError::new(kind, msg));
-    sender.ready().await.map_err(|e| Outcome::NotSent(e.to_string()))?;
+    sender
+        .ready()
+        .await
+        .map_err(|e| Outcome::NotSent(e.to_string()))?;
     let mut req = http::Request::post(plan.path.as_str())
         .header(http::header::HOST, plan.target.authority.as_str())
         .header(http::header::CONTENT_TYPE, "application/json");
@@ -511,7 +578,10 @@ async fn exchange(
     state.head = true;
     state.wrote = instant_of(stamps.first_write.load(Ordering::Relaxed));
     // Arrival of a frame: the read that brought its bytes (never later than now).
-    let arrival = || instant_of(stamps.last_read.load(Ordering::Relaxed)).map_or_else(Instant::now, |t| t.min(Instant::now()));
+    let arrival = || {
+        instant_of(stamps.last_read.load(Ordering::Relaxed))
+            .map_or_else(Instant::now, |t| t.min(Instant::now()))
+    };
     let status = resp.status();
     let mut body = resp.into_body();
     if status != http::StatusCode::OK {
@@ -524,7 +594,10 @@ async fn exchange(
             }
         }
         msg.truncate(512);
-        return Err(fail(ErrorKind::Http(status.as_u16()), String::from_utf8_lossy(&msg).into_owned()));
+        return Err(fail(
+            ErrorKind::Http(status.as_u16()),
+            String::from_utf8_lossy(&msg).into_owned(),
+        ));
     }
     if !plan.streaming {
         let whole = body
@@ -539,7 +612,10 @@ async fn exchange(
             return Err(Outcome::Failed(e));
         }
         if state.first.is_none() {
-            return Err(fail(ErrorKind::EmptyStream, "response has no choices".into()));
+            return Err(fail(
+                ErrorKind::EmptyStream,
+                "response has no choices".into(),
+            ));
         }
         return Ok(());
     }
@@ -555,10 +631,16 @@ async fn exchange(
         }
     }
     if !state.done {
-        return Err(fail(ErrorKind::StreamCut, "stream ended without [DONE]".into()));
+        return Err(fail(
+            ErrorKind::StreamCut,
+            "stream ended without [DONE]".into(),
+        ));
     }
     if state.first.is_none() {
-        return Err(fail(ErrorKind::EmptyStream, "stream carried no choices".into()));
+        return Err(fail(
+            ErrorKind::EmptyStream,
+            "stream carried no choices".into(),
+        ));
     }
     Ok(())
 }
@@ -569,9 +651,18 @@ mod tests {
 
     #[test]
     fn base_urls() {
-        assert_eq!(parse_base_url("http://h:81/x/").unwrap(), ("h".into(), 81, "/x".into()));
-        assert_eq!(parse_base_url("http://h").unwrap(), ("h".into(), 80, String::new()));
-        assert_eq!(parse_base_url("http://[::1]:9").unwrap(), ("::1".into(), 9, String::new()));
+        assert_eq!(
+            parse_base_url("http://h:81/x/").unwrap(),
+            ("h".into(), 81, "/x".into())
+        );
+        assert_eq!(
+            parse_base_url("http://h").unwrap(),
+            ("h".into(), 80, String::new())
+        );
+        assert_eq!(
+            parse_base_url("http://[::1]:9").unwrap(),
+            ("::1".into(), 9, String::new())
+        );
         assert!(parse_base_url("https://h").is_err());
         assert!(parse_base_url("http://h:x").is_err());
         assert!(parse_base_url("http://:80").is_err());

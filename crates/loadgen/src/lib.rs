@@ -68,9 +68,18 @@ pub fn validate(cfg: &BenchConfig) -> Result<(), BenchError> {
             return bad(format!("burstiness must be positive, got {burstiness}"));
         }
     }
-    if let DatasetSpec::Random { range_ratio, input_len, output_len, ids, .. } = &cfg.dataset {
+    if let DatasetSpec::Random {
+        range_ratio,
+        input_len,
+        output_len,
+        ids,
+        ..
+    } = &cfg.dataset
+    {
         if !(0.0..1.0).contains(range_ratio) {
-            return bad(format!("random range ratio must be in [0, 1), got {range_ratio}"));
+            return bad(format!(
+                "random range ratio must be in [0, 1), got {range_ratio}"
+            ));
         }
         if *output_len == 0 {
             return bad("random output length must be at least 1".into());
@@ -99,7 +108,10 @@ pub fn validate(cfg: &BenchConfig) -> Result<(), BenchError> {
             return bad("goodput SLOs apply to ttft, tpot and e2el only".into());
         }
         if slo.limit_ms.is_nan() || slo.limit_ms < 0.0 {
-            return bad(format!("goodput limit for {} must be non-negative", slo.metric.key()));
+            return bad(format!(
+                "goodput limit for {} must be non-negative",
+                slo.metric.key()
+            ));
         }
     }
     if cfg.request_timeout.is_zero() {
@@ -114,13 +126,21 @@ fn load_tokenizer(cfg: &BenchConfig) -> Result<Option<Tokenizer>, BenchError> {
     cfg.tokenizer
         .as_ref()
         .map(|p| {
-            Tokenizer::from_file(p).map_err(|e| BenchError::Input { path: p.clone(), message: e.to_string() })
+            Tokenizer::from_file(p).map_err(|e| BenchError::Input {
+                path: p.clone(),
+                message: e.to_string(),
+            })
         })
         .transpose()
 }
 
 /// The request body for one sample.
-fn body_for(cfg: &BenchConfig, model: &str, s: &Sample, tok: Option<&Tokenizer>) -> Result<Bytes, BenchError> {
+fn body_for(
+    cfg: &BenchConfig,
+    model: &str,
+    s: &Sample,
+    tok: Option<&Tokenizer>,
+) -> Result<Bytes, BenchError> {
     let mut body = match cfg.endpoint {
         Endpoint::Completions => {
             let prompt = match &s.prompt {
@@ -132,12 +152,13 @@ fn body_for(cfg: &BenchConfig, model: &str, s: &Sample, tok: Option<&Tokenizer>)
         Endpoint::ChatCompletions => {
             let text = match (&s.prompt, tok) {
                 (Prompt::Text(t), _) => t.clone(),
-                (Prompt::Ids(ids), Some(t)) => t
-                    .decode(ids, false)
-                    .map_err(|e| BenchError::InvalidConfig(format!("cannot decode token ids: {e}")))?,
+                (Prompt::Ids(ids), Some(t)) => t.decode(ids, false).map_err(|e| {
+                    BenchError::InvalidConfig(format!("cannot decode token ids: {e}"))
+                })?,
                 (Prompt::Ids(_), None) => {
                     return Err(BenchError::InvalidConfig(
-                        "token-id prompts cannot go to the chat endpoint without --tokenizer".into(),
+                        "token-id prompts cannot go to the chat endpoint without --tokenizer"
+                            .into(),
                     ));
                 }
             };
@@ -186,7 +207,9 @@ fn schedule(rate: RequestRate, n: usize, seed: u64) -> Result<Vec<Duration>, Ben
 
 /// UTC `%Y%m%d-%H%M%S`.
 fn utc_stamp(t: SystemTime) -> String {
-    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Howard Hinnant's civil_from_days.
     let z = days + 719_468;
@@ -198,7 +221,12 @@ fn utc_stamp(t: SystemTime) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Runs one benchmark: builds every payload, connects and warms up before the clock starts,
@@ -220,11 +248,17 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
             let url = format!("{}/v1/models", cfg.base_url.trim_end_matches('/'));
             let doc = engine::get_json(&target, "/v1/models")
                 .await
-                .map_err(|message| BenchError::BadServer { url: url.clone(), message })?;
+                .map_err(|message| BenchError::BadServer {
+                    url: url.clone(),
+                    message,
+                })?;
             doc.pointer("/data/0/id")
                 .and_then(|v| v.as_str())
                 .map(str::to_owned)
-                .ok_or_else(|| BenchError::BadServer { url, message: "no model listed".into() })?
+                .ok_or_else(|| BenchError::BadServer {
+                    url,
+                    message: "no model listed".into(),
+                })?
         }
     };
     let bodies = samples
@@ -233,10 +267,15 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
         .collect::<Result<Vec<_>, _>>()?;
     let n = bodies.len();
     let workers = cfg.max_concurrency.unwrap_or(n).clamp(1, n.max(1));
-    let unreachable = |source| BenchError::Unreachable { url: cfg.base_url.clone(), source };
+    let unreachable = |source| BenchError::Unreachable {
+        url: cfg.base_url.clone(),
+        source,
+    };
     // Pre-open the pool when the concurrency is capped; otherwise prove the server answers.
     let mut conns = if cfg.max_concurrency.is_some() {
-        engine::connect_many(&target, workers).await.map_err(unreachable)?
+        engine::connect_many(&target, workers)
+            .await
+            .map_err(unreachable)?
     } else {
         vec![engine::connect(target.addr).await.map_err(unreachable)?]
     };
@@ -249,7 +288,12 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
             target: target.clone(),
             path: path.clone(),
             bodies: bodies.iter().cycle().take(k).cloned().collect(),
-            expected: samples.iter().cycle().take(k).map(|s| s.output_len).collect(),
+            expected: samples
+                .iter()
+                .cycle()
+                .take(k)
+                .map(|s| s.output_len)
+                .collect(),
             schedule: vec![Duration::ZERO; k],
             streaming: cfg.streaming,
             keep_text: false,
@@ -257,7 +301,7 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
             deadline: cfg.deadline,
             api_key: api_key.clone(),
         };
-        let (_, _, back) = engine::run(Arc::new(plan), workers.min(k), conns).await?;
+        let (_, _, _, back) = engine::run(Arc::new(plan), workers.min(k), conns).await?;
         conns = back;
     }
     let plan = engine::Plan {
@@ -274,7 +318,7 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
     };
     let date = utc_stamp(SystemTime::now());
     let cpu0 = metrics::cpu_times();
-    let (mut records, duration, _) = engine::run(Arc::new(plan), workers, conns).await?;
+    let (mut records, started, duration, _) = engine::run(Arc::new(plan), workers, conns).await?;
     let cpu1 = metrics::cpu_times();
     let cpu = (cpu1.0.saturating_sub(cpu0.0), cpu1.1.saturating_sub(cpu0.1));
     let (m, notes) = metrics::compute(cfg, &samples, &mut records, duration, tok.as_ref());
@@ -291,7 +335,10 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
         ));
     }
     if notes.prompt_unknown > 0 {
-        warnings.push(format!("{} prompts have unknown token counts (counted as 0)", notes.prompt_unknown));
+        warnings.push(format!(
+            "{} prompts have unknown token counts (counted as 0)",
+            notes.prompt_unknown
+        ));
     }
     if cfg.ignore_eos && m.output_len_mismatches > 0 {
         warnings.push(format!(
@@ -318,6 +365,7 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
     }
     Ok(BenchReport {
         date,
+        started,
         model,
         tokenizer: cfg.tokenizer.as_ref().map(|p| p.display().to_string()),
         endpoint: cfg.endpoint,
@@ -349,8 +397,14 @@ mod tests {
 
     #[test]
     fn schedules() {
-        assert_eq!(schedule(RequestRate::Infinite, 3, 0).unwrap(), vec![Duration::ZERO; 3]);
-        let r = RequestRate::PerSecond { rate: 100.0, burstiness: 1.0 };
+        assert_eq!(
+            schedule(RequestRate::Infinite, 3, 0).unwrap(),
+            vec![Duration::ZERO; 3]
+        );
+        let r = RequestRate::PerSecond {
+            rate: 100.0,
+            burstiness: 1.0,
+        };
         let s = schedule(r, 2001, 1).unwrap();
         assert_eq!(s[0], Duration::ZERO);
         assert!(s.windows(2).all(|w| w[0] <= w[1]));
@@ -362,7 +416,13 @@ mod tests {
 
     #[test]
     fn validation_rejects_contradictions() {
-        let random = |ids| DatasetSpec::Random { input_len: 4, output_len: 4, range_ratio: 0.0, ids, vocab_size: 100 };
+        let random = |ids| DatasetSpec::Random {
+            input_len: 4,
+            output_len: 4,
+            range_ratio: 0.0,
+            ids,
+            vocab_size: 100,
+        };
         let ok = BenchConfig::new("http://127.0.0.1:1", random(true));
         assert!(validate(&ok).is_ok());
         let mut c = ok.clone();
@@ -378,7 +438,10 @@ mod tests {
         c.percentiles = vec![0.0];
         assert!(validate(&c).is_err());
         let mut c = ok.clone();
-        c.goodput = vec![Slo { metric: Metric::Itl, limit_ms: 1.0 }];
+        c.goodput = vec![Slo {
+            metric: Metric::Itl,
+            limit_ms: 1.0,
+        }];
         assert!(validate(&c).is_err());
         let mut c = ok;
         c.base_url = "https://x".into();
@@ -389,16 +452,26 @@ mod tests {
     fn bodies_follow_the_openai_apis() {
         let mut cfg = BenchConfig::new("http://x", DatasetSpec::Jsonl { path: "x".into() });
         cfg.ignore_eos = true;
-        let s = Sample { prompt: Prompt::Ids(vec![1, 2]), prompt_len: Some(2), output_len: 3 };
-        let b: serde_json::Value = serde_json::from_slice(&body_for(&cfg, "m", &s, None).unwrap()).unwrap();
+        let s = Sample {
+            prompt: Prompt::Ids(vec![1, 2]),
+            prompt_len: Some(2),
+            output_len: 3,
+        };
+        let b: serde_json::Value =
+            serde_json::from_slice(&body_for(&cfg, "m", &s, None).unwrap()).unwrap();
         assert_eq!(b["prompt"], json!([1, 2]));
         assert_eq!(b["max_tokens"], 3);
         assert_eq!(b["ignore_eos"], true);
         assert_eq!(b["stream_options"]["include_usage"], true);
         cfg.endpoint = Endpoint::ChatCompletions;
         cfg.streaming = false;
-        let s = Sample { prompt: Prompt::Text("hi".into()), prompt_len: None, output_len: 3 };
-        let b: serde_json::Value = serde_json::from_slice(&body_for(&cfg, "m", &s, None).unwrap()).unwrap();
+        let s = Sample {
+            prompt: Prompt::Text("hi".into()),
+            prompt_len: None,
+            output_len: 3,
+        };
+        let b: serde_json::Value =
+            serde_json::from_slice(&body_for(&cfg, "m", &s, None).unwrap()).unwrap();
         assert_eq!(b["messages"][0]["content"], "hi");
         assert_eq!(b["stream"], false);
         assert!(b.get("stream_options").is_none());

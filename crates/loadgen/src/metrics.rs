@@ -29,14 +29,18 @@ pub(crate) fn compute(
     tokenizer: Option<&Tokenizer>,
 ) -> (BenchMetrics, CountNotes) {
     let mut notes = CountNotes::default();
-    let (mut ttfts, mut tpots, mut itls, mut e2els, mut user) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut ttfts, mut tpots, mut itls, mut e2els, mut user) =
+        (vec![], vec![], vec![], vec![], vec![]);
     let (mut completed, mut good, mut mismatches) = (0usize, 0usize, 0usize);
     let (mut total_in, mut total_out, mut expected) = (0u64, 0u64, 0u64);
     for rec in records.iter_mut() {
         let sample = samples.get(rec.index);
         rec.expected_output_tokens = sample.map_or(0, |s| s.output_len);
         expected += rec.expected_output_tokens;
-        rec.prompt_tokens = match sample.and_then(|s| s.prompt_len).or(rec.usage_prompt_tokens) {
+        rec.prompt_tokens = match sample
+            .and_then(|s| s.prompt_len)
+            .or(rec.usage_prompt_tokens)
+        {
             Some(n) => n,
             None => {
                 notes.prompt_unknown += 1;
@@ -156,15 +160,22 @@ pub(crate) fn health(
     let p99 = percentile_sorted(&late, 99.0);
     let late_limit = LATENESS_LIMIT_MS.max(metrics.e2el_ms.median * 0.01);
     if p99 > late_limit {
-        reasons.push(format!("p99 schedule lateness {p99:.3} ms above {late_limit:.3} ms"));
+        reasons.push(format!(
+            "p99 schedule lateness {p99:.3} ms above {late_limit:.3} ms"
+        ));
     }
     if cpu_util > CPU_LIMIT {
-        reasons.push(format!("client CPU at {:.0}% of {cores} cores", cpu_util * 100.0));
+        reasons.push(format!(
+            "client CPU at {:.0}% of {cores} cores",
+            cpu_util * 100.0
+        ));
     }
     if let (Some(c), RequestRate::Infinite) = (cfg.max_concurrency, cfg.request_rate) {
         let target = c.min(records.len());
         if records.len() > c && mean_conc < CONCURRENCY_SHARE * target as f64 {
-            reasons.push(format!("mean concurrency {mean_conc:.2} below the configured {c}"));
+            reasons.push(format!(
+                "mean concurrency {mean_conc:.2} below the configured {c}"
+            ));
         }
     }
     ClientHealth {
@@ -204,8 +215,16 @@ pub(crate) fn concurrency(records: &[RequestRecord]) -> (f64, usize) {
         return (0.0, 0);
     }
     events.sort_unstable();
-    let first = records.iter().filter_map(|r| r.sent).min().unwrap_or_default();
-    let last = records.iter().filter_map(|r| r.sent).max().unwrap_or_default();
+    let first = records
+        .iter()
+        .filter_map(|r| r.sent)
+        .min()
+        .unwrap_or_default();
+    let last = records
+        .iter()
+        .filter_map(|r| r.sent)
+        .max()
+        .unwrap_or_default();
     let (mut cur, mut peak, mut area) = (0i64, 0i64, 0f64);
     let mut prev = first;
     for &(t, d) in &events {
@@ -219,7 +238,11 @@ pub(crate) fn concurrency(records: &[RequestRecord]) -> (f64, usize) {
     }
     let window = (last - first).as_secs_f64();
     let peak = peak.max(0) as usize;
-    if window < 1e-3 { (peak as f64, peak) } else { (area / window, peak) }
+    if window < 1e-3 {
+        (peak as f64, peak)
+    } else {
+        (area / window, peak)
+    }
 }
 
 #[cfg(test)]
@@ -233,7 +256,14 @@ mod tests {
         Duration::from_millis(v)
     }
 
-    fn rec(i: usize, sent: u64, first: u64, last: u64, chunks: u32, usage: Option<u64>) -> RequestRecord {
+    fn rec(
+        i: usize,
+        sent: u64,
+        first: u64,
+        last: u64,
+        chunks: u32,
+        usage: Option<u64>,
+    ) -> RequestRecord {
         let mut r = RequestRecord::new(i, ms(sent));
         r.sent = Some(ms(sent));
         r.first_chunk = Some(ms(first));
@@ -245,14 +275,21 @@ mod tests {
     }
 
     fn sample(out: u64) -> Sample {
-        Sample { prompt: Prompt::Ids(vec![1, 2]), prompt_len: Some(2), output_len: out }
+        Sample {
+            prompt: Prompt::Ids(vec![1, 2]),
+            prompt_len: Some(2),
+            output_len: out,
+        }
     }
 
     #[test]
     fn vllm_semantics_by_hand() {
         let mut cfg = BenchConfig::new("http://x", DatasetSpec::Jsonl { path: "x".into() });
         cfg.percentiles = vec![50.0, 99.0];
-        cfg.goodput = vec![Slo { metric: Metric::Ttft, limit_ms: 15.0 }];
+        cfg.goodput = vec![Slo {
+            metric: Metric::Ttft,
+            limit_ms: 15.0,
+        }];
         // Request 0: sent at 0, first at 10, last at 40, 4 tokens in 3 chunks (one chunk of two).
         let mut r0 = rec(0, 0, 10, 40, 3, Some(4));
         r0.itl = vec![0.010, 0.020];
@@ -266,7 +303,10 @@ mod tests {
         let (m, notes) = compute(&cfg, &samples, &mut recs, ms(50), None);
         assert_eq!((m.completed, m.failed, m.total_requests), (2, 1, 3));
         assert_eq!((m.total_input_tokens, m.total_output_tokens), (4, 5));
-        assert_eq!(notes.by_chunks, 1, "request 1 had no usage: counted by chunks");
+        assert_eq!(
+            notes.by_chunks, 1,
+            "request 1 had no usage: counted by chunks"
+        );
         assert_eq!(recs[2].output_tokens, 0);
         assert!((m.request_throughput - 40.0).abs() < 1e-9);
         assert!((m.output_throughput - 100.0).abs() < 1e-9);

@@ -68,7 +68,10 @@ pub struct RequestError {
 
 impl RequestError {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self {
+            kind,
+            message: message.into(),
+        }
     }
 }
 
@@ -234,6 +237,8 @@ pub struct ClientHealth {
 pub struct BenchReport {
     /// Start time, UTC, `%Y%m%d-%H%M%S` as vLLM.
     pub date: String,
+    /// The instant request offsets count from (to correlate with in-process servers or logs).
+    pub started: std::time::Instant,
     /// Model name sent.
     pub model: String,
     /// Tokenizer file, if any.
@@ -314,7 +319,11 @@ fn py_float(v: f64) -> String {
 
 /// Python's `str(int(p)) if int(p) == p else str(p)`.
 pub(crate) fn p_word(p: f64) -> String {
-    if p.fract() == 0.0 && p.abs() < 1e15 { format!("{}", p as i64) } else { format!("{p}") }
+    if p.fract() == 0.0 && p.abs() < 1e15 {
+        format!("{}", p as i64)
+    } else {
+        format!("{p}")
+    }
 }
 
 fn row(w: &mut impl Write, label: &str, value: &str) -> io::Result<()> {
@@ -331,7 +340,11 @@ pub fn write_text(report: &BenchReport, w: &mut impl Write) -> io::Result<()> {
         RequestRate::Infinite => (f64::INFINITY, 1.0),
         RequestRate::PerSecond { rate, burstiness } => (rate, burstiness),
     };
-    let dist = if burst == 1.0 { "Poisson process" } else { "Gamma distribution" };
+    let dist = if burst == 1.0 {
+        "Poisson process"
+    } else {
+        "Gamma distribution"
+    };
     writeln!(w, "Traffic request rate: {}", py_float(rate))?;
     writeln!(w, "Burstiness factor: {} ({dist})", py_float(burst))?;
     match report.max_concurrency {
@@ -349,18 +362,36 @@ pub fn write_text(report: &BenchReport, w: &mut impl Write) -> io::Result<()> {
     row(w, "Failed requests:", &m.failed.to_string())?;
     row(w, "Benchmark duration (s):", &f2(m.duration_s))?;
     row(w, "Total input tokens:", &m.total_input_tokens.to_string())?;
-    row(w, "Total generated tokens:", &m.total_output_tokens.to_string())?;
+    row(
+        w,
+        "Total generated tokens:",
+        &m.total_output_tokens.to_string(),
+    )?;
     row(w, "Request throughput (req/s):", &f2(m.request_throughput))?;
     if let Some(g) = m.request_goodput {
         row(w, "Request goodput (req/s):", &f2(g))?;
     }
-    row(w, "Output token throughput (tok/s):", &f2(m.output_throughput))?;
-    row(w, "Total Token throughput (tok/s):", &f2(m.total_token_throughput))?;
+    row(
+        w,
+        "Output token throughput (tok/s):",
+        &f2(m.output_throughput),
+    )?;
+    row(
+        w,
+        "Total Token throughput (tok/s):",
+        &f2(m.total_token_throughput),
+    )?;
     row(w, "User throughput (tok/s):", &f2(m.user_throughput))?;
     if m.failed > 0 {
-        writeln!(w, "=======================!FAILED REQUESTS!=======================")?;
+        writeln!(
+            w,
+            "=======================!FAILED REQUESTS!======================="
+        )?;
         writeln!(w, "Total failed requests: {}", m.failed)?;
-        writeln!(w, "=====================!CHECK LOG FOR ERRORS!====================")?;
+        writeln!(
+            w,
+            "=====================!CHECK LOG FOR ERRORS!===================="
+        )?;
     }
     for metric in Metric::ALL {
         if !report.percentile_metrics.contains(&metric) {
@@ -387,14 +418,40 @@ pub fn write_text(report: &BenchReport, w: &mut impl Write) -> io::Result<()> {
     row(w, "Schedule lateness p50 (ms):", &fx(h.lateness_p50_ms, 3))?;
     row(w, "Schedule lateness p99 (ms):", &fx(h.lateness_p99_ms, 3))?;
     row(w, "Schedule lateness max (ms):", &fx(h.lateness_max_ms, 3))?;
-    let conf = h.configured_concurrency.map_or_else(|| "None".to_owned(), |c| c.to_string());
+    let conf = h
+        .configured_concurrency
+        .map_or_else(|| "None".to_owned(), |c| c.to_string());
     row(w, "Configured concurrency:", &conf)?;
-    row(w, "Achieved concurrency mean:", &f2(h.achieved_concurrency_mean))?;
-    row(w, "Achieved concurrency peak:", &h.achieved_concurrency_peak.to_string())?;
-    row(w, "Client CPU user+sys (s):", &fx(h.cpu_user_s + h.cpu_sys_s, 3))?;
-    row(w, "Client CPU per output token (us):", &fx(h.cpu_per_output_token_us, 3))?;
-    row(w, "Client CPU use (% of cores):", &format!("{} of {}", f2(h.cpu_utilization * 100.0), h.cores))?;
-    row(w, "Client bound:", if h.client_bound { "yes" } else { "no" })?;
+    row(
+        w,
+        "Achieved concurrency mean:",
+        &f2(h.achieved_concurrency_mean),
+    )?;
+    row(
+        w,
+        "Achieved concurrency peak:",
+        &h.achieved_concurrency_peak.to_string(),
+    )?;
+    row(
+        w,
+        "Client CPU user+sys (s):",
+        &fx(h.cpu_user_s + h.cpu_sys_s, 3),
+    )?;
+    row(
+        w,
+        "Client CPU per output token (us):",
+        &fx(h.cpu_per_output_token_us, 3),
+    )?;
+    row(
+        w,
+        "Client CPU use (% of cores):",
+        &format!("{} of {}", f2(h.cpu_utilization * 100.0), h.cores),
+    )?;
+    row(
+        w,
+        "Client bound:",
+        if h.client_bound { "yes" } else { "no" },
+    )?;
     for r in &h.reasons {
         row(w, "Client bound reason:", r)?;
     }
@@ -436,7 +493,10 @@ pub fn result_json(report: &BenchReport) -> Value {
     o.insert("request_goodput".into(), json!(m.request_goodput));
     o.insert("request_goodput:".into(), json!(m.request_goodput));
     o.insert("output_throughput".into(), json!(m.output_throughput));
-    o.insert("total_token_throughput".into(), json!(m.total_token_throughput));
+    o.insert(
+        "total_token_throughput".into(),
+        json!(m.total_token_throughput),
+    );
     o.insert("user_throughput".into(), json!(m.user_throughput));
     for metric in Metric::ALL {
         if !report.percentile_metrics.contains(&metric) {
@@ -452,26 +512,45 @@ pub fn result_json(report: &BenchReport) -> Value {
         }
     }
     let reqs = &report.requests;
-    o.insert("input_lens".into(), reqs.iter().map(|r| json!(r.prompt_tokens)).collect());
-    o.insert("output_lens".into(), reqs.iter().map(|r| json!(r.output_tokens)).collect());
+    o.insert(
+        "input_lens".into(),
+        reqs.iter().map(|r| json!(r.prompt_tokens)).collect(),
+    );
+    o.insert(
+        "output_lens".into(),
+        reqs.iter().map(|r| json!(r.output_tokens)).collect(),
+    );
     o.insert(
         "ttfts".into(),
-        reqs.iter().map(|r| json!(if r.ok() { r.ttft().unwrap_or(0.0) } else { 0.0 })).collect(),
+        reqs.iter()
+            .map(|r| json!(if r.ok() { r.ttft().unwrap_or(0.0) } else { 0.0 }))
+            .collect(),
     );
     o.insert("itls".into(), reqs.iter().map(|r| json!(r.itl)).collect());
     o.insert(
         "e2els".into(),
-        reqs.iter().map(|r| json!(if r.ok() { r.e2el().unwrap_or(0.0) } else { 0.0 })).collect(),
+        reqs.iter()
+            .map(|r| json!(if r.ok() { r.e2el().unwrap_or(0.0) } else { 0.0 }))
+            .collect(),
     );
     o.insert(
         "errors".into(),
         reqs.iter()
-            .map(|r| json!(r.error.as_ref().map_or(String::new(), |e| format!("{}: {}", e.kind, e.message))))
+            .map(|r| {
+                json!(
+                    r.error
+                        .as_ref()
+                        .map_or(String::new(), |e| format!("{}: {}", e.kind, e.message))
+                )
+            })
             .collect(),
     );
     let h = &report.health;
-    let errors: Map<String, Value> =
-        report.errors.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let errors: Map<String, Value> = report
+        .errors
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
     o.insert(
         "servebench".into(),
         json!({
@@ -541,14 +620,26 @@ mod tests {
 
     #[test]
     fn python_formatting() {
-        assert_eq!(centred(" Serving Benchmark Result ", '=', 50), "============ Serving Benchmark Result ============");
-        assert_eq!(centred("Time to First Token", '-', 50), "---------------Time to First Token----------------");
+        assert_eq!(
+            centred(" Serving Benchmark Result ", '=', 50),
+            "============ Serving Benchmark Result ============"
+        );
+        assert_eq!(
+            centred("Time to First Token", '-', 50),
+            "---------------Time to First Token----------------"
+        );
         assert_eq!(
             centred("Time per Output Token (excl. 1st token)", '-', 50),
             "-----Time per Output Token (excl. 1st token)------"
         );
-        assert_eq!(centred("Inter-token Latency", '-', 50), "---------------Inter-token Latency----------------");
-        assert_eq!(centred("End-to-end Latency", '-', 50), "----------------End-to-end Latency----------------");
+        assert_eq!(
+            centred("Inter-token Latency", '-', 50),
+            "---------------Inter-token Latency----------------"
+        );
+        assert_eq!(
+            centred("End-to-end Latency", '-', 50),
+            "----------------End-to-end Latency----------------"
+        );
         assert_eq!(p_word(99.0), "99");
         assert_eq!(p_word(99.9), "99.9");
         assert_eq!(py_float(f64::INFINITY), "inf");

@@ -178,7 +178,11 @@ mod tests {
         let s = b"data: {\"a\":1}\n\ndata: {\"b\":2}\r\n\r\n: keep-alive\n\ndata: [DONE]\n\n";
         assert_eq!(
             events_of(&[s]),
-            vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec(), b"[DONE]".to_vec()]
+            vec![
+                b"{\"a\":1}".to_vec(),
+                b"{\"b\":2}".to_vec(),
+                b"[DONE]".to_vec()
+            ]
         );
     }
 
@@ -208,8 +212,9 @@ mod tests {
 
     #[test]
     fn decodes_completions_chat_usage_and_errors() {
-        let c = decode_chunk(br#"{"choices":[{"index":0,"text":"hi","logprobs":null}],"usage":null}"#)
-            .unwrap();
+        let c =
+            decode_chunk(br#"{"choices":[{"index":0,"text":"hi","logprobs":null}],"usage":null}"#)
+                .unwrap();
         assert!(c.has_choice);
         assert_eq!(c.text.as_deref(), Some("hi"));
         let c = decode_chunk(br#"{"choices":[{"delta":{"role":"assistant","content":"a\"b"}}]}"#)
@@ -221,7 +226,11 @@ mod tests {
         assert_eq!((c.prompt_tokens, c.completion_tokens), (Some(5), Some(7)));
         let c = decode_chunk(br#"{"choices":[{"message":{"content":"whole"}}]}"#).unwrap();
         assert_eq!(c.text.as_deref(), Some("whole"));
-        assert!(decode_chunk(br#"{"error":{"message":"boom"}}"#).unwrap().error);
+        assert!(
+            decode_chunk(br#"{"error":{"message":"boom"}}"#)
+                .unwrap()
+                .error
+        );
         assert!(decode_chunk(b"not json").is_err());
     }
 

@@ -103,7 +103,11 @@ pub fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
     };
     // numpy's `_lerp`, which evaluates from the nearer end for accuracy.
     let diff = b - a;
-    if t >= 0.5 { b - diff * (1.0 - t) } else { a + diff * t }
+    if t >= 0.5 {
+        b - diff * (1.0 - t)
+    } else {
+        a + diff * t
+    }
 }
 
 #[cfg(test)]
@@ -132,7 +136,10 @@ mod tests {
     #[test]
     fn empty_and_single() {
         let s = Summary::of(&mut [], &[50.0, 99.0]);
-        assert_eq!((s.mean, s.median, s.std, s.min, s.max), (0.0, 0.0, 0.0, 0.0, 0.0));
+        assert_eq!(
+            (s.mean, s.median, s.std, s.min, s.max),
+            (0.0, 0.0, 0.0, 0.0, 0.0)
+        );
         assert_eq!(s.percentiles, vec![(50.0, 0.0), (99.0, 0.0)]);
         let s = Summary::of(&mut [7.0], &[99.0]);
         assert_eq!((s.mean, s.median, s.std), (7.0, 7.0, 0.0));

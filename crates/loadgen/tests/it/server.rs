@@ -28,14 +28,11 @@ pub struct Truth {
 }
 
 impl Truth {
-    pub fn ttft(&self) -> f64 {
-        (self.events[0] - self.received).as_secs_f64()
-    }
-    pub fn e2el(&self) -> f64 {
-        (*self.events.last().unwrap() - self.received).as_secs_f64()
-    }
     pub fn gaps(&self) -> Vec<f64> {
-        self.events.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect()
+        self.events
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_secs_f64())
+            .collect()
     }
 }
 
@@ -85,7 +82,12 @@ impl TestServer {
             rt.shutdown_timeout(Duration::from_millis(100));
         });
         let addr = addr_rx.recv().unwrap();
-        Self { addr, state, stop: Some(stop_tx), thread: Some(thread) }
+        Self {
+            addr,
+            state,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -93,7 +95,13 @@ impl TestServer {
     }
 
     pub fn truth(&self, name: &str) -> Truth {
-        self.state.truths.lock().unwrap().get(name).cloned().unwrap_or_else(|| panic!("no truth for {name}"))
+        self.state
+            .truths
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no truth for {name}"))
     }
 }
 
@@ -116,8 +124,15 @@ fn param(spec: &str, key: &str) -> Option<u64> {
 }
 
 /// Reads one request: (time of its first byte, path, body); `None` at end of connection.
-async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(Instant, String, Vec<u8>)> {
-    let mut first: Option<Instant> = if buf.is_empty() { None } else { Some(Instant::now()) };
+async fn read_request(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+) -> Option<(Instant, String, Vec<u8>)> {
+    let mut first: Option<Instant> = if buf.is_empty() {
+        None
+    } else {
+        Some(Instant::now())
+    };
     let mut chunk = [0u8; 16384];
     let head_end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -136,7 +151,9 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(Inst
         .lines()
         .find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok()).flatten()
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())
+                .flatten()
         })
         .unwrap_or(0);
     while buf.len() < head_end + len {
@@ -169,32 +186,61 @@ async fn write_chunk(stream: &mut TcpStream, data: &[u8]) -> bool {
 }
 
 /// Answers one request; false when the connection must end.
-async fn respond(st: &State, stream: &mut TcpStream, received: Instant, path: &str, body: &[u8]) -> bool {
+async fn respond(
+    st: &State,
+    stream: &mut TcpStream,
+    received: Instant,
+    path: &str,
+    body: &[u8],
+) -> bool {
     if path == "/v1/models" {
         let doc = r#"{"object":"list","data":[{"id":"test-model","object":"model"}]}"#;
-        let resp = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{doc}", doc.len());
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{doc}",
+            doc.len()
+        );
         return stream.write_all(resp.as_bytes()).await.is_ok();
     }
     // Cheap field extraction (no JSON parser), so that the server keeps up in debug builds.
     let text = String::from_utf8_lossy(body);
     let chat = path == "/v1/chat/completions";
     let after = |key: &str| text.find(key).map(|i| &text[i + key.len()..]);
-    let string_at = |key: &str| after(key).and_then(|r| r.split('"').next()).map(str::to_owned);
+    let string_at = |key: &str| {
+        after(key)
+            .and_then(|r| r.split('"').next())
+            .map(str::to_owned)
+    };
     let spec = if chat {
         string_at("\"content\":\"").unwrap()
     } else {
-        string_at("\"prompt\":\"").unwrap_or_else(|| format!("ids-{}", after("\"prompt\":").unwrap_or("").split(']').next().unwrap_or("")))
+        string_at("\"prompt\":\"").unwrap_or_else(|| {
+            format!(
+                "ids-{}",
+                after("\"prompt\":")
+                    .unwrap_or("")
+                    .split(']')
+                    .next()
+                    .unwrap_or("")
+            )
+        })
     };
     let name = spec.split(';').next().unwrap().to_owned();
     let max_tokens: u64 = after("\"max_tokens\":")
-        .map(|r| r.chars().take_while(char::is_ascii_digit).collect::<String>())
+        .map(|r| {
+            r.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
         .unwrap()
         .parse()
         .unwrap();
     let stream_mode = text.contains("\"stream\":true");
     if let Some(code) = param(&spec, "status") {
         let msg = "{\"error\":\"injected\"}";
-        let resp = format!("HTTP/1.1 {code} Injected\r\ncontent-length: {}\r\n\r\n{msg}", msg.len());
+        let resp = format!(
+            "HTTP/1.1 {code} Injected\r\ncontent-length: {}\r\n\r\n{msg}",
+            msg.len()
+        );
         return stream.write_all(resp.as_bytes()).await.is_ok();
     }
     let ttft = Duration::from_millis(param(&spec, "ttft").unwrap_or(0));
@@ -210,7 +256,14 @@ async fn respond(st: &State, stream: &mut TcpStream, received: Instant, path: &s
     let mut n_events = 0u64;
     let finish = |events: Vec<Instant>, tokens: u64| {
         st.in_flight.fetch_sub(1, Ordering::SeqCst);
-        st.truths.lock().unwrap().insert(name.clone(), Truth { received, events, tokens });
+        st.truths.lock().unwrap().insert(
+            name.clone(),
+            Truth {
+                received,
+                events,
+                tokens,
+            },
+        );
     };
     if !stream_mode {
         tokio::time::sleep_until(next.into()).await;
@@ -220,12 +273,16 @@ async fn respond(st: &State, stream: &mut TcpStream, received: Instant, path: &s
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": max_tokens},
         })
         .to_string();
-        let resp = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{doc}", doc.len());
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{doc}",
+            doc.len()
+        );
         events.push(Instant::now());
         finish(events, max_tokens);
         return stream.write_all(resp.as_bytes()).await.is_ok();
     }
-    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+    let head =
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
     if stream.write_all(head.as_bytes()).await.is_err() {
         finish(events, 0);
         return false;
@@ -248,7 +305,9 @@ async fn respond(st: &State, stream: &mut TcpStream, received: Instant, path: &s
         } else if param(&spec, "error") == Some(n_events) {
             "data: {\"error\":{\"message\":\"boom\"}}\n\n".to_owned()
         } else if chat {
-            format!("data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{text}\"}}}}]}}\n\n")
+            format!(
+                "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{text}\"}}}}]}}\n\n"
+            )
         } else {
             format!("data: {{\"choices\":[{{\"index\":0,\"text\":\"{text}\"}}]}}\n\n")
         };

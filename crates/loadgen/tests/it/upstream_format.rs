@@ -12,7 +12,15 @@ use servebench_loadgen::{
 use super::{TestServer, config, dataset, run};
 
 fn summary(mean: f64, median: f64, std: f64, p999: f64) -> Summary {
-    Summary { count: 9, mean, median, std, min: 0.0, max: 0.0, percentiles: vec![(50.0, median), (99.9, p999)] }
+    Summary {
+        count: 9,
+        mean,
+        median,
+        std,
+        min: 0.0,
+        max: 0.0,
+        percentiles: vec![(50.0, median), (99.9, p999)],
+    }
 }
 
 /// Produced by running upstream's print statements (benchmark_serving.py at 0228a712) on the
@@ -41,6 +49,7 @@ fn synthetic() -> BenchReport {
     };
     BenchReport {
         date: "20260101-000000".into(),
+        started: std::time::Instant::now(),
         model: "m".into(),
         tokenizer: None,
         endpoint: Endpoint::Completions,
@@ -50,7 +59,10 @@ fn synthetic() -> BenchReport {
         request_rate: RequestRate::Infinite,
         percentile_metrics: vec![Metric::Ttft, Metric::Tpot, Metric::E2el],
         percentiles: vec![50.0, 99.9],
-        goodput: vec![Slo { metric: Metric::Ttft, limit_ms: 15.0 }],
+        goodput: vec![Slo {
+            metric: Metric::Ttft,
+            limit_ms: 15.0,
+        }],
         metrics,
         errors: vec![("HTTPStatus503".into(), 1)],
         health: ClientHealth {
@@ -81,12 +93,28 @@ fn text_block_is_upstream_byte_for_byte() {
     assert!(text.starts_with(EXPECTED), "got:\n{text}");
     // Our own section follows the closing banner, in the same row format, and closes again.
     let rest = &text[EXPECTED.len()..];
-    assert!(rest.starts_with("----------------- Client health ------------------\n"), "{rest}");
-    assert!(rest.contains("Client bound:                            no        \n"), "{rest}");
+    assert!(
+        rest.starts_with("----------------- Client health ------------------\n"),
+        "{rest}"
+    );
+    assert!(
+        rest.contains("Client bound:                            no        \n"),
+        "{rest}"
+    );
     assert!(rest.ends_with(&format!("{}\n", "=".repeat(50))));
     for line in rest.lines() {
-        for label in ["TTFT", "TPOT", "ITL", "E2EL", "Failed requests:", "throughput ("] {
-            assert!(!line.contains(label), "health line `{line}` would confuse upstream parsers");
+        for label in [
+            "TTFT",
+            "TPOT",
+            "ITL",
+            "E2EL",
+            "Failed requests:",
+            "throughput (",
+        ] {
+            assert!(
+                !line.contains(label),
+                "health line `{line}` would confuse upstream parsers"
+            );
         }
     }
 }
@@ -95,7 +123,10 @@ fn upstream_block_regex(metrics: &[&str]) -> Regex {
     // reference/upstream.md 6.2, built the way utils/config_loader.py writes them.
     let mut pat = String::new();
     for m in metrics {
-        pat.push_str(&format!(r"^.*?{}\ \(ms\):\s+([0-9.]+).*?$\n (?:.*\n)*? ", m.replace(' ', r"\ ")));
+        pat.push_str(&format!(
+            r"^.*?{}\ \(ms\):\s+([0-9.]+).*?$\n (?:.*\n)*? ",
+            m.replace(' ', r"\ ")
+        ));
     }
     pat.push_str(r"^.*?Benchmark\ with\ concurrency\ (\d+)\ done");
     Regex::new(&format!("(?mx){pat}")).unwrap()
@@ -103,8 +134,11 @@ fn upstream_block_regex(metrics: &[&str]) -> Regex {
 
 #[test]
 fn upstream_regexes_read_a_real_run() {
+    let _serial = super::serial();
     let srv = TestServer::start();
-    let rows: Vec<_> = (0..12).map(|i| (format!("req-{i};ttft=3;itl=1"), 6)).collect();
+    let rows: Vec<_> = (0..12)
+        .map(|i| (format!("req-{i};ttft=3;itl=1"), 6))
+        .collect();
     let f = dataset(&rows);
     let mut cfg = config(&srv, &f, 12);
     cfg.max_concurrency = Some(4);
@@ -118,7 +152,9 @@ fn upstream_regexes_read_a_real_run() {
     let f2 = |v: f64| format!("{v:.2}");
 
     // Disagg default: median TTFT, median E2EL, concurrency.
-    let caps = upstream_block_regex(&["Median TTFT", "Median E2EL"]).captures(&log).expect("disagg regex");
+    let caps = upstream_block_regex(&["Median TTFT", "Median E2EL"])
+        .captures(&log)
+        .expect("disagg regex");
     assert_eq!(&caps[1], f2(m.ttft_ms.median));
     assert_eq!(&caps[2], f2(m.e2el_ms.median));
     assert_eq!(&caps[3], "4");
@@ -129,7 +165,9 @@ fn upstream_regexes_read_a_real_run() {
         .flat_map(|k| ["Mean", "Median", "P99"].map(|s| format!("{s} {k}")))
         .collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let caps = upstream_block_regex(&refs).captures(&log).expect("wideep regex");
+    let caps = upstream_block_regex(&refs)
+        .captures(&log)
+        .expect("wideep regex");
     let mut i = 1;
     for metric in Metric::ALL {
         let s = m.summary(metric);
@@ -144,7 +182,10 @@ fn upstream_regexes_read_a_real_run() {
     let mut checks = vec![
         (r"Request throughput \(req\/s\):", m.request_throughput),
         (r"Output token throughput \(tok\/s\):", m.output_throughput),
-        (r"Total Token throughput \(tok\/s\):", m.total_token_throughput),
+        (
+            r"Total Token throughput \(tok\/s\):",
+            m.total_token_throughput,
+        ),
         (r"User throughput \(tok\/s\):", m.user_throughput),
     ];
     let labels = ["TTFT", "TPOT", "ITL", "E2EL"];
@@ -153,14 +194,21 @@ fn upstream_regexes_read_a_real_run() {
         .zip(labels)
         .flat_map(|(&metric, l)| {
             let s = m.summary(metric).clone();
-            [(format!(r"Mean {l} \(ms\):"), s.mean), (format!(r"Median {l} \(ms\):"), s.median), (format!(r"P99 {l} \(ms\):"), s.percentiles[0].1)]
+            [
+                (format!(r"Mean {l} \(ms\):"), s.mean),
+                (format!(r"Median {l} \(ms\):"), s.median),
+                (format!(r"P99 {l} \(ms\):"), s.percentiles[0].1),
+            ]
         })
         .collect();
     checks.extend(pats.iter().map(|(p, v)| (p.as_str(), *v)));
     assert_eq!(checks.len(), 16);
     for (pat, want) in checks {
         let re = Regex::new(&format!(r"{pat}\s+(-?[\d\.]+)")).unwrap();
-        let got = log.lines().find_map(|l| re.captures(l).map(|c| c[1].to_owned())).expect(pat);
+        let got = log
+            .lines()
+            .find_map(|l| re.captures(l).map(|c| c[1].to_owned()))
+            .expect(pat);
         assert_eq!(got, f2(want), "{pat}");
     }
     // Perf-sanity rejection rules see a clean run.
