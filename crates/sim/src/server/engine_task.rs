@@ -26,9 +26,14 @@ struct Meta {
     buffered: u32,
 }
 
-/// At `--time-scale 0`, how long the engine runs iterations before letting the connections
-/// write: long enough that each socket write carries several chunks.
-const SLICE: Duration = Duration::from_millis(2);
+/// At `--time-scale 0`, the engine runs at least this many iterations (and at least
+/// [`MIN_SLICE`]) before letting the connections write, so that each socket write carries
+/// several chunks: one write per token would make system calls the bottleneck.
+const ITERATIONS_PER_ROUND: u32 = 16;
+/// Shortest engine turn at `--time-scale 0`.
+const MIN_SLICE: Duration = Duration::from_millis(2);
+/// Longest engine turn at `--time-scale 0`, bounding how long connections wait.
+const MAX_SLICE: Duration = Duration::from_millis(50);
 
 pub(crate) async fn run(
     app: Arc<App>,
@@ -45,6 +50,7 @@ pub(crate) async fn run(
         }
     };
     let mut slice_start = Instant::now();
+    let mut round_iterations = 0u32;
     let interval = app.shape.stream_interval.max(1);
     loop {
         if app.hung.load(Relaxed) {
@@ -63,6 +69,7 @@ pub(crate) async fn run(
             wall_to_virt(&mut engine);
             apply(&mut engine, &mut metas, cmd);
             slice_start = Instant::now();
+            round_iterations = 0;
             continue;
         }
         let Some(it) = engine.step() else { continue };
@@ -70,9 +77,16 @@ pub(crate) async fn run(
             let end = (it.start + it.duration - anchor_virt) * time_scale;
             let deadline = anchor_wall + Duration::from_secs_f64(end.clamp(0.0, 1e9));
             tokio::time::sleep_until(deadline.into()).await;
-        } else if slice_start.elapsed() >= SLICE {
-            tokio::task::yield_now().await;
-            slice_start = Instant::now();
+        } else {
+            round_iterations += 1;
+            let spent = slice_start.elapsed();
+            if (round_iterations >= ITERATIONS_PER_ROUND && spent >= MIN_SLICE)
+                || spent >= MAX_SLICE
+            {
+                tokio::task::yield_now().await;
+                slice_start = Instant::now();
+                round_iterations = 0;
+            }
         }
         if app.hung.load(Relaxed) {
             continue;
