@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use super::shape::{Batch, Role, ServerShape};
+use super::shape::{Batch, ServerShape};
 use crate::rng::Rng;
 
 /// Which part of the request this server runs.
@@ -202,9 +202,9 @@ impl Engine {
     }
 
     fn reservation(&self, r: &SimRequest) -> u64 {
-        let out = match self.shape.role {
-            Role::Ctx => 1,
-            _ => r.reserve_tokens.max(r.output_tokens),
+        let out = match r.phase {
+            Phase::PrefillOnly => 1,
+            Phase::Full | Phase::DecodeOnly { .. } => r.reserve_tokens.max(r.output_tokens),
         };
         u64::from(
             r.input_tokens
@@ -323,7 +323,6 @@ impl Engine {
         let mut generated_tokens = 0u64;
         let acceptance = self.shape.profiles.tuning.mtp_acceptance;
         let mtp = self.shape.mtp;
-        let role = self.shape.role;
         for (i, chunk) in plan {
             let Some(a) = self.active.get_mut(i) else {
                 continue;
@@ -336,7 +335,7 @@ impl Engine {
                         a.state = State::Prefill { done };
                         continue;
                     }
-                    let finished = role == Role::Ctx || out == 1;
+                    let finished = a.req.phase == Phase::PrefillOnly || out == 1;
                     a.done = finished;
                     emits.push(Emit {
                         id: a.req.id,
