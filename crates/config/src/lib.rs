@@ -14,6 +14,7 @@ pub mod discover;
 pub mod identity;
 pub mod load;
 pub mod model;
+pub mod profile;
 pub mod select;
 pub mod validate;
 pub mod yaml;
