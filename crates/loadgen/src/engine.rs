@@ -508,28 +508,27 @@ async fn one_request(
             return Err(RequestError::new(ErrorKind::ConnectError, "no connection"));
         };
         stamps.first_write.store(0, Ordering::Relaxed);
-        let outcome = tokio::select! {
-            biased;
-            r = exchange(plan, sender, stamps, body.clone(), sse, state) => r,
-            r = driver.as_mut() => Err(Outcome::Closed(match r {
-                Ok(()) => "connection closed by the server".to_owned(),
-                Err(e) => e.to_string(),
-            })),
+        let (outcome, written) = {
+            let fut = exchange(plan, sender, stamps, body.clone(), sse, state);
+            tokio::pin!(fut);
+            let outcome = tokio::select! {
+                biased;
+                r = &mut fut => r,
+                // The connection ended: whatever it delivered (a response head, the last
+                // frames, an error) is still in the exchange's channels, so let it finish.
+                _ = driver.as_mut() => fut.await,
+            };
+            (outcome, stamps.first_write.load(Ordering::Relaxed) != 0)
         };
         match outcome {
             Ok(()) => return Ok(()),
             Err(Outcome::Failed(e)) => return Err(e),
-            Err(Outcome::NotSent(msg)) | Err(Outcome::Closed(msg))
-                if state.first.is_none() && !state.head =>
-            {
+            // Nothing left the client: the kept-alive connection was already gone. Try once
+            // more on a fresh connection.
+            Err(Outcome::NotSent(_)) if !written && !fresh && attempt == 0 => *conn = None,
+            Err(Outcome::NotSent(msg)) => {
                 *conn = None;
-                if fresh || attempt == 1 {
-                    return Err(RequestError::new(ErrorKind::RequestError, msg));
-                }
-            }
-            Err(Outcome::NotSent(msg)) | Err(Outcome::Closed(msg)) => {
-                *conn = None;
-                return Err(RequestError::new(ErrorKind::StreamCut, msg));
+                return Err(RequestError::new(ErrorKind::RequestError, msg));
             }
         }
     }
@@ -543,10 +542,8 @@ async fn one_request(
 enum Outcome {
     /// A failure to count.
     Failed(RequestError),
-    /// The request could not go out on this connection.
+    /// No response head came back (the request may or may not have been written).
     NotSent(String),
-    /// The connection ended.
-    Closed(String),
 }
 
 async fn exchange(
