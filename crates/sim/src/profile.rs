@@ -627,6 +627,43 @@ mod tests {
     }
 
     #[test]
+    fn model_profile_file_overrides_gpu_model_and_tuning() {
+        let dir = std::env::temp_dir().join(format!("sim-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("test_config.yaml");
+        std::fs::write(
+            &path,
+            "metadata: {model_name: x}\nsim:\n  gpu: {base: H200, hbm_gb: 100}\n  model: {base: llama-3-70b, precision: fp8}\n  mtp_acceptance: 0.5\n  load_time_s: 3\n",
+        )
+        .unwrap();
+        let p = resolve("deepseek-r1-fp4", "GB200", Some(path.to_str().unwrap())).unwrap();
+        assert_eq!((p.gpu.name.as_str(), p.gpu.hbm_gb), ("H200", 100.0));
+        assert_eq!(
+            (p.model.name.as_str(), p.precision),
+            ("llama-3-70b", Precision::Fp8)
+        );
+        assert_eq!(p.tuning.mtp_acceptance, 0.5);
+        assert_eq!(p.tuning.load_fixed_s, 3.0);
+        std::fs::write(&path, "sim: {gpu: A100}\n").unwrap();
+        assert!(matches!(
+            resolve("m", "GB200", Some(path.to_str().unwrap())),
+            Err(ProfileError::Unknown { .. })
+        ));
+        std::fs::write(&path, "sim: {gpus: H100}\n").unwrap();
+        assert!(matches!(
+            resolve("m", "GB200", Some(path.to_str().unwrap())),
+            Err(ProfileError::Parse { .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        // A built-in profile name works too; anything else is unknown.
+        assert_eq!(
+            resolve("m", "H100", Some("kimi-k2")).unwrap().model.name,
+            "kimi-k2"
+        );
+        assert!(resolve("m", "H100", Some("no-such-profile")).is_err());
+    }
+
+    #[test]
     fn sim_section_wrapped_or_bare() {
         let wrapped = "metadata: {model_name: x}\nsim:\n  gpu: H100\n  model: {base: llama-3-70b, layers: 10}\n  mtp_acceptance: 0.5\n";
         let s = parse_sim_section(wrapped, "t.yaml").unwrap();

@@ -65,6 +65,8 @@ pub(crate) async fn run(
             }
         }
         if !engine.has_work() {
+            // Cancellations may have emptied the engine: keep the gauges truthful while idle.
+            publish_gauges(&app, &engine);
             let Some(cmd) = rx.recv().await else { return };
             wall_to_virt(&mut engine);
             apply(&mut engine, &mut metas, cmd);
@@ -139,11 +141,16 @@ fn deliver(
             metas.remove(&e.id);
         }
     }
+    publish_gauges(app, engine);
+    let m = &app.metrics;
+    m.prompt_tokens.fetch_add(it.prefill_tokens, Relaxed);
+    m.generation_tokens.fetch_add(it.generated_tokens, Relaxed);
+    m.observe_iteration(it.duration);
+}
+
+fn publish_gauges(app: &App, engine: &Engine) {
     let m = &app.metrics;
     m.running.store(engine.running() as u64, Relaxed);
     m.waiting.store(engine.waiting() as u64, Relaxed);
     m.kv_usage_bits.store(engine.kv_usage().to_bits(), Relaxed);
-    m.prompt_tokens.fetch_add(it.prefill_tokens, Relaxed);
-    m.generation_tokens.fetch_add(it.generated_tokens, Relaxed);
-    m.observe_iteration(it.duration);
 }

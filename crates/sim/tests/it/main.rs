@@ -300,6 +300,42 @@ async fn many_concurrent_streams() {
     }
 }
 
+#[tokio::test]
+async fn client_disconnect_cancels_the_request() {
+    // Slow enough (scale 1/10) that the stream is still running when the client leaves.
+    let s = start(Role::Agg, "", &[], 0.1).await;
+    wait_healthy(s.addr()).await;
+    let mut conn = tokio::net::TcpStream::connect(s.addr()).await.unwrap();
+    let body = completion(5000, true).to_string();
+    let req = format!(
+        "POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut conn, req.as_bytes())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = tokio::io::AsyncReadExt::read(&mut conn, &mut buf)
+        .await
+        .unwrap();
+    assert!(n > 0);
+    drop(conn);
+    let t0 = Instant::now();
+    loop {
+        let text = get(s.addr(), "/metrics").await.text();
+        if text.contains("vllm:num_requests_running{model_name=\"llama-3-8b\"} 0")
+            && text.contains("outcome=\"aborted\"} 1")
+        {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "request not cancelled:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 // ---- faults, each observed from the client side ----
 
 #[tokio::test]
