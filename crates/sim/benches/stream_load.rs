@@ -66,6 +66,8 @@ fn orchestrate(args: &[String]) {
         .read_line(&mut line)
         .unwrap();
     let addr = line.trim().to_owned();
+    let cpu0 = cpu_seconds(server.id());
+    let t0 = Instant::now();
     let status = pinned("1")
         .args(["client", "--addr", &addr])
         .args([
@@ -78,6 +80,12 @@ fn orchestrate(args: &[String]) {
         ])
         .status()
         .unwrap();
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(server.id()) - cpu0;
+    println!(
+        "server CPU {cpu:.2} s over {wall:.2} s of client run ({:.0}% of its core, connection setup included)",
+        100.0 * cpu / wall
+    );
     let proc_status =
         std::fs::read_to_string(format!("/proc/{}/status", server.id())).unwrap_or_default();
     for l in proc_status
@@ -89,6 +97,22 @@ fn orchestrate(args: &[String]) {
     let _ = server.kill();
     let _ = server.wait();
     assert!(status.success(), "client failed");
+}
+
+/// User + system CPU seconds of a process (Linux `/proc/PID/stat`, fields 14 and 15).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // `rest` starts at field 3, so utime and stime (fields 14, 15) are at 11 and 12.
+    let num = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|x| x.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (num(11) + num(12)) / 100.0
 }
 
 fn server() {
@@ -211,6 +235,7 @@ fn client(args: &[String]) {
             while set.join_next().await.is_some() {}
             let secs = start.elapsed().as_secs_f64();
             let ev = events.load(Relaxed);
+            println!("client CPU so far {:.2} s", cpu_seconds(std::process::id()));
             println!(
                 "round {round}: streams {streams} (peak open at once {}), complete {}, tokens {ev} in {secs:.2} s = {:.0} streamed tokens/s",
                 peak_open.load(Relaxed),
