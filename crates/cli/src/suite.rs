@@ -56,6 +56,10 @@ pub struct SuiteArgs {
     /// Override a config value: `section.key=value` (highest precedence; repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub sets: Vec<SetOverride>,
+    /// Cluster profile from ./servebench.yaml (else the user config dir); default: the file's
+    /// `default` profile.
+    #[arg(long = "cluster", env = "SERVEBENCH_CLUSTER", value_name = "NAME")]
+    pub cluster: Option<String>,
 }
 
 /// A loaded suite and the selected cases.
@@ -68,6 +72,8 @@ pub struct Loaded {
     pub gpu_filtered: usize,
     /// The GPU type in force, if any.
     pub gpu: Option<String>,
+    /// The cluster profile in force, if any.
+    pub profile: Option<servebench_config::profile::Profile>,
 }
 
 impl Loaded {
@@ -118,11 +124,24 @@ impl SuiteArgs {
         })
     }
 
+    /// The cluster profile: `--cluster`/SERVEBENCH_CLUSTER, else the profiles file's default.
+    fn profile(&self) -> Result<Option<servebench_config::profile::Profile>, UsageError> {
+        use servebench_config::profile;
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let paths = profile::search_paths(&cwd, &|k| std::env::var(k).ok());
+        let requested = self.cluster.as_deref().filter(|c| !c.is_empty());
+        profile::select(requested, &paths).map_err(|e| UsageError(e.to_string()))
+    }
+
     /// Loads, selects and GPU-filters. Warnings about the selection go to stderr.
     pub fn load(&self) -> Result<Loaded, UsageError> {
         let selection = self.selection()?;
         let mut opts = LoadOptions::from_process_env();
         opts.sets = self.sets.clone();
+        let profile = self.profile()?;
+        if let Some(p) = &profile {
+            p.apply(&mut opts);
+        }
         let paths = if self.paths.is_empty() {
             let default = PathBuf::from("test_configs");
             if !default.is_dir() {
@@ -165,7 +184,10 @@ impl SuiteArgs {
         let gpu = if self.show_all_gpus {
             None
         } else {
-            self.gpu_type.clone().filter(|g| !g.is_empty())
+            self.gpu_type
+                .clone()
+                .filter(|g| !g.is_empty())
+                .or_else(|| profile.as_ref().and_then(|p| p.gpu_type.clone()))
         };
         let mut out = Vec::new();
         let mut gpu_filtered = 0;
@@ -188,6 +210,7 @@ impl SuiteArgs {
             selected: out,
             gpu_filtered,
             gpu,
+            profile,
         })
     }
 }
@@ -203,4 +226,33 @@ pub fn print(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Drops a large suite without walking it: the process is about to exit, and freeing tens of
+/// thousands of small trees one by one costs a noticeable share of a 10,000-config `validate`.
+pub fn discard(loaded: Loaded) {
+    std::mem::forget(loaded);
+}
+
+/// Planning options shared by `plan` and `render`.
+#[derive(Debug, Args)]
+pub struct PlanningArgs {
+    /// Require every selected test to plan exactly this many nodes (SPEC 4 rule 13).
+    #[arg(long = "node-count", value_name = "N")]
+    pub node_count: Option<u64>,
+}
+
+impl PlanningArgs {
+    /// Plan options for a loaded suite (profile, single host for the local executor).
+    pub fn options(&self, loaded: &Loaded) -> servebench_plan::PlanOptions {
+        use servebench_config::profile::Scheduler;
+        servebench_plan::PlanOptions {
+            single_host: loaded
+                .profile
+                .as_ref()
+                .is_some_and(|p| p.scheduler == Scheduler::Local),
+            profile: loaded.profile.clone(),
+            log_dir: None,
+        }
+    }
 }

@@ -186,12 +186,12 @@ pub const VOLATILE_PATHS: &[&str] = &[
 /// order of keys in the file does not change it.
 pub fn fingerprint(tree: &Node) -> String {
     let mut hasher = Sha256::new();
-    hash_node(tree, "", &mut hasher);
+    hash_node(tree, &mut String::new(), &mut hasher);
     let digest = hasher.finalize();
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-fn hash_node(node: &Node, path: &str, h: &mut Sha256) {
+fn hash_node(node: &Node, path: &mut String, h: &mut Sha256) {
     match &node.value {
         Value::Map(entries) => {
             let mut keyed: Vec<(&str, &Node)> = entries
@@ -201,18 +201,18 @@ fn hash_node(node: &Node, path: &str, h: &mut Sha256) {
             keyed.sort_by(|a, b| a.0.cmp(b.0));
             h.update(b"{");
             for (k, v) in keyed {
-                let child = if path.is_empty() {
-                    k.to_string()
-                } else {
-                    format!("{path}.{k}")
-                };
-                if VOLATILE_PATHS.contains(&child.as_str()) {
-                    continue;
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
                 }
-                h.update(k.as_bytes());
-                h.update(b":");
-                hash_node(v, &child, h);
-                h.update(b",");
+                path.push_str(k);
+                if !VOLATILE_PATHS.contains(&path.as_str()) {
+                    h.update(k.as_bytes());
+                    h.update(b":");
+                    hash_node(v, path, h);
+                    h.update(b",");
+                }
+                path.truncate(len);
             }
             h.update(b"}");
         }
@@ -227,6 +227,10 @@ fn hash_node(node: &Node, path: &str, h: &mut Sha256) {
         Value::Str(s) => {
             h.update(b"s");
             h.update(s.as_bytes());
+        }
+        Value::Int(i) => {
+            h.update(b"i");
+            h.update(i.to_le_bytes());
         }
         other => h.update(scalar_text(other).as_bytes()),
     }

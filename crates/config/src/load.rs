@@ -246,6 +246,7 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> LoadedFile {
     apply_layers(&mut root, opts, &mut provenance);
     apply_defaults(&mut root, format, &test_type, &category, &mut provenance);
     let root = Arc::new(root);
+    let provenance = Arc::new(provenance);
     let mut dec = Decoder::new(path);
     let stem = path
         .file_stem()
@@ -268,7 +269,7 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> LoadedFile {
             out.cases = decode_aggregated(&mut dec, &root, format, &ident, &provenance);
         }
     }
-    scan_placeholders(&mut dec, &root, "");
+    scan_placeholders(&mut dec, &root, &mut String::new());
     out.diagnostics.extend(dec.diags);
     out
 }
@@ -588,9 +589,11 @@ fn apply_defaults(
     insert_default(root, &format!("{base}.metric_names"), names, prov);
 }
 
-fn scan_placeholders(dec: &mut Decoder<'_>, node: &Node, path: &str) {
+fn scan_placeholders(dec: &mut Decoder<'_>, node: &Node, path: &mut String) {
+    // The path buffer is extended and truncated in place: this runs on every value of every
+    // file, so it must not allocate per node.
     match &node.value {
-        Value::Str(s) => {
+        Value::Str(s) if s.contains('<') => {
             for ph in placeholders(s) {
                 let (var, field_hint) = placeholder_source(ph);
                 dec.push(
@@ -612,13 +615,25 @@ fn scan_placeholders(dec: &mut Decoder<'_>, node: &Node, path: &str) {
         Value::Map(entries) => {
             for (k, v) in entries {
                 if let Some(key) = k.as_key() {
-                    scan_placeholders(dec, v, &join(path, key));
+                    let len = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(key);
+                    scan_placeholders(dec, v, path);
+                    path.truncate(len);
                 }
             }
         }
         Value::Seq(items) => {
             for (i, v) in items.iter().enumerate() {
-                scan_placeholders(dec, v, &join(path, &i.to_string()));
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                let _ = std::fmt::Write::write_fmt(path, format_args!("{i}"));
+                scan_placeholders(dec, v, path);
+                path.truncate(len);
             }
         }
         _ => {}
@@ -1435,7 +1450,7 @@ fn decode_disagg(
     dec: &mut Decoder<'_>,
     root: &Arc<Node>,
     id: &Ident<'_>,
-    prov: &BTreeMap<String, Origin>,
+    prov: &Arc<BTreeMap<String, Origin>>,
 ) -> Option<TestCase> {
     dec.check_keys(root, "", TOP_DISAGG);
     let metadata = decode_metadata(dec, root);
@@ -1670,7 +1685,7 @@ fn decode_disagg(
         metrics,
         sim: root.get("sim").cloned(),
         tree: Arc::clone(root),
-        provenance: prov.clone(),
+        provenance: Arc::clone(prov),
         aliases,
     };
     Some(finish_case(id, config, None, root))
@@ -1745,7 +1760,7 @@ fn decode_aggregated(
     root: &Arc<Node>,
     format: Format,
     id: &Ident<'_>,
-    prov: &BTreeMap<String, Origin>,
+    prov: &Arc<BTreeMap<String, Origin>>,
 ) -> Vec<TestCase> {
     dec.check_keys(
         root,
@@ -1779,7 +1794,7 @@ fn decode_aggregated(
         metrics: common.metrics.clone(),
         sim: root.get("sim").cloned(),
         tree: Arc::clone(root),
-        provenance: prov.clone(),
+        provenance: Arc::clone(prov),
         aliases,
     };
     if format == Format::AggregatedExample {

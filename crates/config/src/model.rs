@@ -452,7 +452,7 @@ pub struct TestConfig {
     #[serde(skip)]
     pub tree: Arc<Node>,
     /// Values not from the file, by dotted path.
-    pub provenance: BTreeMap<String, Origin>,
+    pub provenance: Arc<BTreeMap<String, Origin>>,
     /// Logical field path -> where it really lives (legacy spellings, aggregated clients).
     #[serde(skip)]
     pub aliases: BTreeMap<String, String>,

@@ -419,12 +419,14 @@ impl Dec<'_> {
             Value::Null => Ok(Vec::new()),
             Value::Seq(items) => items.iter().map(|i| self.string(i, key)).collect(),
             // A single string is shell-split, like `slurm.extra_args`.
-            Value::Str(s) => shell_words(s).ok_or_else(|| {
-                self.err(n.span, format!("`{key}` has unbalanced quotes"))
-            }),
+            Value::Str(s) => shell_words(s)
+                .ok_or_else(|| self.err(n.span, format!("`{key}` has unbalanced quotes"))),
             other => Err(self.err(
                 n.span,
-                format!("`{key}` must be a list of strings, found {}", other.type_name()),
+                format!(
+                    "`{key}` must be a list of strings, found {}",
+                    other.type_name()
+                ),
             )),
         }
     }
@@ -629,7 +631,12 @@ mod tests {
         let paths: Vec<&str> = layer.values.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(
             paths,
-            ["slurm.partition", "slurm.account", "hardware.gpus_per_node", "slurm.job_time"]
+            [
+                "slurm.partition",
+                "slurm.account",
+                "hardware.gpus_per_node",
+                "slurm.job_time"
+            ]
         );
         let mut opts = LoadOptions::default();
         opts.env.insert("MODEL_DIR".into(), "/env-wins".into());

@@ -40,6 +40,7 @@ pub fn run(args: ListArgs) -> ExitCode {
         Format::Table => table(&loaded, args.verbose, args.show_metrics),
     };
     print(&text);
+    crate::suite::discard(loaded);
     ExitCode::from(exit::OK)
 }
 

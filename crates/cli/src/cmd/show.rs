@@ -93,7 +93,7 @@ fn resolved(cases: &[TestCase]) -> String {
     }));
     if !prov.is_empty() {
         out.push_str("\n# Values not from the file:\n");
-        for (path, origin) in prov {
+        for (path, origin) in prov.iter() {
             let _ = writeln!(out, "#   {path}: {origin}");
         }
     }

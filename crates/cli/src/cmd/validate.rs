@@ -54,7 +54,9 @@ pub fn run(args: ValidateArgs) -> ExitCode {
     for problem in &loaded.suite.problems {
         counts[2] += 1;
         let _ = write!(human, "{}", problem.render(None));
-        files.push(json!({"path": problem.file, "status": "error", "test_ids": [], "diagnostics": [problem]}));
+        if args.format == Format::Json {
+            files.push(json!({"path": problem.file, "status": "error", "test_ids": [], "diagnostics": [problem]}));
+        }
     }
     for (i, file) in loaded.suite.files.iter().enumerate() {
         if !loaded.file_selected(i) || file.skipped.is_some() {
@@ -87,8 +89,10 @@ pub fn run(args: ValidateArgs) -> ExitCode {
         } else {
             "ok"
         };
-        let ids: Vec<&str> = file.cases.iter().map(|c| c.test_id.as_str()).collect();
-        files.push(json!({"path": file.path, "status": status, "test_ids": ids, "diagnostics": file.diagnostics}));
+        if args.format == Format::Json {
+            let ids: Vec<&str> = file.cases.iter().map(|c| c.test_id.as_str()).collect();
+            files.push(json!({"path": file.path, "status": status, "test_ids": ids, "diagnostics": file.diagnostics}));
+        }
     }
     let failed = loaded.suite.problems.iter().any(fails)
         || loaded
@@ -125,5 +129,6 @@ pub fn run(args: ValidateArgs) -> ExitCode {
             print(&human);
         }
     }
+    crate::suite::discard(loaded);
     ExitCode::from(if failed { exit::FAILED } else { exit::OK })
 }
