@@ -96,10 +96,19 @@ pub struct NameTopology {
     pub cache_backend: Option<String>,
     /// `con{C}`.
     pub concurrency: Option<u64>,
+    /// `{I}k{O}k` (e.g. `8k1k`).
+    pub benchmark_type: Option<String>,
 }
 
 fn num_after(token: &str, prefix: &str) -> Option<u64> {
     token.strip_prefix(prefix)?.parse().ok()
+}
+
+/// `1k1k`, `128k8k`: digits, `k`, digits, `k`.
+fn is_benchmark_type(token: &str) -> bool {
+    let Some(body) = token.strip_suffix('k') else { return false };
+    let Some((a, b)) = body.split_once('k') else { return false };
+    !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
 }
 
 /// Parses the topology tokens of a file stem. Unknown tokens are ignored.
@@ -145,6 +154,8 @@ pub fn parse_name(stem: &str) -> NameTopology {
             t.mtp = Some(v);
         } else if let Some(v) = num_after(&token, "con") {
             t.concurrency = Some(v);
+        } else if is_benchmark_type(&token) {
+            t.benchmark_type = Some(token.clone());
         }
         if let Some(tail) = dash_suffix
             && tail.eq_ignore_ascii_case("default")
@@ -293,6 +304,7 @@ mod tests {
         assert_eq!(t.batch, Some(2));
         assert_eq!(t.mtp, Some(0));
         assert_eq!(t.cache_backend.as_deref(), Some("DEFAULT"));
+        assert_eq!(t.benchmark_type.as_deref(), Some("128k8k"));
         let t =
             parse_name("gb200_glm-5-fp4_1k1k_con4096_ctx1_dep4_gen1_dep8_eplb256_mtp1_ccb-NIXL");
         assert_eq!(t.ctx_tp, Some((true, 4)));

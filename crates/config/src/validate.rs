@@ -573,6 +573,9 @@ impl<'a> Validator<'a> {
                 *b == actual,
             );
         }
+        if let Some(bt) = &t.benchmark_type {
+            check(bt.clone(), "benchmark.input_length", format!("lengths {}", self.case.benchmark_type), *bt == self.case.benchmark_type);
+        }
         if let Some(con) = t.concurrency {
             let list = &c.benchmark.concurrency_list;
             check(
@@ -818,6 +821,7 @@ mod tests {
             rules_for(BASE, "t/disagg/perf/m_1k1k_ctx2_gen1_dep4_bs16.yaml"),
             [Rule::NameTopology, Rule::NameTopology]
         );
+        assert_eq!(rules_for(BASE, "t/disagg/perf/m_8k1k.yaml"), [Rule::NameTopology]);
     }
 
     #[test]
