@@ -5,117 +5,16 @@
 //! it stops; timestamps are `Instant`s taken when a body frame arrives.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{Connection, SendRequest};
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
 use crate::error::BenchError;
+use crate::http1::{Conn, HttpError};
 use crate::report::{ErrorKind, RequestError, RequestRecord};
 use crate::sse::{SseParser, decode_chunk};
-
-type Sender = SendRequest<Full<Bytes>>;
-
-/// One HTTP/1.1 connection: the request handle and the connection future, driven by the worker
-/// that owns it (no separate task, so a chunk reaches the parser without a cross-thread wake-up).
-pub(crate) struct Conn {
-    sender: Sender,
-    driver: Pin<Box<Connection<TokioIo<TimedStream>, Full<Bytes>>>>,
-    stamps: Arc<Stamps>,
-}
-
-/// Process-wide origin of the socket timestamps.
-fn base() -> Instant {
-    static BASE: OnceLock<Instant> = OnceLock::new();
-    *BASE.get_or_init(Instant::now)
-}
-
-/// Nanoseconds since [`base`], plus one so that 0 means "not stamped".
-fn stamp() -> u64 {
-    u64::try_from(base().elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1
-}
-
-fn instant_of(stamp: u64) -> Option<Instant> {
-    (stamp != 0).then(|| base() + Duration::from_nanos(stamp - 1))
-}
-
-/// When bytes last crossed the socket: the first write of the current request (re-armed per
-/// request) and the latest read. Timestamps are taken at the system call, so the time the
-/// client spends building requests or parsing is not counted as server latency.
-#[derive(Debug, Default)]
-pub(crate) struct Stamps {
-    first_write: AtomicU64,
-    last_read: AtomicU64,
-}
-
-/// A TCP stream that records [`Stamps`].
-pub(crate) struct TimedStream {
-    inner: TcpStream,
-    stamps: Arc<Stamps>,
-}
-
-impl AsyncRead for TimedStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.stamps.last_read.store(stamp(), Ordering::Relaxed);
-        }
-        res
-    }
-}
-
-impl TimedStream {
-    fn mark_write(&self) {
-        if self.stamps.first_write.load(Ordering::Relaxed) == 0 {
-            self.stamps.first_write.store(stamp(), Ordering::Relaxed);
-        }
-    }
-}
-
-impl AsyncWrite for TimedStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        self.mark_write();
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        self.mark_write();
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
 
 /// Where requests go.
 #[derive(Debug, Clone)]
@@ -187,23 +86,7 @@ pub(crate) async fn resolve(url: &str) -> Result<Target, BenchError> {
 
 /// Opens one HTTP/1.1 keep-alive connection with Nagle off.
 pub(crate) async fn connect(addr: SocketAddr) -> std::io::Result<Conn> {
-    let inner = TcpStream::connect(addr).await?;
-    inner.set_nodelay(true)?;
-    let stamps = Arc::new(Stamps::default());
-    let stream = TimedStream {
-        inner,
-        stamps: Arc::clone(&stamps),
-    };
-    let (sender, driver) = hyper::client::conn::http1::Builder::new()
-        .max_buf_size(1 << 20)
-        .handshake(TokioIo::new(stream))
-        .await
-        .map_err(std::io::Error::other)?;
-    Ok(Conn {
-        sender,
-        driver: Box::pin(driver),
-        stamps,
-    })
+    Conn::connect(addr).await
 }
 
 /// Opens `n` connections, at most 256 handshakes at a time.
@@ -224,24 +107,25 @@ pub(crate) async fn connect_many(target: &Target, n: usize) -> std::io::Result<V
 
 /// GET a small JSON document (used for `/v1/models` before the clock starts).
 pub(crate) async fn get_json(target: &Target, path: &str) -> Result<serde_json::Value, String> {
-    let Conn {
-        mut sender, driver, ..
-    } = connect(target.addr).await.map_err(|e| e.to_string())?;
-    tokio::spawn(driver);
-    let req = http::Request::get(format!("{}{path}", target.prefix))
-        .header(http::header::HOST, &target.authority)
-        .body(Full::new(Bytes::new()))
-        .map_err(|e| e.to_string())?;
-    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-    let status = resp.status();
-    let body = resp
-        .into_body()
-        .collect()
+    let mut c = connect(target.addr).await.map_err(|e| e.to_string())?;
+    let head = format!(
+        "GET {}{path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nUser-Agent: servebench\r\n",
+        target.prefix, target.authority
+    );
+    c.send(head.as_bytes(), b"")
         .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    if !status.is_success() {
-        return Err(format!("HTTP {status}"));
+        .map_err(|e| e.to_string())?;
+    let h = c.read_head().await.map_err(|e| format!("{e:?}"))?;
+    let mut body = Vec::new();
+    let at = c.last_read;
+    c.read_body(&h, at, &mut |d, _| {
+        body.extend_from_slice(d);
+        body.len() < (16 << 20)
+    })
+    .await
+    .map_err(|e| format!("{e:?}"))?;
+    if !(200..300).contains(&h.status) {
+        return Err(format!("HTTP {}", h.status));
     }
     serde_json::from_slice(&body).map_err(|e| format!("invalid JSON: {e}"))
 }
@@ -249,8 +133,8 @@ pub(crate) async fn get_json(target: &Target, path: &str) -> Result<serde_json::
 /// Everything the workers share, built before the clock starts.
 pub(crate) struct Plan {
     pub(crate) target: Target,
-    /// Full request path (prefix + endpoint).
-    pub(crate) path: String,
+    /// Request line and headers up to, not including, `Content-Length`.
+    pub(crate) head: Vec<u8>,
     pub(crate) bodies: Vec<Bytes>,
     /// Expected output tokens per request (to size buffers).
     pub(crate) expected: Vec<u64>,
@@ -260,7 +144,18 @@ pub(crate) struct Plan {
     pub(crate) keep_text: bool,
     pub(crate) timeout: Duration,
     pub(crate) deadline: Option<Duration>,
-    pub(crate) api_key: Option<String>,
+}
+
+/// The request line and fixed headers of every request of a run.
+pub(crate) fn request_head(target: &Target, path: &str, api_key: Option<&str>) -> Vec<u8> {
+    let mut h = format!(
+        "POST {}{path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: text/event-stream, application/json\r\nUser-Agent: servebench\r\n",
+        target.prefix, target.authority
+    );
+    if let Some(key) = api_key {
+        h.push_str(&format!("Authorization: Bearer {key}\r\n"));
+    }
+    h.into_bytes()
 }
 
 /// Runs all requests of `plan` on `workers` workers. `conns` are pre-opened connections (fewer
@@ -276,12 +171,15 @@ pub(crate) async fn run(
     let t0 = Instant::now();
     for _ in 0..workers.max(1) {
         let sender = conns.pop();
-        handles.push(tokio::spawn(worker(
+        // Unconstrained: tokio's cooperative budget would otherwise send a worker that just
+        // finished a long stream to the back of the run queue before it writes its next request,
+        // which at concurrency 1024 on one thread is a whole round of every other stream.
+        handles.push(tokio::spawn(tokio::task::unconstrained(worker(
             Arc::clone(&plan),
             Arc::clone(&next),
             t0,
             sender,
-        )));
+        ))));
     }
     let mut records = Vec::with_capacity(plan.bodies.len());
     let mut returned = Vec::with_capacity(workers);
@@ -345,7 +243,7 @@ async fn worker(
         let mut state = StreamState::new(expected, plan.keep_text, std::mem::take(&mut text_buf));
         let outcome = tokio::time::timeout_at(
             limit.into(),
-            one_request(&plan, &mut sender, body.clone(), &mut sse, &mut state),
+            one_request(&plan, &mut sender, body, &mut sse, &mut state),
         )
         .await;
         let end = Instant::now();
@@ -479,164 +377,134 @@ impl StreamState {
 }
 
 /// Sends one request on the worker's connection, opening a fresh one when there is none or the
-/// old one turned out closed before the request went out (then once more on a fresh one).
+/// server closed it. A kept-alive connection that turns out dead before any response byte (the
+/// server closed it while the request was on its way) gets one retry on a fresh connection.
 async fn one_request(
     plan: &Plan,
     conn: &mut Option<Conn>,
-    body: Bytes,
+    body: &[u8],
     sse: &mut SseParser,
     state: &mut StreamState,
 ) -> Result<(), RequestError> {
-    for attempt in 0..2 {
-        let fresh = match conn {
-            Some(c) if !c.sender.is_closed() => false,
-            _ => {
-                *conn = None;
-                let c = connect(plan.target.addr)
-                    .await
-                    .map_err(|e| RequestError::new(ErrorKind::ConnectError, e.to_string()))?;
-                *conn = Some(c);
-                true
-            }
-        };
-        let Some(Conn {
-            sender,
-            driver,
-            stamps,
-        }) = conn.as_mut()
-        else {
+    let mut attempt = 0;
+    let c = loop {
+        attempt += 1;
+        let fresh = !conn.as_mut().is_some_and(Conn::usable);
+        if fresh {
+            *conn = None;
+            let c = connect(plan.target.addr)
+                .await
+                .map_err(|e| RequestError::new(ErrorKind::ConnectError, e.to_string()))?;
+            *conn = Some(c);
+        }
+        let Some(c) = conn.as_mut() else {
             return Err(RequestError::new(ErrorKind::ConnectError, "no connection"));
         };
-        stamps.first_write.store(0, Ordering::Relaxed);
-        let (outcome, written) = {
-            let fut = exchange(plan, sender, stamps, body.clone(), sse, state);
-            tokio::pin!(fut);
-            let outcome = tokio::select! {
-                biased;
-                r = &mut fut => r,
-                // The connection ended: whatever it delivered (a response head, the last
-                // frames, an error) is still in the exchange's channels, so let it finish.
-                _ = driver.as_mut() => fut.await,
-            };
-            (outcome, stamps.first_write.load(Ordering::Relaxed) != 0)
-        };
-        match outcome {
-            Ok(()) => return Ok(()),
-            Err(Outcome::Failed(e)) => return Err(e),
-            // Nothing left the client: the kept-alive connection was already gone. Try once
-            // more on a fresh connection.
-            Err(Outcome::NotSent(_)) if !written && !fresh && attempt == 0 => *conn = None,
-            Err(Outcome::NotSent(msg)) => {
+        let retry = !fresh && attempt == 1;
+        match c.send(&plan.head, body).await {
+            Ok(t) => state.wrote = Some(t),
+            Err(_) if retry => {
+                *conn = None;
+                continue;
+            }
+            Err(e) => {
+                *conn = None;
+                return Err(RequestError::new(ErrorKind::RequestError, e.to_string()));
+            }
+        }
+        match c.read_head().await {
+            Ok(head) => break (c, head),
+            Err(HttpError::NoResponse(_)) if retry => *conn = None,
+            Err(HttpError::NoResponse(msg) | HttpError::BadHead(msg)) => {
                 *conn = None;
                 return Err(RequestError::new(ErrorKind::RequestError, msg));
             }
-        }
-    }
-    Err(RequestError::new(
-        ErrorKind::RequestError,
-        "no usable connection",
-    ))
-}
-
-/// How an exchange failed.
-enum Outcome {
-    /// A failure to count.
-    Failed(RequestError),
-    /// No response head came back (the request may or may not have been written).
-    NotSent(String),
-}
-
-async fn exchange(
-    plan: &Plan,
-    sender: &mut Sender,
-    stamps: &Stamps,
-    body: Bytes,
-    sse: &mut SseParser,
-    state: &mut StreamState,
-) -> Result<(), Outcome> {
-    let fail = |kind, msg: String| Outcome::Failed(RequestError::new(kind, msg));
-    sender
-        .ready()
-        .await
-        .map_err(|e| Outcome::NotSent(e.to_string()))?;
-    let mut req = http::Request::post(plan.path.as_str())
-        .header(http::header::HOST, plan.target.authority.as_str())
-        .header(http::header::CONTENT_TYPE, "application/json");
-    if let Some(key) = &plan.api_key {
-        req = req.header(http::header::AUTHORIZATION, format!("Bearer {key}"));
-    }
-    let req = req
-        .body(Full::new(body))
-        .map_err(|e| fail(ErrorKind::RequestError, e.to_string()))?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| Outcome::NotSent(e.to_string()))?;
-    state.head = true;
-    state.wrote = instant_of(stamps.first_write.load(Ordering::Relaxed));
-    // Arrival of a frame: the read that brought its bytes (never later than now).
-    let arrival = || {
-        instant_of(stamps.last_read.load(Ordering::Relaxed))
-            .map_or_else(Instant::now, |t| t.min(Instant::now()))
-    };
-    let status = resp.status();
-    let mut body = resp.into_body();
-    if status != http::StatusCode::OK {
-        let mut msg = Vec::new();
-        while let Some(Ok(frame)) = body.frame().await {
-            if let Ok(d) = frame.into_data()
-                && msg.len() < 4096
-            {
-                msg.extend_from_slice(&d);
+            Err(HttpError::Cut(msg)) => {
+                *conn = None;
+                return Err(RequestError::new(ErrorKind::StreamCut, msg));
             }
         }
+    };
+    let (c, head) = c;
+    state.head = true;
+    let arrived = c.last_read;
+    let cut = |e: HttpError| {
+        let msg = match e {
+            HttpError::NoResponse(m) | HttpError::BadHead(m) | HttpError::Cut(m) => m,
+        };
+        RequestError::new(ErrorKind::StreamCut, msg)
+    };
+    if head.status != 200 {
+        let mut msg = Vec::new();
+        let read = c
+            .read_body(&head, arrived, &mut |d, _| {
+                if msg.len() < 512 {
+                    msg.extend_from_slice(d);
+                }
+                true
+            })
+            .await;
+        if read.is_err() {
+            *conn = None;
+        }
         msg.truncate(512);
-        return Err(fail(
-            ErrorKind::Http(status.as_u16()),
+        return Err(RequestError::new(
+            ErrorKind::Http(head.status),
             String::from_utf8_lossy(&msg).into_owned(),
         ));
     }
     if !plan.streaming {
-        let whole = body
-            .collect()
-            .await
-            .map_err(|e| fail(ErrorKind::StreamCut, e.to_string()))?
-            .to_bytes();
-        let now = arrival();
-        state.on_event(&whole, now);
+        let mut whole = Vec::new();
+        let mut last = arrived;
+        let read = c
+            .read_body(&head, arrived, &mut |d, t| {
+                whole.extend_from_slice(d);
+                last = t;
+                true
+            })
+            .await;
+        if let Err(e) = read {
+            *conn = None;
+            return Err(cut(e));
+        }
+        state.on_event(&whole, last);
         state.done = true;
         if let Some(e) = state.failed.take() {
-            return Err(Outcome::Failed(e));
+            return Err(e);
         }
         if state.first.is_none() {
-            return Err(fail(
+            return Err(RequestError::new(
                 ErrorKind::EmptyStream,
-                "response has no choices".into(),
+                "response has no choices",
             ));
         }
         return Ok(());
     }
     sse.reset();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| fail(ErrorKind::StreamCut, e.to_string()))?;
-        let now = arrival();
-        if let Ok(data) = frame.into_data() {
-            sse.feed(&data, &mut |ev| state.on_event(ev, now));
-        }
-        if let Some(e) = state.failed.take() {
-            return Err(Outcome::Failed(e));
-        }
+    let read = c
+        .read_body(&head, arrived, &mut |d, t| {
+            sse.feed(d, &mut |ev| state.on_event(ev, t));
+            state.failed.is_none()
+        })
+        .await;
+    if let Some(e) = state.failed.take() {
+        *conn = None;
+        return Err(e);
+    }
+    if let Err(e) = read {
+        *conn = None;
+        return Err(cut(e));
     }
     if !state.done {
-        return Err(fail(
+        return Err(RequestError::new(
             ErrorKind::StreamCut,
-            "stream ended without [DONE]".into(),
+            "stream ended without [DONE]",
         ));
     }
     if state.first.is_none() {
-        return Err(fail(
+        return Err(RequestError::new(
             ErrorKind::EmptyStream,
-            "stream carried no choices".into(),
+            "stream carried no choices",
         ));
     }
     Ok(())

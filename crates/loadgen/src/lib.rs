@@ -27,6 +27,7 @@ mod config;
 mod dataset;
 mod engine;
 mod error;
+mod http1;
 mod metrics;
 mod report;
 mod sse;
@@ -280,13 +281,12 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
         vec![engine::connect(target.addr).await.map_err(unreachable)?]
     };
     let keep_text = cfg.keep_text || tok.is_some();
-    let path = format!("{}{}", target.prefix, cfg.endpoint.path());
-    let api_key = cfg.api_key.clone();
+    let head = engine::request_head(&target, cfg.endpoint.path(), cfg.api_key.as_deref());
     if cfg.warmup > 0 {
         let k = cfg.warmup;
         let plan = engine::Plan {
             target: target.clone(),
-            path: path.clone(),
+            head: head.clone(),
             bodies: bodies.iter().cycle().take(k).cloned().collect(),
             expected: samples
                 .iter()
@@ -299,14 +299,13 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
             keep_text: false,
             timeout: cfg.request_timeout,
             deadline: cfg.deadline,
-            api_key: api_key.clone(),
         };
         let (_, _, _, back) = engine::run(Arc::new(plan), workers.min(k), conns).await?;
         conns = back;
     }
     let plan = engine::Plan {
         target,
-        path,
+        head,
         expected: samples.iter().map(|s| s.output_len).collect(),
         bodies,
         schedule: schedule(cfg.request_rate, n, cfg.seed)?,
@@ -314,7 +313,6 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
         keep_text,
         timeout: cfg.request_timeout,
         deadline: cfg.deadline,
-        api_key,
     };
     let date = utc_stamp(SystemTime::now());
     let cpu0 = metrics::cpu_times();
