@@ -28,6 +28,10 @@ enum Command {
     Show(cmd::show::ShowArgs),
     /// Check configs against every validation rule before any GPU is spent.
     Validate(cmd::validate::ValidateArgs),
+    /// Plan nodes, GPUs, ports and the SLURM request of every selected test.
+    Plan(cmd::plan::PlanArgs),
+    /// Write one self-contained job bundle per selected test.
+    Render(cmd::render::RenderArgs),
     /// Load-test an OpenAI-compatible server (the built-in benchmark client).
     Bench(Box<servebench_loadgen::cli::BenchArgs>),
     /// Run the GPU-free simulated serving engine.
@@ -52,6 +56,8 @@ pub fn main_impl() -> ExitCode {
         Command::List(args) => cmd::list::run(args),
         Command::Show(args) => cmd::show::run(args),
         Command::Validate(args) => cmd::validate::run(args),
+        Command::Plan(args) => cmd::plan::run(args),
+        Command::Render(args) => cmd::render::run(args),
         Command::Bench(args) => cmd::bench::run(*args),
         Command::Sim(args) => cmd::sim::run(*args),
     }

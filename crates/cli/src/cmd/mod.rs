@@ -2,6 +2,8 @@
 
 pub mod bench;
 pub mod list;
+pub mod plan;
+pub mod render;
 pub mod show;
 pub mod sim;
 pub mod validate;

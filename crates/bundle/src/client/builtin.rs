@@ -1,0 +1,74 @@
+//! The built-in load generator (`servebench bench`, SPEC 13).
+
+use super::{ClientAdapter, Dataset, Run, push};
+use crate::Ctx;
+
+/// `servebench bench`.
+pub struct Builtin;
+
+impl ClientAdapter for Builtin {
+    fn name(&self) -> &'static str {
+        "builtin"
+    }
+
+    fn argv(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Vec<String> {
+        let b = &ctx.case.config.benchmark;
+        let mut argv = ctx.servebench_bin();
+        argv.push("bench".into());
+        push(
+            &mut argv,
+            &[
+                ("--host", run.host.to_string()),
+                ("--port", run.port.to_string()),
+                ("--endpoint", "/v1/completions".into()),
+                ("--backend", "openai".into()),
+                ("--model", run.model.to_string()),
+            ],
+        );
+        match run.dataset {
+            Dataset::Random => {
+                push(
+                    &mut argv,
+                    &[
+                        ("--dataset-name", "random".into()),
+                        ("--random-input-len", b.input_length.to_string()),
+                        ("--random-output-len", b.output_length.to_string()),
+                        ("--random-range-ratio", b.benchmark_ratio.to_string()),
+                    ],
+                );
+                argv.push("--random-ids".into());
+            }
+            Dataset::Custom(path) => push(
+                &mut argv,
+                &[
+                    ("--dataset-name", "trtllm_custom".into()),
+                    ("--dataset-path", path.clone()),
+                ],
+            ),
+        }
+        push(
+            &mut argv,
+            &[
+                ("--num-prompts", run.num_prompts.to_string()),
+                ("--max-concurrency", run.concurrency.to_string()),
+            ],
+        );
+        argv.push("--ignore-eos".into());
+        push(
+            &mut argv,
+            &[("--percentile-metrics", "ttft,tpot,itl,e2el".into())],
+        );
+        if !b.streaming {
+            argv.push("--non-streaming".into());
+        }
+        argv.push("--save-result".into());
+        push(
+            &mut argv,
+            &[
+                ("--result-dir", run.result_dir.to_string()),
+                ("--result-filename", self.result_file().into()),
+            ],
+        );
+        argv
+    }
+}

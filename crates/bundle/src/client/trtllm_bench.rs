@@ -1,0 +1,79 @@
+//! TensorRT-LLM's `benchmark_serving` (upstream's `run_benchmark.sh` / `_nv_sa.sh` commands).
+
+use super::{ClientAdapter, Dataset, Run, push};
+use crate::Ctx;
+
+/// `python -m tensorrt_llm.serve.scripts.benchmark_serving`.
+pub struct TrtllmBench;
+
+impl ClientAdapter for TrtllmBench {
+    fn name(&self) -> &'static str {
+        "trtllm-bench-serving"
+    }
+
+    fn argv(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Vec<String> {
+        let b = &ctx.case.config.benchmark;
+        let mut argv: Vec<String> = ["python3", "-m", "tensorrt_llm.serve.scripts.benchmark_serving"]
+            .map(String::from)
+            .to_vec();
+        push(
+            &mut argv,
+            &[
+                ("--model", run.model.to_string()),
+                ("--backend", "openai".into()),
+                ("--host", run.host.to_string()),
+                ("--port", run.port.to_string()),
+            ],
+        );
+        match run.dataset {
+            Dataset::Random => {
+                push(&mut argv, &[("--dataset-name", "random".into())]);
+                argv.push("--random-ids".into());
+                push(
+                    &mut argv,
+                    &[
+                        ("--random-input-len", b.input_length.to_string()),
+                        ("--random-output-len", b.output_length.to_string()),
+                        ("--random-range-ratio", b.benchmark_ratio.to_string()),
+                    ],
+                );
+            }
+            Dataset::Custom(path) => push(
+                &mut argv,
+                &[
+                    ("--dataset-name", "trtllm_custom".into()),
+                    ("--dataset-path", path.clone()),
+                ],
+            ),
+        }
+        push(
+            &mut argv,
+            &[
+                ("--num-prompts", run.num_prompts.to_string()),
+                ("--max-concurrency", run.concurrency.to_string()),
+            ],
+        );
+        argv.push("--ignore-eos".into());
+        argv.push("--trust-remote-code".into());
+        argv.push("--no-test-input".into());
+        push(
+            &mut argv,
+            &[("--percentile-metrics", "ttft,tpot,itl,e2el".into())],
+        );
+        if b.use_nv_sa_benchmark {
+            argv.push("--use-chat-template".into());
+        }
+        if !b.streaming {
+            argv.push("--non-streaming".into());
+        }
+        argv.push("--save-result".into());
+        push(
+            &mut argv,
+            &[
+                ("--result-dir", run.result_dir.to_string()),
+                ("--result-filename", self.result_file().into()),
+            ],
+        );
+        argv
+    }
+}
