@@ -410,3 +410,130 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Role;
+    use crate::profile;
+    use crate::worker::WorkerConfig;
+
+    fn engine(yaml: &str) -> Engine {
+        let cfg = WorkerConfig::parse(yaml, "t").unwrap();
+        let shape = ServerShape::new(
+            Role::Agg,
+            &cfg,
+            profile::resolve("llama-3-8b", "H100", None).unwrap(),
+        );
+        Engine::new(shape, 1)
+    }
+
+    fn req(id: u64, input: u32, output: u32) -> SimRequest {
+        SimRequest {
+            id,
+            input_tokens: input,
+            output_tokens: output,
+            reserve_tokens: output,
+            phase: Phase::Full,
+            seed: 0,
+        }
+    }
+
+    #[test]
+    fn long_prompts_are_prefilled_in_chunks() {
+        let mut e = engine("max_num_tokens: 1000\n");
+        e.submit(req(1, 2500, 2));
+        let its: Vec<Iteration> = std::iter::from_fn(|| e.step()).collect();
+        let prefill: Vec<u64> = its.iter().map(|i| i.prefill_tokens).collect();
+        assert_eq!(prefill, vec![1000, 1000, 500, 0]);
+        assert_eq!(
+            its[2].emits,
+            vec![Emit {
+                id: 1,
+                tokens: 1,
+                first: true,
+                finished: false
+            }]
+        );
+        assert_eq!(
+            its[3].emits,
+            vec![Emit {
+                id: 1,
+                tokens: 1,
+                first: false,
+                finished: true
+            }]
+        );
+        assert!(!e.has_work());
+    }
+
+    #[test]
+    fn batch_cap_and_kv_capacity_queue_requests() {
+        let mut e = engine("max_batch_size: 2\n");
+        for id in 0..3 {
+            e.submit(req(id, 10, 5));
+        }
+        e.step();
+        assert_eq!((e.running(), e.waiting()), (2, 1));
+        // KV: a cache of 4000 tokens holds one 3000-token reservation at a time.
+        let mut e = engine("max_seq_len: 4000\n");
+        e.shape.kv_capacity_tokens = 4000;
+        e.submit(req(1, 1000, 2000));
+        e.submit(req(2, 1000, 2000));
+        e.step();
+        assert_eq!((e.running(), e.waiting()), (1, 1));
+        assert!(e.cancel(1));
+        e.step();
+        assert_eq!(
+            (e.running(), e.waiting()),
+            (1, 0),
+            "cancel released the reservation"
+        );
+        assert!(!e.cancel(99));
+    }
+
+    #[test]
+    fn decode_only_waits_for_the_transfer_then_sends_the_first_token() {
+        let mut e = engine("");
+        e.submit(SimRequest {
+            phase: Phase::DecodeOnly { transfer_s: 0.5 },
+            ..req(7, 100, 3)
+        });
+        let it = e.step().unwrap();
+        assert!(
+            it.start >= 0.5,
+            "the clock jumped to the end of the transfer"
+        );
+        assert_eq!(
+            it.emits[0],
+            Emit {
+                id: 7,
+                tokens: 1,
+                first: true,
+                finished: false
+            }
+        );
+        assert_eq!(it.prefill_tokens, 0, "no prefill on the gen side");
+        let total: u32 = std::iter::once(it)
+            .chain(std::iter::from_fn(|| e.step()))
+            .flat_map(|i| i.emits)
+            .map(|e| e.tokens)
+            .sum();
+        assert_eq!(total, 3);
+    }
+
+    #[test]
+    fn mtp_emits_several_tokens_per_step() {
+        let mut e = engine("speculative_config: {num_nextn_predict_layers: 3}\n");
+        e.submit(req(1, 10, 200));
+        let its: Vec<Iteration> = std::iter::from_fn(|| e.step()).collect();
+        let total: u32 = its.iter().flat_map(|i| &i.emits).map(|e| e.tokens).sum();
+        assert_eq!(total, 200);
+        // Expected 1 + 0.85 + 0.85^2 + 0.85^3 = 3.2 tokens per step.
+        let steps = its.len() as f64 - 1.0;
+        assert!(
+            (50.0..80.0).contains(&steps),
+            "{steps} decode steps for 199 tokens"
+        );
+    }
+}

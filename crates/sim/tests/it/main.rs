@@ -491,6 +491,72 @@ async fn fault_slow_factor() {
     assert!(slow > normal * 2, "{normal:?} vs {slow:?}");
 }
 
+/// Seconds until the first SSE event of a streaming request arrives.
+async fn time_to_first_event(addr: std::net::SocketAddr, body: &Value) -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = body.to_string();
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let t0 = Instant::now();
+    let req = format!(
+        "POST /v1/completions HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    conn.write_all(req.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(
+            n > 0,
+            "closed before the first event: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+        if seen.windows(6).any(|w| w == b"data: ") {
+            return t0.elapsed().as_secs_f64();
+        }
+    }
+}
+
+#[tokio::test]
+async fn kv_transfer_delays_the_first_token_on_a_gen_server_in_real_time() {
+    // Time scale 1, no load time: the wall clock shows the model's transfer time.
+    let yaml = "cache_transceiver_config: {backend: MPI}\n";
+    let mut profiles = profile::resolve(MODEL, "H100", None).unwrap();
+    profiles.tuning.load_fixed_s = 0.0;
+    profiles.tuning.load_gbps = f64::INFINITY;
+    profiles.tuning.jitter = 0.0;
+    let worker = WorkerConfig::parse(yaml, "gen.yaml").unwrap();
+    let shape = servebench_sim::model::ServerShape::new(Role::Gen, &worker, profiles.clone());
+    let cfg = ServeConfig {
+        role: Role::Gen,
+        worker,
+        model: MODEL.to_owned(),
+        profiles,
+        time_scale: 1.0,
+        seed: 1,
+        faults: Vec::new(),
+        log: EngineLog::Off,
+    };
+    let server = SimServer::bind("127.0.0.1:0".parse().unwrap(), cfg)
+        .await
+        .unwrap();
+    wait_healthy(server.local_addr()).await;
+    let gen_request = |input: u32| {
+        json!({"prompt": (0..input).collect::<Vec<u32>>(), "max_tokens": 2, "ignore_eos": true, "stream": true,
+               "disaggregated_params": {"request_type": "generation_only", "kv_handle": {"ctx_world": 1}}})
+    };
+    let short = time_to_first_event(server.local_addr(), &gen_request(100)).await;
+    let long = time_to_first_event(server.local_addr(), &gen_request(30_000)).await;
+    let expected = shape.kv_transfer_time(30_000, 1) - shape.kv_transfer_time(100, 1);
+    assert!(expected > 0.1, "{expected}");
+    let got = long - short;
+    assert!(
+        got > expected * 0.7 && got < expected * 1.5 + 0.05,
+        "expected about {expected:.3}s more, got {got:.3}s"
+    );
+}
+
 // ---- disaggregated flow through the router ----
 
 #[tokio::test]
