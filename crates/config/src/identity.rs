@@ -106,8 +106,12 @@ fn num_after(token: &str, prefix: &str) -> Option<u64> {
 
 /// `1k1k`, `128k8k`: digits, `k`, digits, `k`.
 fn is_benchmark_type(token: &str) -> bool {
-    let Some(body) = token.strip_suffix('k') else { return false };
-    let Some((a, b)) = body.split_once('k') else { return false };
+    let Some(body) = token.strip_suffix('k') else {
+        return false;
+    };
+    let Some((a, b)) = body.split_once('k') else {
+        return false;
+    };
     !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
 }
 

@@ -1130,6 +1130,7 @@ fn decode_metrics(dec: &mut Decoder<'_>, root: &Node) -> Metrics {
             .unwrap_or_default(),
         metric_names: dec.strings(node, path, "metric_names").unwrap_or_default(),
     };
+    check_metric_pattern(dec, node, path, &metrics);
     if metrics.metric_names.is_empty() {
         dec.push(
             Diagnostic::new(
@@ -1144,6 +1145,73 @@ fn decode_metrics(dec: &mut Decoder<'_>, root: &Node) -> Metrics {
         );
     }
     metrics
+}
+
+/// The pattern must compile (multi-line, verbose, as upstream) and have one group per metric
+/// name, optionally plus a trailing concurrency group. Any number of metrics works (upstream
+/// silently required three groups).
+fn check_metric_pattern(dec: &mut Decoder<'_>, node: &Node, path: &str, m: &Metrics) {
+    let field = format!("{path}.extractor_pattern");
+    let span = node
+        .get("extractor_pattern")
+        .map(|n| n.span)
+        .or_else(|| node.get("metric_names").map(|n| n.span));
+    let groups = match pattern_groups(&m.extractor_pattern) {
+        Ok(g) => g,
+        Err(reason) => {
+            dec.push(
+                Diagnostic::new(Rule::InvalidValue, dec.file, field, format!("the metrics pattern is not a valid regex: {reason}"))
+                    .at(span)
+                    .expected("a regex with one capture group per metric name")
+                    .hint("fix the pattern; it is compiled multi-line and verbose (escape spaces as `\\ `)"),
+            );
+            return;
+        }
+    };
+    let names = m.metric_names.len();
+    if groups != names && groups != names + 1 {
+        dec.push(
+            Diagnostic::new(
+                Rule::InvalidValue,
+                dec.file,
+                field,
+                format!(
+                    "the metrics pattern has {groups} capture group(s) for {names} metric name(s)"
+                ),
+            )
+            .at(span)
+            .actual(format!("{groups} group(s)"))
+            .expected(format!(
+                "{names} group(s), or {} with a trailing concurrency group",
+                names + 1
+            ))
+            .hint("use one group per name in `metric_names` (non-capturing `(?:...)` elsewhere)"),
+        );
+    }
+}
+
+/// Capture groups of a metrics pattern, compiled once per thread and pattern (a suite of
+/// thousands of configs shares a handful of patterns).
+fn pattern_groups(pattern: &str) -> Result<usize, String> {
+    thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::HashMap<String, Result<usize, String>>> = Default::default();
+    }
+    CACHE.with(|cache| {
+        if let Some(hit) = cache.borrow().get(pattern) {
+            return hit.clone();
+        }
+        let result = regex::RegexBuilder::new(pattern)
+            .multi_line(true)
+            .ignore_whitespace(true)
+            .size_limit(1 << 22)
+            .build()
+            .map(|re| re.captures_len().saturating_sub(1))
+            .map_err(|e| e.to_string().lines().last().unwrap_or_default().to_string());
+        cache
+            .borrow_mut()
+            .insert(pattern.to_string(), result.clone());
+        result
+    })
 }
 
 fn decode_slurm(dec: &mut Decoder<'_>, root: &Node) -> Slurm {
@@ -2181,6 +2249,56 @@ mod tests {
         let ids: Vec<_> = f.diagnostics.iter().map(|d| (d.rule, d.line)).collect();
         assert!(ids.contains(&(Rule::WrongType, Some(9))), "{ids:?}");
         assert!(ids.contains(&(Rule::UnknownKey, Some(8))), "{ids:?}");
+    }
+
+    #[test]
+    fn metric_overrides_are_partial_and_any_size() {
+        // One metric, custom pattern, default log file kept.
+        let text = MINIMAL.replace(
+            "metadata:\n  model_name: m\n",
+            "metadata:\n  model_name: m\n  metrics:\n    extractor_pattern: 'Mean\\ TTFT\\ \\(ms\\):\\s+([0-9.]+)'\n    metric_names: [MEAN_TTFT]\n",
+        );
+        let f = load("a/disagg/perf/x.yaml", &text);
+        assert!(!f.has_errors(), "{:#?}", f.diagnostics);
+        let m = &f.cases[0].config.metrics;
+        assert_eq!(m.metric_names, ["MEAN_TTFT"]);
+        assert_eq!(m.log_file, "6_bench.log");
+        assert_eq!(
+            f.cases[0].config.provenance["metadata.metrics.log_file"],
+            Origin::Default
+        );
+        // Names without a pattern keep the default pattern, whose group count must then fit.
+        let bad = MINIMAL.replace(
+            "metadata:\n  model_name: m\n",
+            "metadata:\n  model_name: m\n  metrics:\n    metric_names: [A, B, C, D]\n",
+        );
+        let f = load("a/disagg/perf/x.yaml", &bad);
+        assert!(
+            f.diagnostics
+                .iter()
+                .any(|d| d.rule == Rule::InvalidValue
+                    && d.message.contains("3 capture group(s) for 4")),
+            "{:#?}",
+            f.diagnostics
+        );
+        // Under benchmark.metrics too; both at once is an error.
+        let both = text.replace(
+            "benchmark:\n",
+            "benchmark:\n  metrics:\n    log_file: x.log\n",
+        );
+        let f = load("a/disagg/perf/x.yaml", &both);
+        assert!(
+            f.diagnostics
+                .iter()
+                .any(|d| d.rule == Rule::ConflictingKeys)
+        );
+        let invalid = text.replace("([0-9.]+)", "([0-9.]+");
+        let f = load("a/disagg/perf/x.yaml", &invalid);
+        assert!(
+            f.diagnostics
+                .iter()
+                .any(|d| d.message.contains("not a valid regex"))
+        );
     }
 
     #[test]

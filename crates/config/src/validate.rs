@@ -574,7 +574,12 @@ impl<'a> Validator<'a> {
             );
         }
         if let Some(bt) = &t.benchmark_type {
-            check(bt.clone(), "benchmark.input_length", format!("lengths {}", self.case.benchmark_type), *bt == self.case.benchmark_type);
+            check(
+                bt.clone(),
+                "benchmark.input_length",
+                format!("lengths {}", self.case.benchmark_type),
+                *bt == self.case.benchmark_type,
+            );
         }
         if let Some(con) = t.concurrency {
             let list = &c.benchmark.concurrency_list;
@@ -821,7 +826,10 @@ mod tests {
             rules_for(BASE, "t/disagg/perf/m_1k1k_ctx2_gen1_dep4_bs16.yaml"),
             [Rule::NameTopology, Rule::NameTopology]
         );
-        assert_eq!(rules_for(BASE, "t/disagg/perf/m_8k1k.yaml"), [Rule::NameTopology]);
+        assert_eq!(
+            rules_for(BASE, "t/disagg/perf/m_8k1k.yaml"),
+            [Rule::NameTopology]
+        );
     }
 
     #[test]
