@@ -30,6 +30,11 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The response body type of every handler.
 pub(crate) type RespBody = BoxBody<Bytes, BoxError>;
 
+/// Longest "natural" answer (ending at EOS) when a request sets neither `max_tokens` nor
+/// `ignore_eos`: a chat request's default `max_tokens` is all of `max_seq_len`, and real models
+/// stop long before that.
+const NATURAL_LENGTH_CAP: u32 = 1024;
+
 /// Largest request body accepted.
 const MAX_BODY: usize = 64 << 20;
 /// Time left to open connections to flush after a crash or shutdown.
@@ -275,10 +280,16 @@ async fn run_request(app: Arc<App>, r: ApiRequest, cut: bool) -> Response<RespBo
             let out = if r.ignore_eos {
                 max_tokens
             } else {
-                // Without ignore_eos, "EOS" comes uniformly between half and all of max_tokens.
-                let lo = max_tokens.div_ceil(2);
+                // Without ignore_eos, "EOS" comes uniformly between half and all of max_tokens
+                // (of NATURAL_LENGTH_CAP when the client set no max_tokens).
+                let cap = if r.max_tokens.is_some() {
+                    max_tokens
+                } else {
+                    max_tokens.min(NATURAL_LENGTH_CAP)
+                };
+                let lo = cap.div_ceil(2);
                 let mut rng = Rng::derive(app.seed, r.prompt_hash);
-                lo + (rng.next_u64() % u64::from(max_tokens - lo + 1)) as u32
+                lo + (rng.next_u64() % u64::from(cap - lo + 1)) as u32
             };
             let phase = match stage {
                 Some(DisaggStage::GenerationOnly { ctx_world }) => Phase::DecodeOnly {
