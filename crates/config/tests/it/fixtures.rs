@@ -134,3 +134,40 @@ fn upstream_generations_are_read_correctly() {
         "each aggregated case has its own fingerprint"
     );
 }
+
+/// Strips locations so trees compare by content.
+fn content(n: &servebench_config::yaml::Node) -> servebench_config::yaml::Node {
+    use servebench_config::yaml::{Node, Value};
+    let value = match &n.value {
+        Value::Seq(items) => Value::Seq(items.iter().map(content).collect()),
+        Value::Map(e) => Value::Map(e.iter().map(|(k, v)| (content(k), content(v))).collect()),
+        other => other.clone(),
+    };
+    Node::synthetic(value)
+}
+
+#[test]
+fn engine_options_round_trip_through_emit() {
+    use servebench_config::model::Deployment;
+    use servebench_config::yaml::{emit, parse};
+    let suite = load_suite(&[upstream()], &LoadOptions::default());
+    let mut checked = 0;
+    for case in suite.cases() {
+        let workers = match &case.config.deployment {
+            Deployment::Disagg { ctx, generation } => vec![Some(generation), ctx.as_ref()],
+            Deployment::Agg { server, .. } => vec![Some(server)],
+        };
+        for w in workers.into_iter().flatten() {
+            let text = emit(&w.options);
+            let back = parse(&text).unwrap_or_else(|e| panic!("{}: {e}\n{text}", case.test_id));
+            assert_eq!(
+                content(&back),
+                content(&w.options),
+                "{}:\n{text}",
+                case.test_id
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 80, "{checked}");
+}
