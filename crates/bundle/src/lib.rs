@@ -36,16 +36,14 @@ use std::path::{Path, PathBuf};
 
 use servebench_config::model::{Deployment, Engine, TestCase};
 use servebench_config::profile::{Profile, Scheduler, is_env_name, shell_words};
-use servebench_launch::{
-    ClientRun, Health, LaunchSpec, ProcPlacement, Process, Step, Teardown,
-};
+use servebench_launch::{ClientRun, Health, LaunchSpec, ProcPlacement, Process, Step, Teardown};
 use servebench_plan::{Allocation, Plan, Role};
 
+mod accuracy;
 pub mod client;
 pub mod engine;
-pub mod shell;
-mod accuracy;
 mod sbatch;
+pub mod shell;
 
 /// The log directory inside a bundle.
 pub const LOG_DIR: &str = "logs";
@@ -207,7 +205,9 @@ impl Ctx<'_> {
     fn parse_env(&self, what: &str, text: &str) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         let words = shell_words(text).unwrap_or_else(|| {
-            self.warn(format!("environment.{what}: unbalanced quotes; split on spaces"));
+            self.warn(format!(
+                "environment.{what}: unbalanced quotes; split on spaces"
+            ));
             text.split_whitespace().map(str::to_string).collect()
         });
         for word in words {
@@ -240,7 +240,12 @@ impl Ctx<'_> {
 
     /// srun flags of the container, when the profile uses one.
     fn container_flags(&self) -> Vec<String> {
-        let Some(c) = self.opts.profile.as_ref().and_then(|p| p.container.as_ref()) else {
+        let Some(c) = self
+            .opts
+            .profile
+            .as_ref()
+            .and_then(|p| p.container.as_ref())
+        else {
             return Vec::new();
         };
         let env = &self.case.config.environment.values;
@@ -387,7 +392,11 @@ pub fn render_case(
                 ntasks_per_node: 1,
                 gpus: vec![Vec::new()],
                 mpi: None,
-                container: ctx.opts.profile.as_ref().is_some_and(|p| p.container.is_some()),
+                container: ctx
+                    .opts
+                    .profile
+                    .as_ref()
+                    .is_some_and(|p| p.container.is_some()),
             },
             host: r.node.clone(),
             port: r.port,
@@ -406,7 +415,10 @@ pub fn render_case(
     let (target_host, target_port) = match (&plan.router, plan.allocations.first()) {
         (Some(r), _) => (r.node.clone(), r.port),
         (None, Some(a)) => (a.host().to_string(), a.port),
-        (None, None) => (servebench_plan::node_placeholder(0), servebench_plan::BASE_PORT),
+        (None, None) => (
+            servebench_plan::node_placeholder(0),
+            servebench_plan::BASE_PORT,
+        ),
     };
     let client_nodes = vec![target_host.clone()];
     let client_srun = ctx.srun(&client_nodes, 1, 1, None);
@@ -526,7 +538,11 @@ fn server_placement(ctx: &Ctx<'_>, a: &Allocation, mpi: bool) -> ProcPlacement {
     } else {
         // One process per server, on its first node; it drives all its GPUs itself.
         (
-            a.nodes.first().map(|n| n.node.clone()).into_iter().collect(),
+            a.nodes
+                .first()
+                .map(|n| n.node.clone())
+                .into_iter()
+                .collect(),
             a.nodes.iter().map(|n| n.gpus.clone()).take(1).collect(),
             1,
             1,

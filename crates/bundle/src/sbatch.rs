@@ -15,7 +15,9 @@ use crate::shell::{join, quote, sbatch_directive_value};
 pub(crate) fn batch_script(ctx: &Ctx<'_>, spec: &LaunchSpec) -> String {
     let mut out = String::from("#!/bin/bash\n");
     for arg in &ctx.plan.sbatch_args {
-        let _ = writeln!(out, "#SBATCH {}", sbatch_directive_value(arg));
+        // A directive is one line: a newline in a value would end the comment and turn the rest
+        // into a shell command, so line breaks become spaces.
+        let _ = writeln!(out, "#SBATCH {}", sbatch_directive_value(&one_line(arg)));
     }
     let _ = writeln!(
         out,
@@ -64,7 +66,13 @@ pub(crate) fn commands_script(spec: &LaunchSpec) -> String {
         step_line(&mut out, s, false);
     }
     for p in spec.servers.iter().chain(spec.router.iter()) {
-        let _ = writeln!(out, "# {} ({}), health {}", p.name, p.role, one_line(&p.health.url));
+        let _ = writeln!(
+            out,
+            "# {} ({}), health {}",
+            p.name,
+            p.role,
+            one_line(&p.health.url)
+        );
         let step = Step {
             name: p.name.clone(),
             argv: p.argv.clone(),
@@ -76,7 +84,11 @@ pub(crate) fn commands_script(spec: &LaunchSpec) -> String {
         step_line(&mut out, &step, true);
     }
     for run in &spec.benchmark {
-        let _ = writeln!(out, "mkdir -p {}", quote(&run.result_file.rsplit_once('/').map_or("logs", |(d, _)| d).to_string()));
+        let _ = writeln!(
+            out,
+            "mkdir -p {}",
+            quote(run.result_file.rsplit_once('/').map_or("logs", |(d, _)| d))
+        );
         step_line(&mut out, &run.step, false);
         let _ = writeln!(out, "echo {} >>logs/6_bench.log", quote(&run.done_line));
     }

@@ -28,10 +28,7 @@ pub fn quote(word: &str) -> String {
 
 /// Joins an argument vector into one shell command line.
 pub fn join(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| quote(a))
-        .collect::<Vec<_>>()
-        .join(" ")
+    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
 }
 
 /// A sourceable environment file: `export NAME='value'` lines, sorted by name.

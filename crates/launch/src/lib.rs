@@ -191,7 +191,9 @@ pub enum LaunchError {
     #[error("invalid launch spec: {0}")]
     Json(String),
     /// Written by a newer (or older) servebench.
-    #[error("launch spec schema version {found} is not supported (this servebench reads {SCHEMA_VERSION}); render the bundle again")]
+    #[error(
+        "launch spec schema version {found} is not supported (this servebench reads {SCHEMA_VERSION}); render the bundle again"
+    )]
     Version {
         /// Version found.
         found: u32,

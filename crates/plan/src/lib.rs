@@ -389,7 +389,10 @@ impl Allocator {
             }
             port = port.checked_add(1).ok_or_else(|| PlanError::NoPort {
                 server: name.to_string(),
-                node: nodes.first().map(|n| node_placeholder(*n)).unwrap_or_default(),
+                node: nodes
+                    .first()
+                    .map(|n| node_placeholder(*n))
+                    .unwrap_or_default(),
             })?;
         }
     }
@@ -439,10 +442,8 @@ pub fn plan_case(case: &TestCase, opts: &PlanOptions) -> Result<Plan, PlanError>
         Deployment::Disagg { ctx, generation } => {
             let mut num_ctx = hw.num_ctx_servers;
             if cfg.metadata.use_legacy_ctx_calculation
-                && let Some(n) = legacy_ctx_servers(
-                    &cfg.benchmark.concurrency_list,
-                    cfg.metadata.ctx_capacity,
-                )
+                && let Some(n) =
+                    legacy_ctx_servers(&cfg.benchmark.concurrency_list, cfg.metadata.ctx_capacity)
             {
                 notes.push(format!(
                     "legacy ctx count: ceil({} / {}) = {n} context server(s) (hardware.num_ctx_servers {} ignored)",
@@ -481,12 +482,22 @@ pub fn plan_case(case: &TestCase, opts: &PlanOptions) -> Result<Plan, PlanError>
             check_size(ctx_plan.nodes.saturating_add(gen_plan.nodes))?;
             for i in 0..num_gen {
                 let i = usize::try_from(i).unwrap_or(usize::MAX);
-                allocations.push(alloc.server(Role::Gen, i, gen_plan.gpus_per_server, exclusive)?);
+                allocations.push(alloc.server(
+                    Role::Gen,
+                    i,
+                    gen_plan.gpus_per_server,
+                    exclusive,
+                )?);
             }
             alloc.fresh_node();
             for i in 0..ctx_plan.servers {
                 let i = usize::try_from(i).unwrap_or(usize::MAX);
-                allocations.push(alloc.server(Role::Ctx, i, ctx_plan.gpus_per_server, exclusive)?);
+                allocations.push(alloc.server(
+                    Role::Ctx,
+                    i,
+                    ctx_plan.gpus_per_server,
+                    exclusive,
+                )?);
             }
             let first = allocations
                 .first()
@@ -711,7 +722,11 @@ pub fn render_table(plans: &[Plan], verbose: bool) -> String {
         .map(|p| {
             let (gen_servers, gen_gpus, gen_nodes) = match &p.agg {
                 Some(a) => (format!("agg:{}", a.servers), a.gpus_per_server, a.nodes),
-                None => (p.generation.servers.to_string(), p.generation.gpus_per_server, p.generation.nodes),
+                None => (
+                    p.generation.servers.to_string(),
+                    p.generation.gpus_per_server,
+                    p.generation.nodes,
+                ),
             };
             [
                 p.test_id.clone(),
@@ -762,7 +777,13 @@ pub fn render_table(plans: &[Plan], verbose: bool) -> String {
                         format!("node{}[{}]", n.node_index, gpus.join(","))
                     })
                     .collect();
-                let _ = writeln!(out, "    {:<8} port {:<5} {}", a.name, a.port, nodes.join(" "));
+                let _ = writeln!(
+                    out,
+                    "    {:<8} port {:<5} {}",
+                    a.name,
+                    a.port,
+                    nodes.join(" ")
+                );
             }
             if let Some(r) = &p.router {
                 let node = r

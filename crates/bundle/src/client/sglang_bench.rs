@@ -48,7 +48,10 @@ impl ClientAdapter for SglangBench {
             &[
                 ("--num-prompts", run.num_prompts.to_string()),
                 ("--max-concurrency", run.concurrency.to_string()),
-                ("--output-file", format!("{}/{}", run.result_dir, self.result_file())),
+                (
+                    "--output-file",
+                    format!("{}/{}", run.result_dir, self.result_file()),
+                ),
             ],
         );
         argv

@@ -13,9 +13,13 @@ impl ClientAdapter for TrtllmBench {
 
     fn argv(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Vec<String> {
         let b = &ctx.case.config.benchmark;
-        let mut argv: Vec<String> = ["python3", "-m", "tensorrt_llm.serve.scripts.benchmark_serving"]
-            .map(String::from)
-            .to_vec();
+        let mut argv: Vec<String> = [
+            "python3",
+            "-m",
+            "tensorrt_llm.serve.scripts.benchmark_serving",
+        ]
+        .map(String::from)
+        .to_vec();
         push(
             &mut argv,
             &[

@@ -75,7 +75,9 @@ impl EngineAdapter for Sglang {
         }
         if let Some(w) = worker(ctx, alloc.role) {
             for (key, flag) in MAPPED {
-                let Some(v) = w.options.get(key) else { continue };
+                let Some(v) = w.options.get(key) else {
+                    continue;
+                };
                 match &v.value {
                     servebench_config::yaml::Value::Bool(true) => argv.push((*flag).into()),
                     servebench_config::yaml::Value::Int(i) => {

@@ -64,10 +64,7 @@ impl EngineAdapter for Sim {
         if let Some(scale) = ctx.opts.sim_time_scale {
             argv.extend(["--time-scale".to_string(), scale.to_string()]);
         }
-        argv.extend([
-            "--seed".to_string(),
-            (alloc.index as u64).to_string(),
-        ]);
+        argv.extend(["--seed".to_string(), (alloc.index as u64).to_string()]);
         argv
     }
 

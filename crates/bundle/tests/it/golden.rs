@@ -33,7 +33,14 @@ fn server_config_matches_upstream() {
         if rel.contains("deepseek-v3-lite-fp8_1k1k_con256_ctx1_tp1_gen1_tp2") {
             // SPEC 5.2: ctx and gen never share a node. Upstream put CTX_0 on node0 next to
             // GEN_0 (same port 8000: a collision); servebench puts it on node1.
-            assert_eq!(ours, &theirs.replacen("- <node0_placeholder>:8000", "- <node1_placeholder>:8000", 1));
+            assert_eq!(
+                ours,
+                &theirs.replacen(
+                    "- <node0_placeholder>:8000",
+                    "- <node1_placeholder>:8000",
+                    1
+                )
+            );
         } else {
             assert_eq!(ours, theirs, "{rel}");
         }
@@ -58,17 +65,26 @@ fn worker_configs_round_trip() {
     let root = shared().join("fixtures/upstream");
     let mut n = 0;
     for entry in walk(&root) {
-        let rel = entry.strip_prefix(&root).unwrap().to_str().unwrap().to_string();
+        let rel = entry
+            .strip_prefix(&root)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
         let text = std::fs::read_to_string(&entry).unwrap();
         let original = match yaml::parse(&text) {
             Ok(t) => t,
             Err(_) => continue,
         };
-        let Some(wc) = original.get("worker_config") else { continue };
+        let Some(wc) = original.get("worker_config") else {
+            continue;
+        };
         for c in fixture(&rel) {
             let bundle = render(&c, &no_fs());
             for role in ["ctx", "gen"] {
-                let (Some(file), Some(src)) = (bundle.file(&format!("{role}_config.yaml")), wc.get(role)) else {
+                let (Some(file), Some(src)) =
+                    (bundle.file(&format!("{role}_config.yaml")), wc.get(role))
+                else {
                     continue;
                 };
                 let back = yaml::parse(&file.contents).unwrap();
@@ -100,7 +116,12 @@ fn every_fixture_renders_with_every_engine_and_client() {
     let root = shared().join("fixtures/upstream");
     let mut n = 0;
     for entry in walk(&root) {
-        let rel = entry.strip_prefix(&root).unwrap().to_str().unwrap().to_string();
+        let rel = entry
+            .strip_prefix(&root)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
         for c in fixture(&rel) {
             for engine in Engine::ALL {
                 for client in servebench_bundle::client::NAMES {
@@ -110,7 +131,8 @@ fn every_fixture_renders_with_every_engine_and_client() {
                         ..no_fs()
                     };
                     let b = render(&c, &opts);
-                    let spec = LaunchSpec::from_json(&b.file("launch.json").unwrap().contents).unwrap();
+                    let spec =
+                        LaunchSpec::from_json(&b.file("launch.json").unwrap().contents).unwrap();
                     assert_eq!(spec, b.launch);
                     n += 1;
                 }
@@ -135,7 +157,12 @@ fn rendering_is_deterministic() {
     let read = |p: &std::path::Path| {
         let mut files: Vec<(String, Vec<u8>)> = walk_all(p)
             .into_iter()
-            .map(|f| (f.strip_prefix(p).unwrap().display().to_string(), std::fs::read(&f).unwrap()))
+            .map(|f| {
+                (
+                    f.strip_prefix(p).unwrap().display().to_string(),
+                    std::fs::read(&f).unwrap(),
+                )
+            })
             .collect();
         files.sort();
         files
@@ -186,9 +213,16 @@ worker_config:\n  ctx: {tensor_parallel_size: 1, max_seq_len: 128}\n  gen: {tens
     );
     assert_eq!(s.servers[3].env["CUDA_VISIBLE_DEVICES"], "1");
     let r = s.router.as_ref().unwrap();
-    assert_eq!((r.host.as_str(), r.port, r.log.as_str()), ("<node0_placeholder>", 8333, "4_output_server.log"));
+    assert_eq!(
+        (r.host.as_str(), r.port, r.log.as_str()),
+        ("<node0_placeholder>", 8333, "4_output_server.log")
+    );
     assert_eq!(r.health.url, "http://<node0_placeholder>:8333/health");
-    let runs: Vec<(u64, u64, &str)> = s.benchmark.iter().map(|c| (c.concurrency, c.repeat, c.result_file.as_str())).collect();
+    let runs: Vec<(u64, u64, &str)> = s
+        .benchmark
+        .iter()
+        .map(|c| (c.concurrency, c.repeat, c.result_file.as_str()))
+        .collect();
     assert_eq!(
         runs,
         [
@@ -198,10 +232,21 @@ worker_config:\n  ctx: {tensor_parallel_size: 1, max_seq_len: 128}\n  gen: {tens
             (16, 1, "logs/concurrency_16/repeat_1/result.json"),
         ]
     );
-    assert_eq!(s.benchmark[2].done_line, "Benchmark with concurrency 16 done");
+    assert_eq!(
+        s.benchmark[2].done_line,
+        "Benchmark with concurrency 16 done"
+    );
     assert_eq!(s.accuracy[0].log, "7_accuracy_eval_gsm8k.log");
-    assert!(s.accuracy[0].argv.contains(&"model=m,base_url=http://<node0_placeholder>:8333/v1/completions,num_concurrent=8".to_string()));
-    assert_eq!(s.teardown.order, ["ROUTER", "CTX_1", "CTX_0", "GEN_1", "GEN_0"]);
+    assert!(
+        s.accuracy[0].argv.contains(
+            &"model=m,base_url=http://<node0_placeholder>:8333/v1/completions,num_concurrent=8"
+                .to_string()
+        )
+    );
+    assert_eq!(
+        s.teardown.order,
+        ["ROUTER", "CTX_1", "CTX_0", "GEN_1", "GEN_0"]
+    );
     assert_eq!(s.templates["server_config.yaml"], "server_config_base.yaml");
 }
 
@@ -225,13 +270,22 @@ benchmark: {concurrency_list: '1 2', input_length: 64, output_length: 64, datase
 worker_config:\n  ctx: {tensor_parallel_size: 1, max_seq_len: 128}\n  gen: {tensor_parallel_size: 1, max_batch_size: 8, max_seq_len: 128}\n";
     let b = render(&case("ds", text), &RenderOptions::default());
     assert_eq!(b.warnings.len(), 1, "{:?}", b.warnings);
-    assert!(b.warnings[0].contains("/nonexistent/data.json` does not exist: falling back to the random dataset"));
+    assert!(
+        b.warnings[0]
+            .contains("/nonexistent/data.json` does not exist: falling back to the random dataset")
+    );
     let argv = &b.launch.benchmark[0].step.argv;
-    assert!(argv.windows(2).any(|w| w == ["--dataset-name", "random"]), "{argv:?}");
+    assert!(
+        argv.windows(2).any(|w| w == ["--dataset-name", "random"]),
+        "{argv:?}"
+    );
     let b = render(&case("ds", text), &no_fs());
     assert!(b.warnings.is_empty());
     let argv = &b.launch.benchmark[0].step.argv;
-    assert!(argv.windows(2).any(|w| w == ["--dataset-path", "/nonexistent/data.json"]));
+    assert!(
+        argv.windows(2)
+            .any(|w| w == ["--dataset-path", "/nonexistent/data.json"])
+    );
 }
 
 /// Snapshot of a whole TensorRT-LLM bundle (nothing redacted: rendering is deterministic).
@@ -244,7 +298,10 @@ fn snapshot_trtllm_bundle() {
 /// Snapshot of a simulator bundle on the slurmlab profile.
 #[test]
 fn snapshot_sim_bundle() {
-    let profiles = servebench_config::profile::Profiles::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../servebench.yaml")).unwrap();
+    let profiles = servebench_config::profile::Profiles::read(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../servebench.yaml"),
+    )
+    .unwrap();
     let text = "metadata: {model_name: llama-3-8b}\nhardware: {gpus_per_node: 4, num_ctx_servers: 1, num_gen_servers: 2}\n\
 benchmark: {concurrency_list: '4', input_length: 64, output_length: 32}\nsim: {gpu: H100}\n\
 environment: {worker_env_var: 'TLLM_LOG_LEVEL=INFO'}\n\
@@ -256,5 +313,8 @@ worker_config:\n  ctx: {tensor_parallel_size: 2, max_seq_len: 128}\n  gen: {tens
         gpu_type: Some("H100".into()),
         ..no_fs()
     };
-    insta::assert_snapshot!("sim_slurmlab_bundle", dump(&render(&case("sim", text), &opts)));
+    insta::assert_snapshot!(
+        "sim_slurmlab_bundle",
+        dump(&render(&case("sim", text), &opts))
+    );
 }

@@ -12,6 +12,7 @@ use servebench_config::load::{LoadOptions, load_str};
 use servebench_config::model::TestCase;
 use servebench_plan::{PlanOptions, plan_case};
 
+/// The shared fixtures directory.
 pub fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
 }
@@ -22,6 +23,7 @@ pub fn fixture(rel: &str) -> Vec<TestCase> {
     load_str(Path::new(rel), &text, &LoadOptions::default()).cases
 }
 
+/// Loads config text as `disagg/perf/<name>.yaml` and returns its only case.
 pub fn case(name: &str, text: &str) -> TestCase {
     let file = load_str(
         Path::new(&format!("disagg/perf/{name}.yaml")),
@@ -32,6 +34,7 @@ pub fn case(name: &str, text: &str) -> TestCase {
     file.cases.into_iter().next().unwrap()
 }
 
+/// Plans (with the options' profile) and renders a case.
 pub fn render(case: &TestCase, opts: &RenderOptions) -> Bundle {
     let plan_opts = PlanOptions {
         profile: opts.profile.clone(),

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use servebench_config::load::{LoadOptions, load_str};
 use servebench_config::model::TestCase;
 
+/// The shared fixtures directory.
 pub fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
 }

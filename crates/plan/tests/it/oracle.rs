@@ -45,7 +45,10 @@ fn packed_matches_upstream_examples_submit() {
             }
             continue;
         }
-        let case = file.cases.first().unwrap_or_else(|| panic!("{rel}: {:?}", file.diagnostics));
+        let case = file
+            .cases
+            .first()
+            .unwrap_or_else(|| panic!("{rel}: {:?}", file.diagnostics));
         let plan = plan_case(case, &opts()).unwrap();
         compared += 1;
         let mut d = Vec::new();
@@ -58,7 +61,11 @@ fn packed_matches_upstream_examples_submit() {
         check("ctx_nodes", plan.ctx.nodes.into(), &ex["ctx_nodes"]);
         check("gen_nodes", plan.generation.nodes.into(), &ex["gen_nodes"]);
         check("ntasks", plan.ntasks.into(), &ex["ntasks"]);
-        check("ntasks_per_node", plan.ntasks_per_node.into(), &ex["ntasks_per_node"]);
+        check(
+            "ntasks_per_node",
+            plan.ntasks_per_node.into(),
+            &ex["ntasks_per_node"],
+        );
         check("segment", serde_json::json!(plan.segment), &ex["segment"]);
         check(
             "log_dir_name",
@@ -74,9 +81,16 @@ fn packed_matches_upstream_examples_submit() {
             .iter()
             .map(|v| v.as_str().unwrap())
             .collect();
-        let script = argv.iter().position(|a| a.ends_with("disaggr_torch.slurm")).unwrap();
+        let script = argv
+            .iter()
+            .position(|a| a.ends_with("disaggr_torch.slurm"))
+            .unwrap();
         let theirs: Vec<&str> = argv[1..script].to_vec();
-        check("sbatch_args", serde_json::json!(plan.sbatch_args), &serde_json::json!(theirs));
+        check(
+            "sbatch_args",
+            serde_json::json!(plan.sbatch_args),
+            &serde_json::json!(theirs),
+        );
         if !d.is_empty() {
             diffs.insert(stem, d);
         }
@@ -114,7 +128,11 @@ fn exclusive_matches_upstream_ci_submit() {
     let configs = oracle["configs"].as_object().unwrap();
     let root = shared().join("fixtures/upstream");
     let load = LoadOptions {
-        sets: vec!["hardware.placement=exclusive".parse::<SetOverride>().unwrap()],
+        sets: vec![
+            "hardware.placement=exclusive"
+                .parse::<SetOverride>()
+                .unwrap(),
+        ],
         ..Default::default()
     };
     let mut compared = 0;
@@ -139,13 +157,16 @@ fn exclusive_matches_upstream_ci_submit() {
                 "totalGpus": plan.total_gpus,
                 "numCtxServers": plan.ctx.servers,
                 "numGenServers": plan.generation.servers,
-                "nodesPerCtxServer": if plan.ctx.servers > 0 { plan.ctx.nodes / plan.ctx.servers } else { ci["nodesPerCtxServer"].as_u64().unwrap() },
+                "nodesPerCtxServer": plan.ctx.nodes.checked_div(plan.ctx.servers).unwrap_or_else(|| ci["nodesPerCtxServer"].as_u64().unwrap()),
                 "nodesPerGenServer": plan.generation.nodes / plan.generation.servers,
             });
             let mut theirs = ci.clone();
             theirs.as_object_mut().unwrap().remove("error");
             if ours != theirs {
-                diffs.insert(format!("{variant} {stem}"), format!("ours {ours} ci {theirs}"));
+                diffs.insert(
+                    format!("{variant} {stem}"),
+                    format!("ours {ours} ci {theirs}"),
+                );
             }
         }
     }
@@ -164,6 +185,9 @@ fn exclusive_matches_upstream_ci_submit() {
             text.contains("mode: gen_only") && !text.contains("gen_only_no_context"),
             "{k}: {v}"
         );
-        assert!(v.contains("\"numCtxServers\":0}") || v.contains("numCtxServers\":0,"), "{k}: {v}");
+        assert!(
+            v.contains("\"numCtxServers\":0}") || v.contains("numCtxServers\":0,"),
+            "{k}: {v}"
+        );
     }
 }

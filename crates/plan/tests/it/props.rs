@@ -7,7 +7,12 @@ use servebench_plan::{PlanOptions, Role, plan_case};
 
 use crate::case;
 
-fn config(gpn: u64, ctx: (u64, u64, u64, u64), generation: (u64, u64, u64, u64), placement: &str) -> String {
+fn config(
+    gpn: u64,
+    ctx: (u64, u64, u64, u64),
+    generation: (u64, u64, u64, u64),
+    placement: &str,
+) -> String {
     format!(
         "metadata: {{model_name: m}}\nhardware: {{gpus_per_node: {gpn}, num_ctx_servers: {}, num_gen_servers: {}, placement: {placement}}}\n\
 benchmark: {{concurrency_list: '1', input_length: 8, output_length: 8}}\nworker_config:\n  \

@@ -17,7 +17,11 @@ fn gen_first_then_ctx_on_fresh_nodes_ports_unique_per_node() {
         .allocations
         .iter()
         .map(|a| {
-            let nodes: Vec<String> = a.nodes.iter().map(|n| format!("{}{:?}", n.node_index, n.gpus)).collect();
+            let nodes: Vec<String> = a
+                .nodes
+                .iter()
+                .map(|n| format!("{}{:?}", n.node_index, n.gpus))
+                .collect();
             format!("{} {} {}", a.name, a.port, nodes.join(" "))
         })
         .collect();
@@ -33,9 +37,16 @@ fn gen_first_then_ctx_on_fresh_nodes_ports_unique_per_node() {
     );
     let r = plan.router.as_ref().unwrap();
     assert_eq!((r.node.as_str(), r.port), ("<node0_placeholder>", 8333));
-    assert_eq!((plan.generation.nodes, plan.ctx.nodes, plan.total_nodes), (1, 1, 2));
+    assert_eq!(
+        (plan.generation.nodes, plan.ctx.nodes, plan.total_nodes),
+        (1, 1, 2)
+    );
     // Concurrency per gen server x 2 servers, prompts x multi_round.
-    let c: Vec<(u64, u64, u64)> = plan.concurrency.iter().map(|p| (p.listed, p.client, p.num_prompts)).collect();
+    let c: Vec<(u64, u64, u64)> = plan
+        .concurrency
+        .iter()
+        .map(|p| (p.listed, p.client, p.num_prompts))
+        .collect();
     assert_eq!(c, [(4, 8, 16), (8, 16, 32)]);
     assert_eq!(
         plan.sbatch_args,
@@ -58,9 +69,16 @@ fn gen_first_then_ctx_on_fresh_nodes_ports_unique_per_node() {
 
 #[test]
 fn exclusive_gives_each_server_whole_nodes() {
-    let text = TWO_ROLES.replace("num_gen_servers: 2}", "num_gen_servers: 2, placement: exclusive}");
+    let text = TWO_ROLES.replace(
+        "num_gen_servers: 2}",
+        "num_gen_servers: 2, placement: exclusive}",
+    );
     let plan = plan_case(&case("ex", &text), &PlanOptions::default()).unwrap();
-    let firsts: Vec<usize> = plan.allocations.iter().map(|a| a.nodes[0].node_index).collect();
+    let firsts: Vec<usize> = plan
+        .allocations
+        .iter()
+        .map(|a| a.nodes[0].node_index)
+        .collect();
     assert_eq!(firsts, [0, 1, 2, 3, 4]);
     assert_eq!(plan.total_nodes, 5);
     // Every server is alone on its node, so upstream's per-role numbering is kept.
@@ -72,7 +90,10 @@ fn exclusive_gives_each_server_whole_nodes() {
 fn single_host_ports_are_unique_across_the_plan() {
     let plan = plan_case(
         &case("local", TWO_ROLES),
-        &PlanOptions { single_host: true, ..Default::default() },
+        &PlanOptions {
+            single_host: true,
+            ..Default::default()
+        },
     )
     .unwrap();
     let ports: Vec<u16> = plan.allocations.iter().map(|a| a.port).collect();
@@ -92,13 +113,19 @@ worker_config:\n  gen: {tensor_parallel_size: 1, max_batch_size: 4, max_seq_len:
 
 #[test]
 fn legacy_ctx_count_from_first_concurrency() {
-    let text = TWO_ROLES.replace(
-        "metadata: {model_name: m}",
-        "metadata: {model_name: m, use_legacy_ctx_calculation: true, ctx_capacity: 5500}",
-    ).replace("concurrency_list: '4 8'", "concurrency_list: '8192 1'");
+    let text = TWO_ROLES
+        .replace(
+            "metadata: {model_name: m}",
+            "metadata: {model_name: m, use_legacy_ctx_calculation: true, ctx_capacity: 5500}",
+        )
+        .replace("concurrency_list: '4 8'", "concurrency_list: '8192 1'");
     let plan = plan_case(&case("legacy", &text), &PlanOptions::default()).unwrap();
     assert_eq!(plan.ctx.servers, 2);
-    assert!(plan.notes[0].contains("ceil(8192 / 5500) = 2"), "{:?}", plan.notes);
+    assert!(
+        plan.notes[0].contains("ceil(8192 / 5500) = 2"),
+        "{:?}",
+        plan.notes
+    );
 }
 
 #[test]
@@ -122,7 +149,10 @@ fn profile_shapes_the_request() {
     let text = TWO_ROLES.replace("slurm: {partition: p, account: a, job_time: '01:00:00', extra_args: \"--comment='a b' --exclusive\"}\n", "slurm: {extra_args: --gres=gpu:8}\n");
     let plan = plan_case(
         &case("prof", &text),
-        &PlanOptions { profile: profiles.get("lab").cloned(), ..Default::default() },
+        &PlanOptions {
+            profile: profiles.get("lab").cloned(),
+            ..Default::default()
+        },
     )
     .unwrap();
     assert_eq!(
@@ -165,10 +195,23 @@ fn aggregated_configs_plan_one_server() {
 fn json_schema_snapshot() {
     let plan = plan_case(&case("two", TWO_ROLES), &PlanOptions::default()).unwrap();
     let plans = vec![plan];
-    let doc = PlanDocument { schema_version: SCHEMA_VERSION, plans: &plans, errors: Vec::new() };
+    let doc = PlanDocument {
+        schema_version: SCHEMA_VERSION,
+        plans: &plans,
+        errors: Vec::new(),
+    };
     let json = serde_json::to_value(&doc).unwrap();
     let p = &json["plans"][0];
-    for key in ["test_id", "total_nodes", "total_gpus", "ntasks", "ntasks_per_node", "placement", "allocations", "sbatch_args"] {
+    for key in [
+        "test_id",
+        "total_nodes",
+        "total_gpus",
+        "ntasks",
+        "ntasks_per_node",
+        "placement",
+        "allocations",
+        "sbatch_args",
+    ] {
         assert!(!p[key].is_null(), "missing {key}");
     }
     for role in ["ctx", "gen"] {
