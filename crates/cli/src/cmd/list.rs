@@ -218,6 +218,13 @@ fn table(loaded: &Loaded, verbose: bool, metrics: bool) -> String {
                     );
                 }
                 out.push('\n');
+                if verbose {
+                    let _ = writeln!(
+                        out,
+                        "      supported gpus: {}",
+                        case.config.metadata.supported_gpus.join(", ")
+                    );
+                }
                 if metrics {
                     let m = &case.config.metrics;
                     let _ = writeln!(
