@@ -498,7 +498,11 @@ pub fn resolve(
                 model: Some(NameOr::Name(m.name)),
                 ..SimSection::default()
             }
-        } else if Path::new(p).is_file() {
+        } else if Path::new(p).exists()
+            || p.contains('/')
+            || p.ends_with(".yaml")
+            || p.ends_with(".yml")
+        {
             let text = std::fs::read_to_string(p).map_err(|source| ProfileError::Read {
                 path: p.to_owned(),
                 source,
