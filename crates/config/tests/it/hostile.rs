@@ -92,7 +92,7 @@ fn fixture_texts() -> Vec<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+    // Case count from PROPTEST_CASES (default 256; CI sets it).
 
     #[test]
     fn arbitrary_text_never_panics(text in "\\PC{0,400}") {
