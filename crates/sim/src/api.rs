@@ -442,6 +442,29 @@ mod tests {
     }
 
     #[test]
+    fn mangled_bodies_never_panic() {
+        let valid = br#"{"model":"m","prompt":[1,2,3],"max_tokens":5,"stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"disaggregated_params":{"request_type":"generation_only","kv_handle":{"ctx_world":4}}}"#;
+        let mut rng = crate::rng::Rng::new(3);
+        let alphabet = br#"{}[]",:0123456789-.eE truefalsnul\"#;
+        for _ in 0..20_000 {
+            let mut b = valid.to_vec();
+            for _ in 0..1 + rng.next_u64() % 4 {
+                let i = (rng.next_u64() % b.len() as u64) as usize;
+                let c = alphabet[(rng.next_u64() % alphabet.len() as u64) as usize];
+                match rng.next_u64() % 3 {
+                    0 => b[i] = c,
+                    1 => b.insert(i, c),
+                    _ => {
+                        b.remove(i);
+                    }
+                }
+            }
+            let _ = parse(Endpoint::Completions, &b);
+            let _ = parse(Endpoint::Chat, &b);
+        }
+    }
+
+    #[test]
     fn chat_messages() {
         let r = parse(
             Endpoint::Chat,

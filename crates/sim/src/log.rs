@@ -48,6 +48,12 @@ impl EngineLog {
         self.raw(&format!("[{}] [TRT-LLM] [{l}] {msg}", timestamp()));
     }
 
+    /// Writes a line the way uvicorn (the HTTP server under `trtllm-serve`) does:
+    /// `INFO:     message`.
+    pub fn uvicorn(&self, msg: &str) {
+        self.raw(&format!("INFO:     {msg}"));
+    }
+
     /// Writes a Python-style traceback for an injected fault, as an engine logs an unhandled
     /// exception: an error line, the frames, then `ExceptionType: message`.
     pub fn traceback(&self, exception: &str, msg: &str) {

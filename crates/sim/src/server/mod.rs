@@ -99,6 +99,7 @@ impl SimServer {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let app = Arc::new(App {
+            addr: local,
             model: cfg.model.clone(),
             shape: shape.clone(),
             faults: faults.clone(),
@@ -198,6 +199,7 @@ fn listen(addr: SocketAddr) -> Result<TcpListener, ServeError> {
 /// State shared by the handlers and the engine task of one worker.
 #[derive(Debug)]
 pub(crate) struct App {
+    pub addr: SocketAddr,
     pub model: String,
     pub shape: ServerShape,
     pub faults: FaultSet,
@@ -261,9 +263,12 @@ fn log_startup(app: &App, cfg: &ServeConfig, addr: SocketAddr) {
             s.batch_cap, s.token_budget, s.max_seq_len, s.mtp, s.stream_interval, s.kv_capacity_tokens, s.kv_bytes_per_token / 1e3
         ),
     );
+    app.log
+        .uvicorn(&format!("Started server process [{}]", std::process::id()));
+    app.log.uvicorn("Waiting for application startup.");
     app.log.line(
         Level::Info,
-        &format!("Started server process, listening on http://{addr}"),
+        &format!("servebench-sim listening on http://{addr}"),
     );
 }
 
@@ -299,5 +304,9 @@ async fn load_model(app: Arc<App>, time_scale: f64) {
         return;
     }
     app.ready.store(true, Relaxed);
-    app.log.line(Level::Info, "Application startup complete.");
+    app.log.uvicorn("Application startup complete.");
+    app.log.uvicorn(&format!(
+        "Uvicorn running on http://{} (Press CTRL+C to quit)",
+        app.addr
+    ));
 }

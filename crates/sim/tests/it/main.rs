@@ -218,6 +218,18 @@ async fn malformed_requests_get_400_with_an_openai_error() {
         assert_eq!(v["error"]["code"], 400);
         assert!(v["error"]["message"].as_str().unwrap().len() > 3);
     }
+    // Not even HTTP: hyper answers 400 and closes; the server keeps serving.
+    let mut garbage = tokio::net::TcpStream::connect(s.addr()).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut garbage, b"\x00\x01 GARBAGE\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::io::AsyncReadExt::read_to_end(&mut garbage, &mut answer).await;
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 400"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
     let r = post(
         s.addr(),
         "/v1/completions",
