@@ -7,9 +7,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{self, error::TryRecvError};
+use tokio::sync::watch;
 
-use super::App;
 use super::stream::Shared;
+use super::{App, Exit};
 use crate::model::{Engine, Iteration, SimRequest};
 
 /// Messages from the handlers to the engine task.
@@ -40,6 +41,7 @@ pub(crate) async fn run(
     mut engine: Engine,
     mut rx: mpsc::UnboundedReceiver<Cmd>,
     time_scale: f64,
+    mut exit: watch::Receiver<Option<Exit>>,
 ) {
     let mut metas: HashMap<u64, Meta> = HashMap::new();
     let anchor_wall = Instant::now();
@@ -53,9 +55,13 @@ pub(crate) async fn run(
     let mut round_iterations = 0u32;
     let interval = app.shape.stream_interval.max(1);
     loop {
+        if exit.borrow().is_some() {
+            return;
+        }
         if app.hung.load(Relaxed) {
-            // hang-after: stop producing anything, forever.
-            std::future::pending::<()>().await;
+            // hang-after: stop producing anything until the server stops.
+            let _ = exit.wait_for(Option::is_some).await;
+            return;
         }
         loop {
             match rx.try_recv() {
@@ -67,7 +73,11 @@ pub(crate) async fn run(
         if !engine.has_work() {
             // Cancellations may have emptied the engine: keep the gauges truthful while idle.
             publish_gauges(&app, &engine);
-            let Some(cmd) = rx.recv().await else { return };
+            let cmd = tokio::select! {
+                cmd = rx.recv() => cmd,
+                _ = exit.changed() => None,
+            };
+            let Some(cmd) = cmd else { return };
             wall_to_virt(&mut engine);
             apply(&mut engine, &mut metas, cmd);
             slice_start = Instant::now();

@@ -128,6 +128,7 @@ impl SimServer {
             engine,
             cmd_rx,
             cfg.time_scale.max(0.0),
+            exit_rx.clone(),
         ));
         tokio::spawn(load_model(app.clone(), cfg.time_scale.max(0.0)));
         tokio::spawn(http::accept_loop(listener, app, exit_rx.clone()));
