@@ -8,6 +8,11 @@
 //! - [`model`]: the performance model, pure and synchronous (no runtime, no I/O).
 //! - [`server`]: the async HTTP shell (tokio + hyper) around it: [`server::SimServer`].
 //! - [`cli`]: `servebench sim serve|router` arguments and entry point.
+//! - [`profile`], [`worker`]: GPU/model profiles and the typed view of worker configs.
+//! - [`fault`], [`log`], [`metrics`]: fault injection, the engine-style log, `/metrics`.
+//!
+//! It depends on no other servebench crate (it is the test double of a serving engine), never
+//! installs a tracing subscriber, and binds only the address it is given.
 //!
 //! ```
 //! use servebench_sim::model::{cluster, Role, ServerShape};
