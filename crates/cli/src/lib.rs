@@ -36,6 +36,8 @@ enum Command {
     Bench(Box<servebench_loadgen::cli::BenchArgs>),
     /// Run the GPU-free simulated serving engine.
     Sim(Box<servebench_sim::cli::SimArgs>),
+    /// In-job commands (`job exec BUNDLE`: the orchestrator that runs inside the allocation).
+    Job(cmd::job::JobArgs),
 }
 
 /// Parses the process arguments, runs the subcommand and returns its exit code.
@@ -60,6 +62,7 @@ pub fn main_impl() -> ExitCode {
         Command::Render(args) => cmd::render::run(args),
         Command::Bench(args) => cmd::bench::run(*args),
         Command::Sim(args) => cmd::sim::run(*args),
+        Command::Job(args) => cmd::job::run(args),
     }
 }
 

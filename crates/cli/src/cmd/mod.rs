@@ -1,6 +1,7 @@
 //! One module per subcommand: convert arguments, call the library, render the result.
 
 pub mod bench;
+pub mod job;
 pub mod list;
 pub mod plan;
 pub mod render;
