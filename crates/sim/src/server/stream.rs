@@ -171,25 +171,21 @@ impl Body for TokenStream {
         if let Some(cut) = this.spec.cut_at
             && this.sent >= cut
         {
-            {
-                if !this.cut_flushed {
-                    // Return Pending once so hyper flushes the tokens sent so far; the cut
-                    // comes on the next poll, as a connection dropping mid-stream.
-                    this.cut_flushed = true;
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
-                }
-                this.done = true;
-                this.app.log.traceback(
-                    "RuntimeError",
-                    &format!(
-                        "Response stream of request {} aborted after {} tokens (servebench-sim fault cut-stream-rate={})",
-                        this.spec.id, this.sent, this.app.faults.cut_stream_rate
-                    ),
-                );
-                // The guard counts it as aborted and frees the engine's slot.
-                return Poll::Ready(Some(Err(Box::new(StreamCut))));
+            if !this.cut_flushed {
+                // Return Pending once so hyper flushes the tokens sent so far; the cut
+                // comes on the next poll, as a connection dropping mid-stream.
+                this.cut_flushed = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
+            this.done = true;
+            let msg = format!(
+                "Response stream of request {} aborted after {} tokens (servebench-sim fault cut-stream-rate={})",
+                this.spec.id, this.sent, this.app.faults.cut_stream_rate
+            );
+            this.app.log.traceback("RuntimeError", &msg);
+            // The guard counts it as aborted and frees the engine's slot.
+            return Poll::Ready(Some(Err(Box::new(StreamCut))));
         }
         this.scratch.clear();
         let finished = match this.shared.poll_take(cx, &mut this.scratch) {
