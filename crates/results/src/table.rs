@@ -1,0 +1,167 @@
+//! The terminal results table: one row per point (concurrency and repeat), one row for a case
+//! without points, then a summary line. Plain text (no colour): the CLI decides on styling.
+
+use std::fmt::Write as _;
+
+use crate::metrics;
+use crate::model::{CaseResult, PointResult, Verdict};
+
+const HEADERS: [&str; 10] = [
+    "TEST",
+    "C",
+    "VERDICT",
+    "REQS",
+    "OUT TOK/S",
+    "TOK/S/GPU",
+    "TTFT p50",
+    "TPOT p50",
+    "E2EL p50",
+    "NOTE",
+];
+
+/// Columns aligned right (numbers).
+const RIGHT: [bool; 10] = [
+    false, true, false, true, true, true, true, true, true, false,
+];
+
+fn num(p: &PointResult, key: &str, digits: usize) -> String {
+    p.metrics
+        .get(key)
+        .map_or_else(|| "-".to_string(), |v| format!("{v:.digits$}"))
+}
+
+fn reqs(p: &PointResult) -> String {
+    match (
+        p.metrics.get(metrics::COMPLETED),
+        p.metrics.get(metrics::FAILED),
+    ) {
+        (Some(c), Some(f)) if *f > 0.0 => format!("{c}/{} ({f} failed)", c + f),
+        (Some(c), _) => format!("{c}"),
+        _ => "-".into(),
+    }
+}
+
+/// Renders the table for `cases`.
+pub fn render_table(cases: &[CaseResult]) -> String {
+    let mut rows: Vec<[String; 10]> = Vec::new();
+    for case in cases {
+        let first_note = |c: u64, r: u64| -> String {
+            case.checks
+                .iter()
+                .find(|k| !k.passed && k.concurrency == Some(c) && k.repeat == Some(r))
+                .map(|k| k.detail.clone())
+                .unwrap_or_default()
+        };
+        if case.points.is_empty() {
+            rows.push([
+                case.test_id.clone(),
+                "-".into(),
+                case.verdict.label().into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                case.reason.clone().unwrap_or_default(),
+            ]);
+            continue;
+        }
+        for p in &case.points {
+            let verdict = if case.verdict == Verdict::Invalid
+                && case
+                    .checks
+                    .iter()
+                    .filter(|k| k.concurrency == Some(p.concurrency) && k.repeat == Some(p.repeat))
+                    .all(|k| k.passed)
+            {
+                "ok".to_string()
+            } else {
+                case.verdict.label().to_string()
+            };
+            let mut note = first_note(p.concurrency, p.repeat);
+            if note.is_empty() && case.verdict == Verdict::Error {
+                note = case.reason.clone().unwrap_or_default();
+            }
+            rows.push([
+                case.test_id.clone(),
+                if p.repeat > 0 {
+                    format!("{} r{}", p.concurrency, p.repeat)
+                } else {
+                    p.concurrency.to_string()
+                },
+                verdict,
+                reqs(p),
+                num(p, metrics::OUTPUT_TOKEN_THROUGHPUT, 1),
+                num(p, metrics::OUTPUT_TOKEN_THROUGHPUT_PER_GPU, 1),
+                num(p, "median_ttft_ms", 2),
+                num(p, "median_tpot_ms", 2),
+                num(p, "median_e2el_ms", 2),
+                note,
+            ]);
+        }
+        // Requested concurrencies with no result.
+        for &c in &case.requested {
+            if case.points.iter().all(|p| p.concurrency != c) {
+                let mut note = first_note(c, 0);
+                if case.verdict == Verdict::Error {
+                    note = case.reason.clone().unwrap_or_default();
+                }
+                rows.push([
+                    case.test_id.clone(),
+                    c.to_string(),
+                    case.verdict.label().into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    note,
+                ]);
+            }
+        }
+    }
+    let mut widths = HEADERS.map(|h| h.chars().count());
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[String]| {
+        let mut l = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            let last = i + 1 == cells.len();
+            if RIGHT.get(i).copied().unwrap_or(false) {
+                let _ = write!(l, "{cell:>w$}");
+            } else if last {
+                l.push_str(cell);
+            } else {
+                let _ = write!(l, "{cell:<w$}");
+            }
+            if !last {
+                l.push_str("  ");
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&HEADERS.map(String::from));
+    for r in &rows {
+        line(r);
+    }
+    let count = |v: Verdict| cases.iter().filter(|c| c.verdict == v).count();
+    let _ = writeln!(
+        out,
+        "{} test case(s): {} passed, {} failed, {} invalid, {} errors, {} skipped",
+        cases.len(),
+        count(Verdict::Pass),
+        count(Verdict::Fail),
+        count(Verdict::Invalid),
+        count(Verdict::Error),
+        count(Verdict::Skipped)
+    );
+    out
+}

@@ -1,0 +1,6 @@
+//! Integration tests of the results layer: fixture goldens, collect over bundle directories,
+//! renderer snapshots, and parser properties.
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+#![recursion_limit = "256"]
+
+mod bundle;
