@@ -6,7 +6,9 @@
 //! the busy window (first request byte to last event written) and server-side TTFT percentiles
 //! (first request byte to first event written), so that every client is measured the same way.
 //!
-//! Usage: `fast_server [PORT]` (0 or none picks one); prints `listening on ADDR`.
+//! Usage: `fast_server [PORT [ITL_US]]` (port 0 or none picks one); prints `listening on ADDR`.
+//! With `ITL_US` > 0 each stream sends its tokens that many microseconds apart (the first at
+//! once), so a client can be measured below its saturation point.
 
 use std::cell::RefCell;
 use std::io::Write as _;
@@ -26,6 +28,8 @@ struct Stats {
 }
 
 type Shared = Rc<RefCell<Stats>>;
+
+static ITL_US: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn main() -> std::io::Result<()> {
     let port: u16 = std::env::args()
@@ -210,7 +214,13 @@ async fn complete(
     let mut chunk = format!("{:x}\r\n", event.len()).into_bytes();
     chunk.extend_from_slice(event.as_bytes());
     chunk.extend_from_slice(b"\r\n");
+    let itl = std::time::Duration::from_micros(ITL_US.load(std::sync::atomic::Ordering::Relaxed));
+    let mut next = Instant::now();
     for i in 0..max_tokens {
+        if !itl.is_zero() && i > 0 {
+            next += itl;
+            tokio::time::sleep_until(next.into()).await;
+        }
         if s.write_all(&chunk).await.is_err() {
             return false;
         }
@@ -222,7 +232,9 @@ async fn complete(
         }
         stats.borrow_mut().tokens += 1;
         // One event per stream per round, like one decode iteration over the batch.
-        tokio::task::yield_now().await;
+        if itl.is_zero() {
+            tokio::task::yield_now().await;
+        }
     }
     let usage = if chat {
         format!(

@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
 /// Read buffer size.
-const READ_BUF: usize = 64 * 1024;
+const READ_BUF: usize = 16 * 1024;
 
 /// Why an exchange failed at the HTTP level.
 #[derive(Debug)]
