@@ -183,8 +183,14 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
                         finished: true,
                     });
                 }
+                // The unfinished tail belongs to the run in progress when the log ended: the
+                // last run the status file saw begin, else the first run without a marker.
                 let taken = tail_taken.entry(run.step.log.clone()).or_insert(false);
-                if *taken {
+                let owner = match status.last_run {
+                    Some(r) => r == (run.concurrency, run.repeat),
+                    None => !*taken,
+                };
+                if *taken || !owner {
                     return None;
                 }
                 *taken = true;
@@ -199,7 +205,11 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
         let from_file =
             read_lossy(&bundle_dir.join(&run.result_file)).and_then(|t| parse_result_text(&t).ok());
         let from_log = stretch.as_ref().and_then(|s| {
-            let blocks = parse_text_blocks(&s.text);
+            // A block that names another concurrency belongs to another run.
+            let blocks: Vec<Parsed> = parse_text_blocks(&s.text)
+                .into_iter()
+                .filter(|b| b.concurrency.is_none_or(|k| k == run.concurrency))
+                .collect();
             let mut best = blocks
                 .iter()
                 .rev()
@@ -308,7 +318,9 @@ fn judge(
         Some(j) if !j.ok => Some(j.reason.clone().unwrap_or_else(|| "the job failed".into())),
         _ => None,
     };
-    let status_failure = status.failed.then(|| {
+    // A failed client run is judged by its results (Invalid), not as an infrastructure error.
+    let client_only = status.failure_kind.as_deref() == Some("client");
+    let status_failure = (status.failed && !client_only).then(|| {
         status
             .reason
             .clone()

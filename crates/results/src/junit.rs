@@ -135,7 +135,7 @@ fn cases_of(case: &CaseResult) -> Vec<TestCase> {
             let time = points
                 .iter()
                 .filter_map(|p| p.metrics.get("duration_s"))
-                .sum::<f64>();
+                .fold(0.0, |a, b| a + b);
             let mut out = String::new();
             for p in &points {
                 let _ = writeln!(
@@ -220,9 +220,9 @@ pub fn write_junit(cases: &[CaseResult], out: &mut dyn io::Write) -> io::Result<
         .iter()
         .map(|(c, t)| {
             c.duration_s
-                .unwrap_or_else(|| t.iter().map(|x| x.time).sum())
+                .unwrap_or_else(|| t.iter().map(|x| x.time).fold(0.0, |a, b| a + b))
         })
-        .sum();
+        .fold(0.0, |a, b| a + b);
     let mut s = String::new();
     s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -237,7 +237,7 @@ pub fn write_junit(cases: &[CaseResult], out: &mut dyn io::Write) -> io::Result<
     for (case, tcs) in &suites {
         let time = case
             .duration_s
-            .unwrap_or_else(|| tcs.iter().map(|x| x.time).sum());
+            .unwrap_or_else(|| tcs.iter().map(|x| x.time).fold(0.0, |a, b| a + b));
         let _ = writeln!(
             s,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",

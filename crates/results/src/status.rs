@@ -42,6 +42,8 @@ pub struct StatusSummary {
     pub finished: bool,
     /// Messages of `error` events, with the client run (concurrency, repeat) they followed.
     pub errors: Vec<(Option<(u64, u64)>, String)>,
+    /// The last client run (concurrency, repeat) that began, per `concurrency` events.
+    pub last_run: Option<(u64, u64)>,
     /// The last stage seen.
     pub last_stage: Option<String>,
     /// Unix time of the first and last timestamped events.
@@ -174,6 +176,7 @@ pub fn read_status(text: &str) -> StatusSummary {
             Some("concurrency") => {
                 let get = |k: &str| o.get(k).and_then(Value::as_u64);
                 run = get("c").map(|c| (c, get("repeat").unwrap_or(0)));
+                s.last_run = run.or(s.last_run);
                 continue;
             }
             Some("stage") => {

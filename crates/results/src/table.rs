@@ -41,6 +41,41 @@ fn reqs(p: &PointResult) -> String {
     }
 }
 
+fn point_row(case: &CaseResult, p: &PointResult, note: String) -> [String; 10] {
+    let own_checks_pass = case
+        .checks
+        .iter()
+        .filter(|k| k.concurrency == Some(p.concurrency) && k.repeat == Some(p.repeat))
+        .all(|k| k.passed);
+    // In an invalid case, a point whose own checks held is shown as `ok`.
+    let verdict = if case.verdict == Verdict::Invalid && own_checks_pass {
+        "ok".to_string()
+    } else {
+        case.verdict.label().to_string()
+    };
+    let note = if note.is_empty() && case.verdict == Verdict::Error {
+        case.reason.clone().unwrap_or_default()
+    } else {
+        note
+    };
+    [
+        case.test_id.clone(),
+        if p.repeat > 0 {
+            format!("{} r{}", p.concurrency, p.repeat)
+        } else {
+            p.concurrency.to_string()
+        },
+        verdict,
+        reqs(p),
+        num(p, metrics::OUTPUT_TOKEN_THROUGHPUT, 1),
+        num(p, metrics::OUTPUT_TOKEN_THROUGHPUT_PER_GPU, 1),
+        num(p, "median_ttft_ms", 2),
+        num(p, "median_tpot_ms", 2),
+        num(p, "median_e2el_ms", 2),
+        note,
+    ]
+}
+
 /// Renders the table for `cases`.
 pub fn render_table(cases: &[CaseResult]) -> String {
     let mut rows: Vec<[String; 10]> = Vec::new();
@@ -67,46 +102,22 @@ pub fn render_table(cases: &[CaseResult]) -> String {
             ]);
             continue;
         }
+        // Requested order; a requested concurrency with no result gets a row of its own.
+        let mut order = case.requested.clone();
         for p in &case.points {
-            let verdict = if case.verdict == Verdict::Invalid
-                && case
-                    .checks
-                    .iter()
-                    .filter(|k| k.concurrency == Some(p.concurrency) && k.repeat == Some(p.repeat))
-                    .all(|k| k.passed)
-            {
-                "ok".to_string()
-            } else {
-                case.verdict.label().to_string()
-            };
-            let mut note = first_note(p.concurrency, p.repeat);
-            if note.is_empty() && case.verdict == Verdict::Error {
-                note = case.reason.clone().unwrap_or_default();
+            if !order.contains(&p.concurrency) {
+                order.push(p.concurrency);
             }
-            rows.push([
-                case.test_id.clone(),
-                if p.repeat > 0 {
-                    format!("{} r{}", p.concurrency, p.repeat)
-                } else {
-                    p.concurrency.to_string()
-                },
-                verdict,
-                reqs(p),
-                num(p, metrics::OUTPUT_TOKEN_THROUGHPUT, 1),
-                num(p, metrics::OUTPUT_TOKEN_THROUGHPUT_PER_GPU, 1),
-                num(p, "median_ttft_ms", 2),
-                num(p, "median_tpot_ms", 2),
-                num(p, "median_e2el_ms", 2),
-                note,
-            ]);
         }
-        // Requested concurrencies with no result.
-        for &c in &case.requested {
-            if case.points.iter().all(|p| p.concurrency != c) {
-                let mut note = first_note(c, 0);
-                if case.verdict == Verdict::Error {
-                    note = case.reason.clone().unwrap_or_default();
-                }
+        for c in order {
+            let points: Vec<&PointResult> =
+                case.points.iter().filter(|p| p.concurrency == c).collect();
+            if points.is_empty() {
+                let note = if case.verdict == Verdict::Error {
+                    case.reason.clone().unwrap_or_default()
+                } else {
+                    first_note(c, 0)
+                };
                 rows.push([
                     case.test_id.clone(),
                     c.to_string(),
@@ -119,6 +130,9 @@ pub fn render_table(cases: &[CaseResult]) -> String {
                     "-".into(),
                     note,
                 ]);
+            }
+            for p in points {
+                rows.push(point_row(case, p, first_note(p.concurrency, p.repeat)));
             }
         }
     }

@@ -8,8 +8,9 @@
 //! dropped.
 //!
 //! A block opens at the `Serving Benchmark Result` banner (or, headerless, at a latency section
-//! header or latency row) and closes at a line of `=`. It is complete only with both; a block
-//! cut by the end of the text, a new banner or a done marker is partial.
+//! header or latency row) and closes at a line of `=` (at least 10, on a terminated line). It
+//! is complete only with both; a block cut by the end of the text, a new banner or a done
+//! marker is partial.
 
 use std::sync::LazyLock;
 
@@ -481,6 +482,16 @@ pub fn parse_text_blocks(text: &str) -> Vec<Parsed> {
             continue;
         }
         if line.len() >= 10 && line.chars().all(|c| c == '=') {
+            if unterminated_last {
+                // A banner cut short may be the start of `===!FAILED REQUESTS!===`: the
+                // block stays partial.
+                if let Some(b) = cur.as_mut() {
+                    b.parsed
+                        .notes
+                        .push("closing banner on an unterminated last line".into());
+                }
+                continue;
+            }
             if let Some(b) = cur.take() {
                 last_closed = push(&mut out, &mut unclaimed, b.finish(true, ""));
             }

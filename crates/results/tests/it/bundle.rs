@@ -102,3 +102,307 @@ fn builtin_json_passes() {
             .any(|c| c.name == "output_tokens_expected" && c.passed)
     );
 }
+
+/// A `benchmark_serving` block as the built-in client prints it (with its health section).
+pub fn text_block(c: u64, n: u64, failed: u64, bound: bool) -> String {
+    let ok = n - failed;
+    let mut s = format!(
+        "Traffic request rate: inf\nBurstiness factor: 1.0 (Poisson process)\nMaximum request concurrency: {c}\nTotal failed requests: {failed}\n"
+    );
+    s.push_str("============ Serving Benchmark Result ============\n");
+    let row = |s: &mut String, l: &str, v: String| s.push_str(&format!("{l:<40} {v:<10}\n"));
+    row(&mut s, "Total requests:", n.to_string());
+    row(&mut s, "Successful requests:", ok.to_string());
+    row(&mut s, "Failed requests:", failed.to_string());
+    row(&mut s, "Benchmark duration (s):", "2.00".into());
+    row(&mut s, "Total input tokens:", (ok * 1024).to_string());
+    row(&mut s, "Total generated tokens:", (ok * 8).to_string());
+    row(
+        &mut s,
+        "Request throughput (req/s):",
+        format!("{:.2}", ok as f64 / 2.0),
+    );
+    row(
+        &mut s,
+        "Output token throughput (tok/s):",
+        format!("{:.2}", (ok * 8) as f64 / 2.0),
+    );
+    row(
+        &mut s,
+        "Total Token throughput (tok/s):",
+        format!("{:.2}", (ok * 1032) as f64 / 2.0),
+    );
+    row(&mut s, "User throughput (tok/s):", "100.00".into());
+    if failed > 0 {
+        s.push_str("=======================!FAILED REQUESTS!=======================\n");
+        s.push_str(&format!("Total failed requests: {failed}\n"));
+        s.push_str("=====================!CHECK LOG FOR ERRORS!====================\n");
+    }
+    s.push_str("---------------Time to First Token----------------\n");
+    row(&mut s, "Mean TTFT (ms):", "20.00".into());
+    row(&mut s, "Median TTFT (ms):", "19.00".into());
+    row(&mut s, "Std Dev TTFT (ms):", "2.00".into());
+    row(&mut s, "P99 TTFT (ms):", "30.00".into());
+    s.push_str("-----Time per Output Token (excl. 1st token)------\n");
+    row(&mut s, "Mean TPOT (ms):", "8.00".into());
+    row(&mut s, "Median TPOT (ms):", "8.00".into());
+    row(&mut s, "Std Dev TPOT (ms):", "0.50".into());
+    row(&mut s, "P99 TPOT (ms):", "9.50".into());
+    s.push_str("==================================================\n");
+    s.push_str("------------------ Client health -----------------\n");
+    row(&mut s, "Schedule lateness p50 (ms):", "0.010".into());
+    row(
+        &mut s,
+        "Client bound:",
+        if bound { "yes" } else { "no" }.into(),
+    );
+    if bound {
+        row(
+            &mut s,
+            "Client bound reason:",
+            "schedule lateness p99 12.000 ms > 10 ms".into(),
+        );
+    }
+    s.push_str("==================================================\n");
+    s
+}
+
+const FINISHED_OK: &str =
+    "{\"event\":\"finished\",\"ts\":1030.0,\"code\":0,\"ok\":true,\"kind\":null,\"reason\":null}\n";
+
+fn status_start() -> String {
+    "{\"event\":\"stage\",\"ts\":1000.0,\"stage\":\"starting\"}\n{\"event\":\"stage\",\"ts\":1001.0,\"stage\":\"benchmark\"}\n".into()
+}
+
+/// Cases of every verdict, from bundle directories (used by the renderer snapshots too).
+pub fn sample_cases() -> Vec<servebench_results::CaseResult> {
+    let mut out = Vec::new();
+    // Pass, from the bench log only (no result files), with health from the text.
+    let d = tempfile::tempdir().unwrap();
+    let mut s = spec(&[(4, 16), (8, 32)]);
+    s.test_id = "disagg_perf_a_1k1k_text_log".into();
+    let mut log = String::from("starting client\n\x1b[33mWARNING\x1b[0m tokenizer not found\n");
+    for (c, n) in [(4, 16), (8, 32)] {
+        log.push_str(&text_block(c, n, 0, false));
+        log.push_str(&format!("Benchmark with concurrency {c} done\n"));
+    }
+    write(d.path(), "logs/6_bench.log", &log);
+    write(
+        d.path(),
+        "logs/status.jsonl",
+        &(status_start() + FINISHED_OK),
+    );
+    out.push(collect(d.path(), &s, GpuCounts::new(8, 4)));
+
+    // Invalid: failed requests at c=8, client bound at c=4 (result JSON).
+    let d = tempfile::tempdir().unwrap();
+    let mut s = spec(&[(4, 16), (8, 32)]);
+    s.test_id = "disagg_perf_b_1k1k_invalid".into();
+    write(
+        d.path(),
+        "logs/concurrency_4/result.json",
+        &builtin_json(4, 16, 0, true),
+    );
+    write(
+        d.path(),
+        "logs/concurrency_8/result.json",
+        &builtin_json(8, 32, 3, false),
+    );
+    write(
+        d.path(),
+        "logs/6_bench.log",
+        &format!(
+            "{}Benchmark with concurrency 4 done\n{}Benchmark with concurrency 8 done\n",
+            text_block(4, 16, 0, true),
+            text_block(8, 32, 3, false)
+        ),
+    );
+    write(
+        d.path(),
+        "logs/status.jsonl",
+        &(status_start() + FINISHED_OK),
+    );
+    out.push(collect(d.path(), &s, GpuCounts::new(8, 4)));
+
+    // Invalid: the c=16 client failed (no result, no marker); the last run was cut short.
+    let d = tempfile::tempdir().unwrap();
+    let mut s = spec(&[(4, 16), (16, 64), (32, 128)]);
+    s.test_id = "disagg_perf_c_1k1k_client_failed".into();
+    let cut = text_block(32, 128, 0, false);
+    let cut = &cut[..cut.find("Median TTFT").unwrap()];
+    write(
+        d.path(),
+        "logs/6_bench.log",
+        &format!(
+            "{}Benchmark with concurrency 4 done\nTraceback (most recent call last):\n  ConnectionRefusedError: [Errno 111]\n{cut}",
+            text_block(4, 16, 0, false)
+        ),
+    );
+    write(
+        d.path(),
+        "logs/status.jsonl",
+        &(status_start()
+            + "{\"event\":\"concurrency\",\"ts\":1002.0,\"c\":4,\"k\":1,\"n\":3,\"repeat\":0}\n\
+               {\"event\":\"concurrency\",\"ts\":1010.0,\"c\":16,\"k\":2,\"n\":3,\"repeat\":0}\n\
+               {\"event\":\"error\",\"ts\":1011.0,\"message\":\"client at concurrency 16 failed (exit code 1)\"}\n\
+               {\"event\":\"concurrency\",\"ts\":1012.0,\"c\":32,\"k\":3,\"n\":3,\"repeat\":0}\n\
+               {\"event\":\"finished\",\"ts\":1030.0,\"code\":5,\"ok\":false,\"kind\":\"client\",\"reason\":\"client failed at concurrency 16\"}\n"),
+    );
+    out.push(collect(d.path(), &s, GpuCounts::new(8, 4)));
+
+    // Error: health timeout, nothing ran.
+    let d = tempfile::tempdir().unwrap();
+    let mut s = spec(&[(4, 16), (8, 32)]);
+    s.test_id = "disagg_perf_d_1k1k_health_timeout".into();
+    write(
+        d.path(),
+        "logs/status.jsonl",
+        "{\"event\":\"stage\",\"ts\":1000.0,\"stage\":\"starting\"}\n\
+         {\"event\":\"readiness\",\"ts\":1001.0,\"text\":\"ctx 1/1 gen 0/1\",\"ready\":{}}\n\
+         {\"event\":\"finished\",\"ts\":2800.0,\"code\":3,\"ok\":false,\"kind\":\"health_timeout\",\"reason\":\"GEN_0 not healthy after 1800 s (last answer: HTTP 503)\"}\n",
+    );
+    out.push(collect(d.path(), &s, GpuCounts::new(8, 4)));
+
+    // Skipped: no client run.
+    let d = tempfile::tempdir().unwrap();
+    let mut s = spec(&[]);
+    s.test_id = "disagg_accuracy_e_gsm8k".into();
+    write(d.path(), "logs/status.jsonl", FINISHED_OK);
+    out.push(collect(d.path(), &s, GpuCounts::new(8, 4)));
+    out
+}
+
+#[test]
+fn verdicts() {
+    let cases = sample_cases();
+    let got: Vec<(&str, Verdict)> = cases
+        .iter()
+        .map(|c| (c.test_id.as_str(), c.verdict))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("disagg_perf_a_1k1k_text_log", Verdict::Pass),
+            ("disagg_perf_b_1k1k_invalid", Verdict::Invalid),
+            ("disagg_perf_c_1k1k_client_failed", Verdict::Invalid),
+            ("disagg_perf_d_1k1k_health_timeout", Verdict::Error),
+            ("disagg_accuracy_e_gsm8k", Verdict::Skipped),
+        ]
+    );
+    let a = &cases[0];
+    assert_eq!(a.points.len(), 2);
+    assert!(
+        a.points
+            .iter()
+            .all(|p| p.format == "text-block" && p.client_health_reported)
+    );
+    assert_eq!(a.duration_s, Some(30.0));
+    let b = &cases[1];
+    let failing: Vec<(&str, Option<u64>)> = b
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| (c.name.as_str(), c.concurrency))
+        .collect();
+    assert_eq!(
+        failing,
+        [
+            ("client_not_bound", Some(4)),
+            ("completed_equals_num_prompts", Some(8)),
+            ("no_failed_requests", Some(8)),
+            ("output_tokens_expected", Some(8)),
+        ]
+    );
+    let c = &cases[2];
+    assert_eq!(c.points.len(), 2, "{:#?}", c.points);
+    assert!(!c.points[1].complete);
+    let missing = c
+        .checks
+        .iter()
+        .find(|k| !k.passed && k.concurrency == Some(16))
+        .unwrap();
+    assert_eq!(missing.name, "result_present");
+    assert!(
+        missing.detail.contains("client at concurrency 16 failed"),
+        "{}",
+        missing.detail
+    );
+    let d = &cases[3];
+    assert_eq!(
+        d.reason.as_deref(),
+        Some("GEN_0 not healthy after 1800 s (last answer: HTTP 503)")
+    );
+    assert_eq!(d.requested, [4, 8]);
+}
+
+#[test]
+fn repeats_take_their_own_stretch() {
+    let d = tempfile::tempdir().unwrap();
+    let mut s = spec(&[(4, 16)]);
+    let mut second = s.benchmark[0].clone();
+    second.repeat = 1;
+    second.result_file = "logs/concurrency_4/repeat_1/result.json".into();
+    s.benchmark.push(second);
+    let log = format!(
+        "{}Benchmark with concurrency 4 done\n{}Benchmark with concurrency 4 done\n",
+        text_block(4, 16, 0, false),
+        text_block(4, 16, 2, false)
+    );
+    write(d.path(), "logs/6_bench.log", &log);
+    let r = collect(d.path(), &s, GpuCounts::default());
+    assert_eq!(r.points.len(), 2);
+    assert_eq!(r.points[0].metrics["failed"], 0.0);
+    assert_eq!(r.points[1].metrics["failed"], 2.0);
+    assert_eq!(r.points[1].repeat, 1);
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert_eq!(r.requested, [4]);
+}
+
+#[test]
+fn executor_failure_wins_and_garbage_never_panics() {
+    use servebench_results::{CollectOptions, JobOutcome, collect_with};
+    let d = tempfile::tempdir().unwrap();
+    let s = spec(&[(4, 16)]);
+    write(
+        d.path(),
+        "logs/concurrency_4/result.json",
+        &builtin_json(4, 16, 0, false),
+    );
+    let r = collect_with(
+        d.path(),
+        &s,
+        &CollectOptions {
+            job: Some(JobOutcome {
+                ok: false,
+                reason: Some("NODE_FAIL".into()),
+                duration_s: Some(12.0),
+            }),
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        (r.verdict, r.reason.as_deref()),
+        (Verdict::Error, Some("NODE_FAIL"))
+    );
+    assert_eq!(r.duration_s, Some(12.0));
+
+    let d = tempfile::tempdir().unwrap();
+    fs::create_dir_all(d.path().join("logs/concurrency_4")).unwrap();
+    fs::write(
+        d.path().join("logs/concurrency_4/result.json"),
+        [0xff, 0x00, b'{', b'"'],
+    )
+    .unwrap();
+    fs::write(d.path().join("logs/6_bench.log"), [0xfe, b'\n', b'=', 0x1b]).unwrap();
+    fs::write(d.path().join("logs/status.jsonl"), "{\"event\":\n\u{0}").unwrap();
+    let r = collect(d.path(), &s, GpuCounts::default());
+    assert_eq!(r.verdict, Verdict::Error);
+    assert!(
+        r.reason
+            .unwrap()
+            .starts_with("no result for any of the 1 client run(s)")
+    );
+    // A missing bundle directory is an error too, not a panic.
+    let r = collect(&d.path().join("nope"), &s, GpuCounts::default());
+    assert_eq!(r.verdict, Verdict::Error);
+}

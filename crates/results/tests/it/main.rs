@@ -4,3 +4,6 @@
 #![recursion_limit = "256"]
 
 mod bundle;
+mod fixtures;
+mod props;
+mod render;
