@@ -484,6 +484,18 @@ pub fn render_case(
     .map(String::from)
     .to_vec();
 
+    let unresolved: Vec<&str> = plan
+        .sbatch_args
+        .iter()
+        .filter(|a| !servebench_config::load::placeholders(a).is_empty())
+        .map(String::as_str)
+        .collect();
+    if !unresolved.is_empty() && spec.scheduler == "slurm" {
+        ctx.warn(format!(
+            "unresolved placeholder(s) in the SLURM request: {}; set them (--set, environment, cluster profile) before submitting",
+            unresolved.join(" ")
+        ));
+    }
     let warnings = ctx.warnings.borrow().clone();
     spec.warnings = warnings.clone();
     files.push(BundleFile::text(

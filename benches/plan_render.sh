@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Measures `servebench plan` and `servebench render` end to end over a suite of N configs
+# (default 10,000): the corpus of benches/config_suite.sh (copies of the upstream fixtures under
+# target/bench-configs/test_configs). Render writes every bundle to a scratch directory.
+# In-memory planning/rendering alone: cargo bench -p servebench-bundle --bench plan_render.
+#
+#   benches/plan_render.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-10000}
+FIX=../shared/fixtures/upstream/tests/integration/defs/perf/disagg/test_configs
+OUT=target/bench-configs/test_configs
+cargo build --release -q -p servebench-cli
+BIN=target/release/servebench
+if [ ! -f "$OUT/.count" ] || [ "$(cat "$OUT/.count")" != "$N" ]; then
+  rm -rf "$OUT"
+  mapfile -t SRC < <(find "$FIX" -name '*.yaml' | sort)
+  i=0
+  while [ "$i" -lt "$N" ]; do
+    for f in "${SRC[@]}"; do
+      [ "$i" -ge "$N" ] && break
+      rel=${f#"$FIX"/}
+      dir="$OUT/$(dirname "$rel")"
+      mkdir -p "$dir"
+      cp "$f" "$dir/$(basename "$f" .yaml)_copy$i.yaml"
+      i=$((i + 1))
+    done
+  done
+  echo "$N" > "$OUT/.count"
+fi
+SCRATCH=target/bench-bundles
+echo "configs: $(find "$OUT" -name '*.yaml' | wc -l), cores: $(nproc)"
+run() {
+  echo "== servebench $*"
+  for _ in 1 2 3; do
+    rm -rf "$SCRATCH"
+    /usr/bin/time -o target/bench-time.txt -f "%e s wall, %U s user, %S s sys, %M KiB max RSS" \
+      "$BIN" "$@" > /dev/null 2>/dev/null || true
+    cat target/bench-time.txt
+  done
+}
+# Plain paths only; the repository's servebench.yaml selects the `local` profile.
+run plan "$OUT"
+run plan --format json "$OUT"
+run render -q --no-dataset-check -o "$SCRATCH" "$OUT"
+echo "bundles: $(find "$SCRATCH" -maxdepth 1 -mindepth 1 -type d | wc -l), $(du -sh "$SCRATCH" | cut -f1)"
