@@ -318,3 +318,115 @@ worker_config:\n  ctx: {tensor_parallel_size: 2, max_seq_len: 128}\n  gen: {tens
         dump(&render(&case("sim", text), &opts))
     );
 }
+
+/// Accuracy: the task-map shape with extra_kwargs (upstream's kimi accuracy config) and the
+/// legacy string shape.
+#[test]
+fn lm_eval_steps_for_both_accuracy_shapes() {
+    let rel = "tests/integration/defs/perf/disagg/test_configs/wideep/accuracy/kimi-k2-thinking-fp4_1k1k_ctx3_gen1_dep32_bs1024_eplb384_mtp0_ccb-NIXL.yaml";
+    let b = render(&fixture(rel)[0], &no_fs());
+    let step = &b.launch.accuracy[0];
+    assert_eq!(step.log, "7_accuracy_eval_gpqa_diamond_local.log");
+    let argv = step.argv.join(" ");
+    assert!(
+        argv.starts_with(
+            "lm_eval --model local-chat-completions --tasks gpqa_diamond_local --model_args model="
+        ),
+        "{argv}"
+    );
+    assert!(argv.contains("/v1/chat/completions,"), "{argv}");
+    assert!(argv.contains(" --log_samples --output_path logs/accuracy_eval_gpqa_diamond_local --apply_chat_template --trust_remote_code --include_path=<repo_path>/tests/integration/lm_eval_configs"), "{argv}");
+
+    let rel = "tests/integration/defs/perf/disagg/test_configs/disagg/perf/deepseek-r1-fp4_8k1k_ctx1_gen3_tep8_bs32_eplb0_mtp0_ccb-NIXL.yaml";
+    let mut c = fixture(rel).remove(0);
+    assert!(
+        render(&c, &no_fs()).launch.accuracy.is_empty(),
+        "disabled in the file"
+    );
+    c.config.accuracy.enable_accuracy_test = true;
+    let b = render(&c, &no_fs());
+    let step = &b.launch.accuracy[0];
+    assert_eq!(
+        step.argv[..5],
+        [
+            "lm_eval",
+            "--model",
+            "local-completions",
+            "--tasks",
+            "gsm8k"
+        ]
+    );
+    assert!(step.argv[6].contains("/v1/completions,"), "{:?}", step.argv);
+}
+
+/// Aggregated servers: one AGG_0 with `agg_config.yaml`, no router, clients on the server.
+#[test]
+fn aggregated_bundle() {
+    let rel = "tests/scripts/perf-sanity/aggregated/gpt_oss_120b_fp4_blackwell.yaml";
+    let c = &fixture(rel)[0];
+    let b = render(c, &no_fs());
+    let s = &b.launch;
+    assert!(s.router.is_none() && s.templates.is_empty());
+    assert_eq!(s.servers.len(), 1);
+    let agg = &s.servers[0];
+    assert_eq!(
+        (agg.name.as_str(), agg.log.as_str()),
+        ("AGG_0", "3_output_AGG_0.log")
+    );
+    assert!(
+        agg.argv
+            .windows(2)
+            .any(|w| w == ["--config", "agg_config.yaml"])
+    );
+    assert!(b.file("agg_config.yaml").is_some() && b.file("server_config_base.yaml").is_none());
+    let bench = &s.benchmark[0].step.argv;
+    assert!(bench.windows(2).any(|w| w == ["--host", agg.host.as_str()]));
+    assert!(
+        bench
+            .windows(2)
+            .any(|w| w[0] == "--port" && w[1] == agg.port.to_string())
+    );
+}
+
+/// vLLM and SGLang routers get every prefill and decode URL.
+#[test]
+fn vllm_and_sglang_routers() {
+    let text = "metadata: {model_name: m}\nhardware: {gpus_per_node: 4, num_ctx_servers: 2, num_gen_servers: 1}\n\
+benchmark: {concurrency_list: '4', input_length: 64, output_length: 64}\n\
+worker_config:\n  ctx: {tensor_parallel_size: 2, max_seq_len: 128}\n  gen: {tensor_parallel_size: 4, max_batch_size: 8, max_seq_len: 128, custom_knob: 1}\n";
+    let c = case("pd", text);
+    let v = render(
+        &c,
+        &RenderOptions {
+            engine: Some(Engine::Vllm),
+            ..no_fs()
+        },
+    );
+    assert_eq!(
+        v.launch.router.as_ref().unwrap().argv.join(" "),
+        "vllm-router --vllm-pd-disaggregation --decode http://<node0_placeholder>:8000 --prefill http://<node1_placeholder>:8000 --prefill http://<node1_placeholder>:8001 --host 0.0.0.0 --port 8333"
+    );
+    assert_eq!(v.launch.client, "vllm-bench-serve");
+    let s = render(
+        &c,
+        &RenderOptions {
+            engine: Some(Engine::Sglang),
+            ..no_fs()
+        },
+    );
+    assert!(
+        s.launch
+            .router
+            .as_ref()
+            .unwrap()
+            .argv
+            .join(" ")
+            .contains("--pd-disaggregation --decode http://<node0_placeholder>:8000 --prefill")
+    );
+    assert!(s.launch.servers[0].argv.join(" ").contains("--disaggregation-mode decode --disaggregation-transfer-backend nixl --tp-size 4 --max-running-requests 8 --context-length 128"));
+    assert_eq!(
+        s.warnings,
+        ["sglang: gen options not passed to the server: custom_knob"]
+    );
+    assert_eq!(s.launch.client, "sglang-bench-serving");
+}
