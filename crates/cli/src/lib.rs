@@ -36,6 +36,14 @@ enum Command {
     Bench(Box<servebench_loadgen::cli::BenchArgs>),
     /// Run the GPU-free simulated serving engine.
     Sim(Box<servebench_sim::cli::SimArgs>),
+    /// Run the selected tests: validate, plan, render, execute, judge, report.
+    Run(Box<cmd::run::RunArgs>),
+    /// Show a run's state (default: the newest run).
+    Status(cmd::status::StatusArgs),
+    /// Cancel every job of a run in flight.
+    Cancel(cmd::cancel::CancelArgs),
+    /// Continue a run whose `servebench run` died or detached; never submits a test twice.
+    Resume(cmd::resume::ResumeArgs),
     /// In-job commands (`job exec BUNDLE`: the orchestrator that runs inside the allocation).
     Job(cmd::job::JobArgs),
 }
@@ -63,6 +71,10 @@ pub fn main_impl() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(*args),
         Command::Sim(args) => cmd::sim::run(*args),
         Command::Job(args) => cmd::job::run(args),
+        Command::Run(args) => cmd::run::run(*args),
+        Command::Status(args) => cmd::status::run(args),
+        Command::Cancel(args) => cmd::cancel::run(args),
+        Command::Resume(args) => cmd::resume::run(args),
     }
 }
 

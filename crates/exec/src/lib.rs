@@ -1,15 +1,37 @@
 //! Running suites: the in-job orchestrator, executors, the windowed scheduler and the run journal.
 //!
-//! This crate owns tokio for execution (STYLE 6). It never prints to stdout; the CLI renders what
-//! it reports.
+//! This crate owns tokio for execution (STYLE 6); config, plan and bundle stay synchronous. It
+//! never prints to stdout: the CLI renders the [`ExecEvent`]s it reports.
 //!
-//! - [`job`]: `servebench job exec BUNDLE` (SPEC 6.2): executes a bundle's `launch.json` through
-//!   a [`job::Launcher`] and writes `status.jsonl` events.
-#![doc = "- executors, scheduler and journal: see the modules below."]
+//! - [`job`]: `servebench job exec BUNDLE` (SPEC 6.2) executes a bundle's `launch.json` through a
+//!   [`Launcher`] and appends [`StatusEvent`]s to the bundle's `status.jsonl`.
+//! - [`backend`]: executors behind [`AnyBackend`]: [`backend::LocalBackend`] (child process
+//!   groups) and [`backend::SlurmBackend`] (sbatch/squeue/sacct/scancel through a
+//!   [`backend::CommandRunner`]).
+//! - [`scheduler`]: [`drive`] submits at most `max_parallel` jobs at a time, refilling as each
+//!   ends, polls, retries infrastructure failures and cancels on SIGINT/SIGTERM.
+//! - [`journal`]: the run directory's append-only journal and [`RunView`], its folded state
+//!   (for `status`, `cancel`, `resume`).
+//!
+//! ```
+//! use servebench_exec::journal::{Record, RunView};
+//! let records = vec![Record::RunStarted {
+//!     ts: 0.0, run_id: "r".into(), executor: "local".into(), pid: 1, max_parallel: 5,
+//!     retries: 0, stop_on_error: false, tests: vec![],
+//! }];
+//! let view = RunView::fold(&records).unwrap();
+//! assert_eq!(view.executor, "local");
+//! ```
 
+pub mod backend;
 pub mod job;
-mod proc;
+pub mod journal;
+pub mod proc;
+pub mod scheduler;
 
+pub use backend::{AnyBackend, Remote};
 pub use job::{
     JobExecOptions, JobFailure, JobOutcome, Launcher, StatusEvent, exec_job, read_status, run_job,
 };
+pub use journal::{JobVerdict, Journal, Record, RunView, TestEntry};
+pub use scheduler::{ExecEvent, RunSummary, SchedOptions, TestOutcome, drive};

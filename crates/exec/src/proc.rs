@@ -1,5 +1,7 @@
 //! Process groups: every process servebench starts leads its own group, so that one signal reaches
 //! it and everything it started (srun, engine workers, shells).
+//!
+//! [`pid_alive`] and [`terminate`] are public for `servebench status` and `servebench cancel`.
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
@@ -25,7 +27,7 @@ pub(crate) fn group_alive(pgid: u32) -> bool {
 }
 
 /// Whether process `pid` exists (zombies included).
-pub(crate) fn pid_alive(pid: u32) -> bool {
+pub fn pid_alive(pid: u32) -> bool {
     let Ok(raw) = i32::try_from(pid) else {
         return false;
     };
@@ -45,6 +47,15 @@ pub(crate) fn parse_signal(name: &str) -> Signal {
         "USR2" => Signal::SIGUSR2,
         _ => Signal::SIGTERM,
     }
+}
+
+/// Sends SIGTERM to process `pid` (the `servebench run` driving a run, for `servebench cancel`).
+/// Returns whether it was delivered.
+pub fn terminate(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    raw > 1 && kill(Pid::from_raw(raw), Signal::SIGTERM).is_ok()
 }
 
 #[cfg(test)]

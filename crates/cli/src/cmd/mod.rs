@@ -1,10 +1,14 @@
 //! One module per subcommand: convert arguments, call the library, render the result.
 
 pub mod bench;
+pub mod cancel;
 pub mod job;
 pub mod list;
 pub mod plan;
 pub mod render;
+pub mod resume;
+pub mod run;
 pub mod show;
 pub mod sim;
+pub mod status;
 pub mod validate;

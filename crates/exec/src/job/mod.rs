@@ -8,7 +8,7 @@
 
 mod health;
 mod ports;
-mod status;
+pub(crate) mod status;
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -437,10 +437,10 @@ impl Job {
     /// The full argv of a process or step: srun prefix on SLURM, `servebench` resolved.
     fn argv(&self, argv: &[String], srun_prefix: &[String], own_host: Option<&str>) -> Vec<String> {
         let mut body = self.ports.rewrite_argv(argv, own_host);
-        if body.first().is_some_and(|a| a == "servebench") {
-            if let Some(first) = body.first_mut() {
-                *first = self.bin.display().to_string();
-            }
+        if let Some(first) = body.first_mut()
+            && first == "servebench"
+        {
+            *first = self.bin.display().to_string();
         }
         let mut full: Vec<String> = match self.launcher {
             Launcher::Srun => srun_prefix.to_vec(),

@@ -1,0 +1,706 @@
+//! The run directory and its append-only journal (SPEC 8.3).
+//!
+//! `<output>/runs/<run-id>/journal.jsonl` holds one [`Record`] per line, written and flushed
+//! (fsync) *before* the action it announces, so that `resume`, `status` and `cancel` can rebuild
+//! the run's state from any shell, even after the outer process was killed.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::job::status::now_ts;
+
+/// The journal's file name inside a run directory.
+pub const JOURNAL: &str = "journal.jsonl";
+/// The final summary's file name inside a run directory.
+pub const SUMMARY: &str = "summary.json";
+
+/// One test of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestEntry {
+    /// Test id.
+    pub test_id: String,
+    /// Bundle directory.
+    pub bundle: PathBuf,
+    /// The bundle's `status.jsonl`.
+    pub status_file: PathBuf,
+}
+
+/// How a job ended, before results are parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobVerdict {
+    /// `job exec` exited 0.
+    Succeeded,
+    /// A client or accuracy step failed (a test failure, never retried).
+    Failed,
+    /// Infrastructure: node failure, preemption, health timeout, a crashed role, no status.
+    InfraFailed,
+    /// The SLURM time limit or the outer wait limit passed.
+    TimedOut,
+    /// Cancelled (Ctrl-C, `servebench cancel`, scancel).
+    Cancelled,
+}
+
+impl JobVerdict {
+    /// Lowercase name (`succeeded`, `infra_failed`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobVerdict::Succeeded => "succeeded",
+            JobVerdict::Failed => "failed",
+            JobVerdict::InfraFailed => "infra_failed",
+            JobVerdict::TimedOut => "timed_out",
+            JobVerdict::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One journal line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    /// The run begins (or a resume takes over: then `resumed` follows).
+    RunStarted {
+        /// Seconds since the Unix epoch.
+        ts: f64,
+        /// Run id.
+        run_id: String,
+        /// `local` or `slurm`.
+        executor: String,
+        /// Pid of the `servebench run` process.
+        pid: u32,
+        /// Window size (0 = unlimited).
+        max_parallel: usize,
+        /// Retries for infrastructure failures.
+        retries: u32,
+        /// Stop submitting after the first failure.
+        stop_on_error: bool,
+        /// Tests in submission order.
+        tests: Vec<TestEntry>,
+    },
+    /// `servebench resume` took over.
+    Resumed {
+        /// Seconds since the Unix epoch.
+        ts: f64,
+        /// Pid of the resuming process.
+        pid: u32,
+    },
+    /// About to submit (written before the scheduler is called).
+    Submitting {
+        /// Seconds since the Unix epoch.
+        ts: f64,
+        /// Test id.
+        test_id: String,
+        /// 1-based attempt.
+        attempt: u32,
+        /// The exact command.
+        command: Vec<String>,
+    },
+    /// Submitted.
+    Submitted {
+        /// Seconds since the Unix epoch.
+        ts: f64,
+        /// Test id.
+        test_id: String,
+        /// Job id (`local-<pid>` or the SLURM id).
+        job_id: String,
+        /// 1-based attempt.
+        attempt: u32,
+    },
+    /// The submission failed.
+    SubmitFailed {
+        /// Seconds since the Unix epoch.
+        ts: f64,
+        /// Test id.
+        test_id: String,
+        /// 1-based attempt.
+        attempt: u32,
+        /// Why.
+        error: String,
+    },
+    /// Scheduler state changed (`PENDING (Resources)`, `RUNNING`).
+    State {
+        /// Seconds since the Unix epoch.
+        ts: f64,
+        /// Test id.
+        test_id: String,
+        /// Job id.
+        job_id: String,
+        /// State.
+        state: String,
+    },
+    /// A job ended.
+    Finished {
+        /// Seconds since the Unix epoch.
+        ts: f64,
+        /// Test id.
+        test_id: String,
+        /// Job id.
+        job_id: String,
+        /// 1-based attempt.
+        attempt: u32,
+        /// Verdict of the job.
+        verdict: JobVerdict,
+        /// Scheduler state at the end.
+        scheduler_state: Option<String>,
+        /// Exit code (job exec, or the batch script).
+        exit_code: Option<i32>,
+        /// Why it failed.
+        reason: Option<String>,
+        /// Whether another attempt follows.
+        will_retry: bool,
+    },
+    /// Cancellation was requested for these jobs (written before cancelling).
+    CancelRequested {
+        /// Seconds since the Unix epoch.
+        ts: f64,
+        /// `SIGINT`, `SIGTERM`, `servebench cancel`, `stop-on-error`, `timeout`.
+        by: String,
+        /// Job ids.
+        job_ids: Vec<String>,
+    },
+    /// Not submitted (stop-on-error, or the run was cancelled first).
+    Skipped {
+        /// Seconds since the Unix epoch.
+        ts: f64,
+        /// Test id.
+        test_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// The outer process returned while jobs run (`--detach`).
+    Detached {
+        /// Seconds since the Unix epoch.
+        ts: f64,
+    },
+    /// Every job ended.
+    RunFinished {
+        /// Seconds since the Unix epoch.
+        ts: f64,
+        /// Whether the run was interrupted.
+        interrupted: bool,
+    },
+}
+
+/// Errors of the run directory.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No such run.
+    #[error("no run `{run}` under {}", runs.display())]
+    NoRun {
+        /// Requested run.
+        run: String,
+        /// The runs directory.
+        runs: PathBuf,
+    },
+    /// The journal has no `run_started` record.
+    #[error("{}: not a servebench run journal", path.display())]
+    Empty {
+        /// The journal.
+        path: PathBuf,
+    },
+}
+
+/// An open journal, appending.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Opens (creating) `dir/journal.jsonl` for appending.
+    pub fn open(dir: &Path) -> Result<Self, JournalError> {
+        std::fs::create_dir_all(dir).map_err(|source| JournalError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(JOURNAL);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|source| JournalError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Journal { path, file })
+    }
+
+    /// Appends one record and syncs it to disk.
+    pub fn append(&mut self, record: &Record) -> Result<(), JournalError> {
+        let mut line = serde_json::to_string(record).unwrap_or_default();
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .and_then(|()| self.file.sync_data())
+            .map_err(|source| JournalError::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Reads every record; a torn last line (the writer was killed mid-write) is ignored.
+pub fn read_journal(dir: &Path) -> Result<Vec<Record>, JournalError> {
+    let path = dir.join(JOURNAL);
+    let text = std::fs::read_to_string(&path).map_err(|source| JournalError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let records: Vec<Record> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    if !records
+        .iter()
+        .any(|r| matches!(r, Record::RunStarted { .. }))
+    {
+        return Err(JournalError::Empty { path });
+    }
+    Ok(records)
+}
+
+/// A new run id: `YYYYMMDD-HHMMSS-xxxx` (UTC, then 4 hex digits from the pid and clock).
+pub fn new_run_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let (y, m, d) = civil_from_days(i64::try_from(secs / 86_400).unwrap_or_default());
+    let rem = secs % 86_400;
+    let salt =
+        (u64::from(now.subsec_nanos()) ^ u64::from(std::process::id()).rotate_left(16)) & 0xffff;
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{salt:04x}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `<output>/runs`.
+pub fn runs_dir(output: &Path) -> PathBuf {
+    output.join("runs")
+}
+
+/// Finds a run directory: a path to one, a run id under `<output>/runs`, or (None) the newest.
+pub fn find_run(output: &Path, run: Option<&str>) -> Result<PathBuf, JournalError> {
+    let runs = runs_dir(output);
+    if let Some(r) = run {
+        let as_path = PathBuf::from(r);
+        if as_path.join(JOURNAL).is_file() {
+            return Ok(as_path);
+        }
+        let under = runs.join(r);
+        if under.join(JOURNAL).is_file() {
+            return Ok(under);
+        }
+        return Err(JournalError::NoRun {
+            run: r.to_string(),
+            runs,
+        });
+    }
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    if let Ok(entries) = std::fs::read_dir(&runs) {
+        for e in entries.flatten() {
+            let p = e.path();
+            let Ok(meta) = std::fs::metadata(p.join(JOURNAL)) else {
+                continue;
+            };
+            let t = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+            if newest.as_ref().is_none_or(|(nt, np)| (t, &p) > (*nt, np)) {
+                newest = Some((t, p));
+            }
+        }
+    }
+    newest.map(|(_, p)| p).ok_or(JournalError::NoRun {
+        run: "(latest)".into(),
+        runs,
+    })
+}
+
+/// The folded state of one test.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestState {
+    /// Not submitted.
+    Queued,
+    /// A `submitting` record without an answer (the outer process died in between).
+    Submitting {
+        /// Attempt.
+        attempt: u32,
+    },
+    /// Submitted and not finished.
+    Active {
+        /// Job id.
+        job_id: String,
+        /// Attempt.
+        attempt: u32,
+        /// Last scheduler state recorded.
+        state: String,
+    },
+    /// Ended for good.
+    Done {
+        /// Job id (None when the submission itself failed).
+        job_id: Option<String>,
+        /// Attempt.
+        attempt: u32,
+        /// Verdict.
+        verdict: JobVerdict,
+        /// Reason.
+        reason: Option<String>,
+    },
+    /// Not submitted, and will not be.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The state of a run rebuilt from its journal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunView {
+    /// Run id.
+    pub run_id: String,
+    /// Executor name.
+    pub executor: String,
+    /// Pid of the last process that drove the run.
+    pub pid: u32,
+    /// Window size.
+    pub max_parallel: usize,
+    /// Retries.
+    pub retries: u32,
+    /// Stop-on-error.
+    pub stop_on_error: bool,
+    /// Tests, in order, with their state.
+    pub tests: Vec<(TestEntry, TestState)>,
+    /// Whether `run_finished` was recorded.
+    pub finished: bool,
+    /// Whether a cancellation was requested.
+    pub cancel_requested: bool,
+    /// Every job id ever submitted (with its test id), to count submissions.
+    pub submissions: Vec<(String, String)>,
+}
+
+impl RunView {
+    /// Folds the records.
+    pub fn fold(records: &[Record]) -> Option<RunView> {
+        let mut view: Option<RunView> = None;
+        for r in records {
+            if let Record::RunStarted {
+                run_id,
+                executor,
+                pid,
+                max_parallel,
+                retries,
+                stop_on_error,
+                tests,
+                ..
+            } = r
+            {
+                view = Some(RunView {
+                    run_id: run_id.clone(),
+                    executor: executor.clone(),
+                    pid: *pid,
+                    max_parallel: *max_parallel,
+                    retries: *retries,
+                    stop_on_error: *stop_on_error,
+                    tests: tests
+                        .iter()
+                        .map(|t| (t.clone(), TestState::Queued))
+                        .collect(),
+                    finished: false,
+                    cancel_requested: false,
+                    submissions: Vec::new(),
+                });
+                continue;
+            }
+            let Some(v) = view.as_mut() else { continue };
+            let slot = |v: &mut RunView, id: &str| -> Option<usize> {
+                v.tests.iter().position(|(t, _)| t.test_id == id)
+            };
+            match r {
+                Record::RunStarted { .. } => {}
+                Record::Resumed { pid, .. } => {
+                    v.pid = *pid;
+                    v.finished = false;
+                }
+                Record::Submitting {
+                    test_id, attempt, ..
+                } => {
+                    if let Some(i) = slot(v, test_id)
+                        && let Some((_, s)) = v.tests.get_mut(i)
+                    {
+                        *s = TestState::Submitting { attempt: *attempt };
+                    }
+                }
+                Record::Submitted {
+                    test_id,
+                    job_id,
+                    attempt,
+                    ..
+                } => {
+                    v.submissions.push((test_id.clone(), job_id.clone()));
+                    if let Some(i) = slot(v, test_id)
+                        && let Some((_, s)) = v.tests.get_mut(i)
+                    {
+                        *s = TestState::Active {
+                            job_id: job_id.clone(),
+                            attempt: *attempt,
+                            state: "SUBMITTED".into(),
+                        };
+                    }
+                }
+                Record::SubmitFailed {
+                    test_id,
+                    attempt,
+                    error,
+                    ..
+                } => {
+                    if let Some(i) = slot(v, test_id)
+                        && let Some((_, s)) = v.tests.get_mut(i)
+                    {
+                        *s = TestState::Done {
+                            job_id: None,
+                            attempt: *attempt,
+                            verdict: JobVerdict::InfraFailed,
+                            reason: Some(error.clone()),
+                        };
+                    }
+                }
+                Record::State {
+                    test_id,
+                    job_id,
+                    state,
+                    ..
+                } => {
+                    if let Some(i) = slot(v, test_id)
+                        && let Some((
+                            _,
+                            TestState::Active {
+                                job_id: j,
+                                state: st,
+                                ..
+                            },
+                        )) = v.tests.get_mut(i)
+                        && j == job_id
+                    {
+                        *st = state.clone();
+                    }
+                }
+                Record::Finished {
+                    test_id,
+                    job_id,
+                    attempt,
+                    verdict,
+                    reason,
+                    will_retry,
+                    ..
+                } => {
+                    if let Some(i) = slot(v, test_id)
+                        && let Some((_, s)) = v.tests.get_mut(i)
+                    {
+                        *s = if *will_retry {
+                            TestState::Queued
+                        } else {
+                            TestState::Done {
+                                job_id: Some(job_id.clone()),
+                                attempt: *attempt,
+                                verdict: *verdict,
+                                reason: reason.clone(),
+                            }
+                        };
+                    }
+                }
+                Record::CancelRequested { .. } => v.cancel_requested = true,
+                Record::Skipped {
+                    test_id, reason, ..
+                } => {
+                    if let Some(i) = slot(v, test_id)
+                        && let Some((_, s)) = v.tests.get_mut(i)
+                    {
+                        *s = TestState::Skipped {
+                            reason: reason.clone(),
+                        };
+                    }
+                }
+                Record::Detached { .. } => {}
+                Record::RunFinished { .. } => v.finished = true,
+            }
+        }
+        view
+    }
+
+    /// The attempt number a test's next submission gets.
+    pub fn attempts(&self, test_id: &str) -> u32 {
+        u32::try_from(
+            self.submissions
+                .iter()
+                .filter(|(t, _)| t == test_id)
+                .count(),
+        )
+        .unwrap_or(u32::MAX)
+    }
+}
+
+/// Timestamp helper for callers building records.
+pub fn ts() -> f64 {
+    now_ts()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str) -> TestEntry {
+        TestEntry {
+            test_id: id.into(),
+            bundle: PathBuf::from(format!("/b/{id}")),
+            status_file: PathBuf::from(format!("/b/{id}/logs/status.jsonl")),
+        }
+    }
+
+    #[test]
+    fn run_ids_look_right() {
+        let id = new_run_id();
+        assert_eq!(id.len(), 20, "{id}");
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_454), (2026, 1, 1));
+    }
+
+    #[test]
+    fn fold_tracks_submissions_retries_and_torn_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path()).unwrap();
+        let recs = vec![
+            Record::RunStarted {
+                ts: 0.0,
+                run_id: "r".into(),
+                executor: "slurm".into(),
+                pid: 1,
+                max_parallel: 2,
+                retries: 1,
+                stop_on_error: false,
+                tests: vec![entry("a"), entry("b"), entry("c")],
+            },
+            Record::Submitting {
+                ts: 0.0,
+                test_id: "a".into(),
+                attempt: 1,
+                command: vec![],
+            },
+            Record::Submitted {
+                ts: 0.0,
+                test_id: "a".into(),
+                job_id: "10".into(),
+                attempt: 1,
+            },
+            Record::Submitting {
+                ts: 0.0,
+                test_id: "b".into(),
+                attempt: 1,
+                command: vec![],
+            },
+            Record::Submitted {
+                ts: 0.0,
+                test_id: "b".into(),
+                job_id: "11".into(),
+                attempt: 1,
+            },
+            Record::State {
+                ts: 0.0,
+                test_id: "a".into(),
+                job_id: "10".into(),
+                state: "RUNNING".into(),
+            },
+            Record::Finished {
+                ts: 0.0,
+                test_id: "b".into(),
+                job_id: "11".into(),
+                attempt: 1,
+                verdict: JobVerdict::InfraFailed,
+                scheduler_state: Some("NODE_FAIL".into()),
+                exit_code: None,
+                reason: None,
+                will_retry: true,
+            },
+            Record::Submitting {
+                ts: 0.0,
+                test_id: "c".into(),
+                attempt: 1,
+                command: vec![],
+            },
+        ];
+        for r in &recs {
+            j.append(r).unwrap();
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(j.path())
+            .unwrap()
+            .write_all(b"{\"type\":\"subm")
+            .unwrap();
+        let back = read_journal(dir.path()).unwrap();
+        assert_eq!(back, recs);
+        let v = RunView::fold(&back).unwrap();
+        assert_eq!(
+            v.tests[0].1,
+            TestState::Active {
+                job_id: "10".into(),
+                attempt: 1,
+                state: "RUNNING".into()
+            }
+        );
+        assert_eq!(v.tests[1].1, TestState::Queued);
+        assert_eq!(v.tests[2].1, TestState::Submitting { attempt: 1 });
+        assert_eq!(v.attempts("b"), 1);
+        assert!(!v.finished);
+    }
+
+    #[test]
+    fn find_run_by_id_path_or_latest() {
+        let out = tempfile::tempdir().unwrap();
+        assert!(find_run(out.path(), None).is_err());
+        let r = runs_dir(out.path()).join("20260101-000000-abcd");
+        let mut j = Journal::open(&r).unwrap();
+        j.append(&Record::Detached { ts: 0.0 }).unwrap();
+        assert_eq!(find_run(out.path(), None).unwrap(), r);
+        assert_eq!(
+            find_run(out.path(), Some("20260101-000000-abcd")).unwrap(),
+            r
+        );
+        assert_eq!(find_run(out.path(), Some(r.to_str().unwrap())).unwrap(), r);
+        assert!(find_run(out.path(), Some("nope")).is_err());
+        assert!(matches!(read_journal(&r), Err(JournalError::Empty { .. })));
+    }
+}
