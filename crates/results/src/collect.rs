@@ -140,6 +140,8 @@ fn tail_lines(text: &str, n: usize) -> String {
 struct Stretch {
     text: String,
     finished: bool,
+    /// Only blocks that state the run's concurrency count (a search of the whole log).
+    strict: bool,
 }
 
 /// Judges a bundle directory, with the executor's view of the job.
@@ -181,6 +183,7 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
                     return Some(Stretch {
                         text: s.text.to_string(),
                         finished: true,
+                        strict: false,
                     });
                 }
                 // The unfinished tail belongs to the run in progress when the log ended: the
@@ -199,16 +202,43 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
                     .map(|s| Stretch {
                         text: s.text.to_string(),
                         finished: false,
+                        strict: false,
                     })
             });
 
+        // A run that ended without its marker (a failed client) may still have printed a
+        // whole block that states its concurrency; take it when no other run shares that
+        // concurrency.
+        let stretch = stretch.or_else(|| {
+            let unique = spec
+                .benchmark
+                .iter()
+                .filter(|r| r.step.log == run.step.log && r.concurrency == run.concurrency)
+                .count()
+                == 1;
+            let log = logs.get(&run.step.log).and_then(Option::as_deref)?;
+            if !unique {
+                return None;
+            }
+            let block_found = parse_text_blocks(log)
+                .iter()
+                .any(|b| b.complete && b.concurrency == Some(run.concurrency));
+            block_found.then(|| Stretch {
+                text: log.to_string(),
+                finished: true,
+                strict: true,
+            })
+        });
         let from_file =
             read_lossy(&bundle_dir.join(&run.result_file)).and_then(|t| parse_result_text(&t).ok());
         let from_log = stretch.as_ref().and_then(|s| {
             // A block that names another concurrency belongs to another run.
             let blocks: Vec<Parsed> = parse_text_blocks(&s.text)
                 .into_iter()
-                .filter(|b| b.concurrency.is_none_or(|k| k == run.concurrency))
+                .filter(|b| match b.concurrency {
+                    Some(k) => k == run.concurrency,
+                    None => !s.strict,
+                })
                 .collect();
             let mut best = blocks
                 .iter()

@@ -371,7 +371,9 @@ fn aggregate_aiperf_records(records: &[&Found]) -> Parsed {
     let (mut ttft, mut tpot, mut e2el) = (Vec::new(), Vec::new(), Vec::new());
     for r in records {
         if !r.complete {
+            // A record cut short counts for nothing (its values may be missing).
             p.complete = false;
+            continue;
         }
         let is_error = r.value.get("error").is_some_and(|e| !e.is_null());
         if is_error {

@@ -423,8 +423,8 @@ fn health_row(p: &mut Parsed, line: &str) {
 }
 
 /// Every result block in `text`, in order. A block followed by a done marker (before the next
-/// block) takes the marker's concurrency; otherwise the block's own `Maximum request
-/// concurrency` row, if any.
+/// block) takes the marker's concurrency; otherwise the `Maximum request concurrency` row in
+/// the block or just before it, if any.
 pub fn parse_text_blocks(text: &str) -> Vec<Parsed> {
     let mut out: Vec<Parsed> = Vec::new();
     let mut cur: Option<Builder> = None;
@@ -434,6 +434,7 @@ pub fn parse_text_blocks(text: &str) -> Vec<Parsed> {
     let mut in_health = false;
     // Blocks that a done marker may still claim.
     let mut unclaimed: Vec<usize> = Vec::new();
+    let mut pending_concurrency: Option<u64> = None;
     let ends_with_newline = text.ends_with('\n');
     let lines: Vec<&str> = text.split('\n').collect();
     let n = lines.len();
@@ -455,13 +456,16 @@ pub fn parse_text_blocks(text: &str) -> Vec<Parsed> {
                     b.finish(false, "cut by a done marker"),
                 );
             }
+            // The marker claims the blocks before it, except those that state another
+            // concurrency (a run that ended without its marker).
             for j in unclaimed.drain(..) {
                 if let Some(p) = out.get_mut(j) {
-                    p.concurrency = Some(c);
+                    p.concurrency.get_or_insert(c);
                 }
             }
             last_closed = None;
             in_health = false;
+            pending_concurrency = None;
             continue;
         }
         let line = clean_line(raw);
@@ -476,7 +480,10 @@ pub fn parse_text_blocks(text: &str) -> Vec<Parsed> {
                     b.finish(false, "cut by a new block"),
                 );
             }
-            cur = Some(Builder::new(true));
+            let mut b = Builder::new(true);
+            // Upstream prints `Maximum request concurrency: C` just before the block.
+            b.parsed.concurrency = pending_concurrency.take();
+            cur = Some(b);
             last_closed = None;
             in_health = false;
             continue;
@@ -547,11 +554,15 @@ pub fn parse_text_blocks(text: &str) -> Vec<Parsed> {
             };
             if cur.is_none() {
                 // Only latency rows open a headerless block; pre-block lines such as
-                // `Maximum request concurrency: 8` do not.
+                // `Maximum request concurrency: 8` do not (that one is kept for the next
+                // block).
                 if matches!(&t, Target::Named(n, true, _) if metrics::latency_parts(n).is_some()) {
                     cur = Some(Builder::new(false));
                     last_closed = None;
                 } else {
+                    if t == Target::Concurrency && v >= 0.0 && v.fract() == 0.0 && v < 9.0e15 {
+                        pending_concurrency = Some(v as u64);
+                    }
                     continue;
                 }
             }

@@ -406,3 +406,49 @@ fn executor_failure_wins_and_garbage_never_panics() {
     let r = collect(&d.path().join("nope"), &s, GpuCounts::default());
     assert_eq!(r.verdict, Verdict::Error);
 }
+
+#[test]
+fn failed_client_block_without_marker_is_found_by_its_concurrency() {
+    let d = tempfile::tempdir().unwrap();
+    let s = spec(&[(8, 32), (16, 64)]);
+    // The c=8 client exited 1 (failed requests): no marker, no result file.
+    let log = format!(
+        "{}{}Benchmark with concurrency 16 done\n",
+        text_block(8, 32, 3, false),
+        text_block(16, 64, 0, false)
+    );
+    write(d.path(), "logs/6_bench.log", &log);
+    write(
+        d.path(),
+        "logs/status.jsonl",
+        "{\"event\":\"concurrency\",\"ts\":1.0,\"c\":8,\"k\":1,\"n\":2,\"repeat\":0}\n\
+         {\"event\":\"error\",\"ts\":2.0,\"message\":\"client at concurrency 8 failed (exit code 1)\"}\n\
+         {\"event\":\"concurrency\",\"ts\":3.0,\"c\":16,\"k\":2,\"n\":2,\"repeat\":0}\n\
+         {\"event\":\"finished\",\"ts\":4.0,\"code\":5,\"ok\":false,\"kind\":\"client\",\"reason\":\"client failed at concurrency 8\"}\n",
+    );
+    let r = collect(d.path(), &s, GpuCounts::default());
+    assert_eq!(r.verdict, Verdict::Invalid);
+    assert_eq!(r.points.len(), 2);
+    assert_eq!(r.points[0].metrics["failed"], 3.0);
+    assert_eq!(r.points[1].metrics["completed"], 64.0);
+    assert_eq!(r.points[1].metrics["failed"], 0.0);
+    let failing: Vec<_> = r
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| (c.name.as_str(), c.concurrency))
+        .collect();
+    assert_eq!(
+        failing,
+        [
+            ("completed_equals_num_prompts", Some(8)),
+            ("no_failed_requests", Some(8)),
+            ("output_tokens_expected", Some(8))
+        ]
+    );
+    assert!(
+        r.checks
+            .iter()
+            .any(|c| c.detail.contains("(status: client at concurrency 8 failed"))
+    );
+}
