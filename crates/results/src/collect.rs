@@ -5,10 +5,12 @@
 //! the bench log (`<log_dir>/<step.log>`, cut at the `done_line` markers; the n-th run with a
 //! given marker takes the n-th stretch ending in it, and the first run without one takes the
 //! unfinished tail, as a partial result). Then the validity checks, then the verdict:
-//! - `Error` when the job reported a failure (`status.jsonl`, or [`JobOutcome`]) other than a
-//!   failed client run, or no run produced any result; the reason is the job's;
-//! - `Skipped` when the spec has no client run;
-//! - `Invalid` when any check fails;
+//! - `Error` when the job failed other than by a client or accuracy step (the bundle's
+//!   `finished` event in `status.jsonl` decides; [`JobOutcome`] counts when there is none), or
+//!   no run produced any result; the reason is the job's;
+//! - `Skipped` when the spec has no client run (`Fail` if its accuracy step failed);
+//! - `Invalid` when any check fails (or the client reported a failure though every check held);
+//! - `Fail` when every check held but the accuracy step failed;
 //! - `Pass` otherwise.
 
 use std::collections::BTreeMap;
@@ -344,22 +346,33 @@ fn judge(
     found: usize,
     missing: usize,
 ) -> (Verdict, Option<String>) {
-    let job_failure = match &opts.job {
+    let executor_failure = match &opts.job {
         Some(j) if !j.ok => Some(j.reason.clone().unwrap_or_else(|| "the job failed".into())),
         _ => None,
     };
-    // A failed client run is judged by its results (Invalid), not as an infrastructure error.
-    let client_only = status.failure_kind.as_deref() == Some("client");
-    let status_failure = (status.failed && !client_only).then(|| {
+    // The bundle's own `finished` event decides (SPEC 8.1: the bundle status decides, the
+    // scheduler explains); the executor's view counts when the job never got to write one.
+    // A failed client or accuracy step is a test failure, judged by the results.
+    let test_step = matches!(status.failure_kind.as_deref(), Some("client" | "accuracy"));
+    let status_reason = || {
         status
             .reason
             .clone()
             .unwrap_or_else(|| "the job reported a failure".into())
-    });
-    if let Some(r) = job_failure.or(status_failure) {
+    };
+    if status.finished {
+        if status.failed && !test_step {
+            return (Verdict::Error, Some(status_reason()));
+        }
+    } else if let Some(r) = executor_failure {
         return (Verdict::Error, Some(r));
+    } else if status.failed {
+        return (Verdict::Error, Some(status_reason()));
     }
     if spec.benchmark.is_empty() {
+        if status.failed {
+            return (Verdict::Fail, Some(status_reason()));
+        }
         return (
             Verdict::Skipped,
             Some("no benchmark client runs in the launch spec".into()),
@@ -387,19 +400,13 @@ fn judge(
         })
         .collect();
     if failing.is_empty() {
-        if status.failed {
+        return match status.failure_kind.as_deref() {
+            // Valid results, but the accuracy step failed: a test failure.
+            Some("accuracy") if status.failed => (Verdict::Fail, Some(status_reason())),
             // The client said it failed, yet every check held: not a pass.
-            return (
-                Verdict::Invalid,
-                Some(
-                    status
-                        .reason
-                        .clone()
-                        .unwrap_or_else(|| "a client run failed".into()),
-                ),
-            );
-        }
-        return (Verdict::Pass, None);
+            _ if status.failed => (Verdict::Invalid, Some(status_reason())),
+            _ => (Verdict::Pass, None),
+        };
     }
     let mut reason = failing
         .iter()

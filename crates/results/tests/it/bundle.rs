@@ -359,7 +359,7 @@ fn repeats_take_their_own_stretch() {
 }
 
 #[test]
-fn executor_failure_wins_and_garbage_never_panics() {
+fn executor_failure_counts_without_a_bundle_status_and_garbage_never_panics() {
     use servebench_results::{CollectOptions, JobOutcome, collect_with};
     let d = tempfile::tempdir().unwrap();
     let s = spec(&[(4, 16)]);
@@ -450,5 +450,95 @@ fn failed_client_block_without_marker_is_found_by_its_concurrency() {
         r.checks
             .iter()
             .any(|c| c.detail.contains("(status: client at concurrency 8 failed"))
+    );
+}
+
+#[test]
+fn the_bundle_status_decides_and_the_executor_explains() {
+    use servebench_results::{CollectOptions, JobOutcome, collect_with};
+    let failed_job = CollectOptions {
+        job: Some(JobOutcome {
+            ok: false,
+            reason: Some("failed".into()),
+            duration_s: None,
+        }),
+        ..Default::default()
+    };
+    let s = spec(&[(4, 16)]);
+    let finished = |kind: &str, reason: &str| {
+        format!(
+            "{{\"event\":\"finished\",\"ts\":2.0,\"code\":5,\"ok\":false,\"kind\":\"{kind}\",\"reason\":\"{reason}\"}}\n"
+        )
+    };
+    // The client exited 1 (failed requests): the executor saw a failed job, the bundle says
+    // why; judged by the results.
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "logs/concurrency_4/result.json",
+        &builtin_json(4, 16, 2, false),
+    );
+    write(
+        d.path(),
+        "logs/status.jsonl",
+        &finished("client", "client failed at concurrency 4"),
+    );
+    let r = collect_with(d.path(), &s, &failed_job);
+    assert_eq!(r.verdict, Verdict::Invalid, "{:?}", r.reason);
+    assert_eq!(
+        r.reason.as_deref(),
+        Some(
+            "c=4: completed 14 of 16; c=4: 2 failed; c=4: 112 output tokens, 128 expected (ignore_eos)"
+        )
+    );
+    // Valid perf results, accuracy step failed: Fail.
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "logs/concurrency_4/result.json",
+        &builtin_json(4, 16, 0, false),
+    );
+    write(
+        d.path(),
+        "logs/status.jsonl",
+        &finished("accuracy", "accuracy_gsm8k exited with code 1"),
+    );
+    let r = collect_with(d.path(), &s, &failed_job);
+    assert_eq!(
+        (r.verdict, r.reason.as_deref()),
+        (Verdict::Fail, Some("accuracy_gsm8k exited with code 1"))
+    );
+    // A crashed role: Error with the bundle's reason, results or not.
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "logs/concurrency_4/result.json",
+        &builtin_json(4, 16, 0, false),
+    );
+    write(
+        d.path(),
+        "logs/status.jsonl",
+        &finished("role_exited", "GEN_0 exited with code 1"),
+    );
+    let r = collect_with(d.path(), &s, &failed_job);
+    assert_eq!(
+        (r.verdict, r.reason.as_deref()),
+        (Verdict::Error, Some("GEN_0 exited with code 1"))
+    );
+    // The bundle finished fine: the executor's doubt does not turn it into an error.
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "logs/concurrency_4/result.json",
+        &builtin_json(4, 16, 0, false),
+    );
+    write(
+        d.path(),
+        "logs/status.jsonl",
+        "{\"event\":\"finished\",\"ts\":2.0,\"code\":0,\"ok\":true,\"kind\":null,\"reason\":null}\n",
+    );
+    assert_eq!(
+        collect_with(d.path(), &s, &failed_job).verdict,
+        Verdict::Pass
     );
 }
