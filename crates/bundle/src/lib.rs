@@ -34,7 +34,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use servebench_config::model::{Deployment, Engine, TestCase};
+use servebench_config::model::{Deployment, Engine, Mode, TestCase};
 use servebench_config::profile::{Profile, Scheduler, is_env_name, shell_words};
 use servebench_launch::{ClientRun, Health, LaunchSpec, ProcPlacement, Process, Step, Teardown};
 use servebench_plan::{Allocation, Plan, Role};
@@ -180,6 +180,21 @@ impl Ctx<'_> {
     /// Whether workers run under nsys.
     pub fn profiling(&self) -> bool {
         self.case.config.profiling.nsys_on
+    }
+
+    /// Output length the clients ask for (1 under `ctx_only`, SPEC 4 rule 8).
+    pub fn output_length(&self) -> u64 {
+        if self.case.config.benchmark.mode == Mode::CtxOnly {
+            1
+        } else {
+            self.case.config.benchmark.output_length
+        }
+    }
+
+    /// Whether a server runs on its own, without the disaggregated flow: aggregated servers,
+    /// and the context server under `ctx_only`.
+    pub fn standalone(&self, alloc: &Allocation) -> bool {
+        alloc.role == Role::Agg || self.case.config.benchmark.mode == Mode::CtxOnly
     }
 
     /// Records a render warning.
@@ -629,7 +644,7 @@ fn setup_steps(ctx: &Ctx<'_>, nodes: &[String]) -> Vec<Step> {
 /// otherwise, falling back to random with a warning when the file is missing.
 fn dataset_choice(ctx: &Ctx<'_>) -> client::Dataset {
     let b = &ctx.case.config.benchmark;
-    if b.use_nv_sa_benchmark {
+    if b.use_nv_sa_benchmark || b.mode == Mode::CtxOnly {
         return client::Dataset::Random;
     }
     let Some(file) = b.dataset_file.as_deref().filter(|f| !f.is_empty()) else {
@@ -646,7 +661,8 @@ fn dataset_choice(ctx: &Ctx<'_>) -> client::Dataset {
         Some(why) => {
             ctx.warn(format!(
                 "dataset file `{file}` {why}: falling back to the random dataset (input {} / output {} tokens)",
-                b.input_length, b.output_length
+                b.input_length,
+                ctx.output_length()
             ));
             client::Dataset::Random
         }

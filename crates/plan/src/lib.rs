@@ -456,8 +456,17 @@ pub fn plan_case(case: &TestCase, opts: &PlanOptions) -> Result<Plan, PlanError>
             if cfg.benchmark.mode == Mode::GenOnlyNoContext {
                 num_ctx = 0;
             }
-            let num_gen = hw.num_gen_servers;
-            if num_gen == 0 {
+            // ctx_only (upstream perf-sanity): the context worker runs alone, as an aggregated
+            // server with output length 1; no generation servers, no router.
+            let ctx_only = cfg.benchmark.mode == Mode::CtxOnly;
+            if ctx_only && num_ctx != 1 {
+                notes.push(format!(
+                    "ctx_only: one context server runs alone (hardware.num_ctx_servers {num_ctx} ignored)"
+                ));
+                num_ctx = 1;
+            }
+            let num_gen = if ctx_only { 0 } else { hw.num_gen_servers };
+            if num_gen == 0 && !ctx_only {
                 return Err(PlanError::NoGenServers);
             }
             if generation.world_size() == 0 {
@@ -478,7 +487,11 @@ pub fn plan_case(case: &TestCase, opts: &PlanOptions) -> Result<Plan, PlanError>
                 }
                 _ => RolePlan::default(),
             };
-            let gen_plan = role_plan(generation, num_gen, placement, gpn);
+            let gen_plan = if ctx_only {
+                RolePlan::default()
+            } else {
+                role_plan(generation, num_gen, placement, gpn)
+            };
             check_size(ctx_plan.nodes.saturating_add(gen_plan.nodes))?;
             for i in 0..num_gen {
                 let i = usize::try_from(i).unwrap_or(usize::MAX);
@@ -499,16 +512,20 @@ pub fn plan_case(case: &TestCase, opts: &PlanOptions) -> Result<Plan, PlanError>
                     exclusive,
                 )?);
             }
-            let first = allocations
-                .first()
-                .and_then(|a| a.nodes.first())
-                .map_or(0, |n| n.node_index);
-            let port = alloc.port(ROUTER_PORT, &[first], "router")?;
-            let router = Endpoint {
-                node: node_placeholder(first),
-                port,
+            let router = if ctx_only {
+                None
+            } else {
+                let first = allocations
+                    .first()
+                    .and_then(|a| a.nodes.first())
+                    .map_or(0, |n| n.node_index);
+                let port = alloc.port(ROUTER_PORT, &[first], "router")?;
+                Some(Endpoint {
+                    node: node_placeholder(first),
+                    port,
+                })
             };
-            (ctx_plan, gen_plan, None, Some(router))
+            (ctx_plan, gen_plan, None, router)
         }
         Deployment::Agg { server, .. } => {
             if server.world_size() == 0 {
@@ -578,7 +595,12 @@ pub fn concurrency_points(case: &TestCase) -> Vec<ConcurrencyPoint> {
     b.concurrency_list
         .iter()
         .map(|&c| {
-            let client = case.config.client_concurrency(c);
+            // ctx_only runs no generation servers: the list is what the client runs.
+            let client = if b.mode == Mode::CtxOnly {
+                c
+            } else {
+                case.config.client_concurrency(c)
+            };
             ConcurrencyPoint {
                 listed: c,
                 client,

@@ -32,7 +32,7 @@ impl ClientAdapter for Aiperf {
                 &[
                     ("--synthetic-input-tokens-mean", b.input_length.to_string()),
                     ("--synthetic-input-tokens-stddev", "0".into()),
-                    ("--output-tokens-mean", b.output_length.to_string()),
+                    ("--output-tokens-mean", ctx.output_length().to_string()),
                 ],
             ),
             Dataset::Custom(path) => push(

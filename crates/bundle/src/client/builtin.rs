@@ -32,7 +32,7 @@ impl ClientAdapter for Builtin {
                     &[
                         ("--dataset-name", "random".into()),
                         ("--random-input-len", b.input_length.to_string()),
-                        ("--random-output-len", b.output_length.to_string()),
+                        ("--random-output-len", ctx.output_length().to_string()),
                         ("--random-range-ratio", b.benchmark_ratio.to_string()),
                     ],
                 );

@@ -37,7 +37,7 @@ impl ClientAdapter for TrtllmBench {
                     &mut argv,
                     &[
                         ("--random-input-len", b.input_length.to_string()),
-                        ("--random-output-len", b.output_length.to_string()),
+                        ("--random-output-len", ctx.output_length().to_string()),
                         ("--random-range-ratio", b.benchmark_ratio.to_string()),
                     ],
                 );

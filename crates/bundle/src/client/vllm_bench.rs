@@ -30,7 +30,7 @@ impl ClientAdapter for VllmBench {
                 &[
                     ("--dataset-name", "random".into()),
                     ("--random-input-len", b.input_length.to_string()),
-                    ("--random-output-len", b.output_length.to_string()),
+                    ("--random-output-len", ctx.output_length().to_string()),
                     ("--random-range-ratio", b.benchmark_ratio.to_string()),
                 ],
             ),

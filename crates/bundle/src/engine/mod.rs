@@ -73,17 +73,32 @@ pub fn worker_file(role: Role) -> String {
     format!("{}_config.yaml", role.as_str())
 }
 
-/// Worker configs written verbatim (key order and unknown keys kept).
+/// Worker configs written verbatim (key order and unknown keys kept). Under `ctx_only` the
+/// context worker runs alone, as upstream's perf-sanity does: `cache_transceiver_config` is
+/// dropped and `disable_overlap_scheduler: true` set.
 pub(crate) fn worker_files(ctx: &Ctx<'_>) -> Vec<BundleFile> {
+    use servebench_config::model::Mode;
+    use servebench_config::yaml::{Node, Value};
     let mut out = Vec::new();
     for role in [Role::Ctx, Role::Gen, Role::Agg] {
         let has_servers = ctx.plan.allocations.iter().any(|a| a.role == role);
-        if let (true, Some(w)) = (has_servers, worker(ctx, role)) {
-            out.push(BundleFile::text(
-                worker_file(role),
-                servebench_config::yaml::emit(&w.options),
-            ));
-        }
+        let Some(w) = worker(ctx, role).filter(|_| has_servers) else {
+            continue;
+        };
+        let text = if role == Role::Ctx && ctx.case.config.benchmark.mode == Mode::CtxOnly {
+            let mut options = w.options.clone();
+            if let Value::Map(entries) = &mut options.value {
+                entries.retain(|(k, _)| k.as_key() != Some("cache_transceiver_config"));
+            }
+            options.set_path(
+                "disable_overlap_scheduler",
+                Node::synthetic(Value::Bool(true)),
+            );
+            servebench_config::yaml::emit(&options)
+        } else {
+            servebench_config::yaml::emit(&w.options)
+        };
+        out.push(BundleFile::text(worker_file(role), text));
     }
     out
 }

@@ -63,11 +63,12 @@ impl EngineAdapter for Sglang {
             alloc.port.to_string(),
         ];
         match alloc.role {
+            _ if ctx.standalone(alloc) => {}
             Role::Ctx => argv.extend(["--disaggregation-mode".to_string(), "prefill".into()]),
             Role::Gen => argv.extend(["--disaggregation-mode".to_string(), "decode".into()]),
             Role::Agg => {}
         }
-        if alloc.role != Role::Agg {
+        if !ctx.standalone(alloc) {
             argv.extend([
                 "--disaggregation-transfer-backend".to_string(),
                 "nixl".into(),

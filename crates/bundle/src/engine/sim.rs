@@ -45,7 +45,11 @@ impl EngineAdapter for Sim {
             "sim".to_string(),
             "serve".into(),
             "--role".into(),
-            alloc.role.as_str().into(),
+            if ctx.standalone(alloc) {
+                "agg".into()
+            } else {
+                alloc.role.as_str().into()
+            },
             "--config".into(),
             worker_file(alloc.role),
             "--host".into(),

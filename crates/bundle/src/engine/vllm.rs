@@ -31,7 +31,7 @@ impl EngineAdapter for Vllm {
             "--config".into(),
             worker_file(alloc.role),
         ];
-        if alloc.role != Role::Agg {
+        if !ctx.standalone(alloc) {
             argv.extend([
                 "--kv-transfer-config".to_string(),
                 r#"{"kv_connector":"NixlConnector","kv_role":"kv_both"}"#.into(),

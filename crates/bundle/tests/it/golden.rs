@@ -430,3 +430,38 @@ worker_config:\n  ctx: {tensor_parallel_size: 2, max_seq_len: 128}\n  gen: {tens
     );
     assert_eq!(s.launch.client, "sglang-bench-serving");
 }
+
+/// ctx_only: the context worker alone with output length 1, overlap scheduler off, no KV
+/// transfer config, clients on the context server.
+#[test]
+fn ctx_only_bundle() {
+    let text = "metadata: {model_name: m}\nhardware: {gpus_per_node: 4, num_ctx_servers: 1, num_gen_servers: 1}\n\
+benchmark: {mode: ctx_only, concurrency_list: '4', input_length: 64, output_length: 1}\n\
+worker_config:\n  ctx: {tensor_parallel_size: 1, max_seq_len: 128, cache_transceiver_config: {backend: UCX}}\n  gen: {tensor_parallel_size: 1, max_batch_size: 8, max_seq_len: 128}\n";
+    let c = case("ctxonly", text);
+    let b = render(&c, &no_fs());
+    assert_eq!(
+        b.file("ctx_config.yaml").unwrap().contents,
+        "tensor_parallel_size: 1\nmax_seq_len: 128\ndisable_overlap_scheduler: true\n"
+    );
+    assert!(b.file("gen_config.yaml").is_none() && b.launch.router.is_none());
+    let argv = &b.launch.benchmark[0].step.argv;
+    assert!(
+        argv.windows(2).any(|w| w == ["--random-output-len", "1"]),
+        "{argv:?}"
+    );
+    assert!(argv.windows(2).any(|w| w == ["--port", "8000"]), "{argv:?}");
+    let sim = render(
+        &c,
+        &RenderOptions {
+            engine: Some(Engine::Sim),
+            ..no_fs()
+        },
+    );
+    assert!(
+        sim.launch.servers[0]
+            .argv
+            .windows(2)
+            .any(|w| w == ["--role", "agg"])
+    );
+}

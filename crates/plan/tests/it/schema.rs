@@ -223,3 +223,26 @@ fn json_schema_snapshot() {
     settings.set_sort_maps(false);
     settings.bind(|| insta::assert_json_snapshot!("plan_document", json));
 }
+
+/// ctx_only (upstream perf-sanity): one context server alone, no gen servers, no router; the
+/// client runs the listed concurrency.
+#[test]
+fn ctx_only_plans_one_context_server() {
+    let text = TWO_ROLES.replace(
+        "benchmark: {concurrency_list: '4 8'",
+        "benchmark: {mode: ctx_only, concurrency_list: '4 8'",
+    );
+    let plan = plan_case(&case("ctxonly", &text), &PlanOptions::default()).unwrap();
+    assert_eq!((plan.ctx.servers, plan.generation.servers), (1, 0));
+    assert_eq!(plan.total_nodes, 1);
+    assert!(plan.router.is_none());
+    assert_eq!(plan.allocations.len(), 1);
+    assert_eq!(plan.allocations[0].name, "CTX_0");
+    let c: Vec<u64> = plan.concurrency.iter().map(|p| p.client).collect();
+    assert_eq!(c, [4, 8]);
+    assert!(
+        plan.notes[0].contains("num_ctx_servers 3 ignored"),
+        "{:?}",
+        plan.notes
+    );
+}
