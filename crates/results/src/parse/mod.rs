@@ -12,6 +12,8 @@
 //! - [`parse_genai_perf_table`]: GenAI-Perf's console table.
 //! - [`parse_llmd_report`]: the llm-d benchmark report (YAML).
 //! - [`parse_any`]: all of the above over one text, for `--from-logs` and the fixture tests.
+//! - [`parse_lm_eval_table`], [`parse_lm_eval_json`], [`parse_accuracy_any`]: accuracy rows of
+//!   lm-evaluation-harness (read now; the accuracy gate of SPEC 10.2 is a later issue).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,11 +23,13 @@ use serde::{Deserialize, Serialize};
 mod genai_perf;
 pub(crate) mod json;
 mod llmd;
+mod lm_eval;
 mod result_json;
 pub(crate) mod text;
 
 pub use genai_perf::parse_genai_perf_table;
 pub use llmd::parse_llmd_report;
+pub use lm_eval::{AccuracyRow, parse_lm_eval_json, parse_lm_eval_table};
 pub use result_json::{map_result_object, parse_result_text};
 pub use text::{LogSegment, clean_line, parse_text_blocks, split_bench_log};
 
@@ -169,5 +173,12 @@ pub fn parse_any(text: &str) -> Vec<Parsed> {
     out.extend(parse_genai_perf_table(text));
     out.extend(parse_llmd_report(text));
     out.extend(parse_text_blocks(text));
+    out
+}
+
+/// Every accuracy row in `text`: lm_eval results JSON first, then tables.
+pub fn parse_accuracy_any(text: &str) -> Vec<AccuracyRow> {
+    let mut out = parse_lm_eval_json(text);
+    out.extend(parse_lm_eval_table(text));
     out
 }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use servebench_results::parse::{Parsed, parse_any};
+use servebench_results::parse::{AccuracyRow, Parsed, parse_accuracy_any, parse_any};
 
 /// The shared fixture logs.
 pub fn logs_dir() -> PathBuf {
@@ -32,10 +32,23 @@ pub fn fixture_files() -> Vec<PathBuf> {
 }
 
 /// A stable, readable rendering of parse results.
-pub fn render(results: &[Parsed]) -> String {
+pub fn render(results: &[Parsed], accuracy: &[AccuracyRow]) -> String {
     let mut s = String::new();
-    if results.is_empty() {
+    if results.is_empty() && accuracy.is_empty() {
         s.push_str("(nothing parsed)\n");
+    }
+    for r in accuracy {
+        let _ = writeln!(
+            s,
+            "accuracy run={} task={} filter={} metric={} value={} stderr={} n_shot={}",
+            r.run,
+            r.task,
+            r.filter,
+            r.metric,
+            r.value,
+            r.stderr.map_or("-".into(), |v| v.to_string()),
+            r.n_shot.map_or("-".into(), |v| v.to_string()),
+        );
     }
     for (i, p) in results.iter().enumerate() {
         let _ = writeln!(
@@ -85,7 +98,7 @@ fn fixture_goldens() {
             description => rel.display().to_string(),
             omit_expression => true,
         }, {
-            insta::assert_snapshot!(name, render(&parse_any(&text)));
+            insta::assert_snapshot!(name, render(&parse_any(&text), &parse_accuracy_any(&text)));
         });
     }
 }

@@ -1,7 +1,9 @@
 //! Properties: parsers never panic, a cut never yields wrong numbers, percentiles parse.
 
 use proptest::prelude::*;
-use servebench_results::parse::{Format, parse_any, parse_result_text, parse_text_blocks};
+use servebench_results::parse::{
+    Format, parse_accuracy_any, parse_any, parse_result_text, parse_text_blocks,
+};
 
 use crate::bundle::{builtin_json, text_block};
 use crate::fixtures::fixture_files;
@@ -29,12 +31,14 @@ proptest! {
     fn arbitrary_text_never_panics(s in "\\PC{0,400}") {
         let _ = parse_any(&s);
         let _ = parse_result_text(&s);
+        let _ = parse_accuracy_any(&s);
     }
 
     #[test]
     fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..600)) {
         let s = String::from_utf8_lossy(&b);
         let _ = parse_any(&s);
+        let _ = parse_accuracy_any(&s);
     }
 
     #[test]
@@ -45,6 +49,7 @@ proptest! {
         let s = format!("{head}{junk}{}", &f[head.len()..]);
         let _ = parse_any(&s);
         let _ = parse_result_text(&s);
+        let _ = parse_accuracy_any(&s);
     }
 
     /// Truncation: every block a prefix calls complete is the same block the whole text has;
@@ -114,6 +119,7 @@ fn every_cut_of_every_fixture() {
         while at <= f.len() {
             let prefix = cut(&f, at);
             let part = parse_any(prefix);
+            let _ = parse_accuracy_any(prefix);
             for p in part
                 .iter()
                 .filter(|p| p.complete && p.format.as_str() == "text-block")
