@@ -33,13 +33,13 @@ pub(crate) fn sanitize(text: &str) -> String {
             } else if c == '"' {
                 in_str = false;
             }
-            rest = &rest[c.len_utf8()..];
+            rest = rest.get(c.len_utf8()..).unwrap_or("");
             continue;
         }
         if c == '"' {
             in_str = true;
             out.push(c);
-            rest = &rest[1..];
+            rest = rest.get(1..).unwrap_or("");
             continue;
         }
         let prev_word = out.chars().next_back().is_some_and(is_word);
@@ -58,7 +58,7 @@ pub(crate) fn sanitize(text: &str) -> String {
         }
         if !replaced {
             out.push(c);
-            rest = &rest[c.len_utf8()..];
+            rest = rest.get(c.len_utf8()..).unwrap_or("");
         }
     }
     out

@@ -442,7 +442,7 @@ pub fn parse_text_blocks(text: &str) -> Vec<Parsed> {
         |out: &mut Vec<Parsed>, unclaimed: &mut Vec<usize>, p: Option<Parsed>| -> Option<usize> {
             let p = p?;
             out.push(p);
-            let i = out.len() - 1;
+            let i = out.len().saturating_sub(1);
             unclaimed.push(i);
             Some(i)
         };

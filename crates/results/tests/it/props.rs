@@ -106,6 +106,15 @@ proptest! {
         let key = format!("p{p}_{}_ms", metric.to_lowercase());
         prop_assert_eq!(b[0].metrics.get(&key), Some(&v.parse::<f64>().unwrap()), "{:?}", b[0]);
         prop_assert!(b[0].complete);
+        // The same key in result JSON (vLLM's `p99.9_ttft_ms`), SGLang's E2EL spelling too.
+        let json = format!("{{\"completed\": 1, \"{key}\": {value}}}");
+        let j = parse_result_text(&json).unwrap();
+        prop_assert_eq!(j.metrics.get(&key), Some(&value));
+        if metric == "E2EL" {
+            let json = format!("{{\"completed\": 1, \"p{p}_e2e_latency_ms\": {value}}}");
+            let j = parse_result_text(&json).unwrap();
+            prop_assert_eq!(j.metrics.get(&key), Some(&value));
+        }
     }
 }
 
