@@ -373,6 +373,15 @@ pub fn render_case(
             Role::Agg => "server_env_var",
         };
         env.extend(ctx.env_string(role_key));
+        if a.role == Role::Agg {
+            // Aggregated perf-sanity servers carry their own `server_env_var`.
+            let own = engine::worker(&ctx, Role::Agg)
+                .and_then(|w| cfg.tree.at(&format!("{}.server_env_var", w.path)))
+                .and_then(|n| n.as_str().map(str::to_string));
+            if let Some(text) = own {
+                env.extend(ctx.parse_env("server_env_var", &text));
+            }
+        }
         env.extend(eng.server_env(&ctx, a));
         let placement = server_placement(&ctx, a, eng.uses_mpi());
         env_files.push((a.name.clone(), env.clone()));

@@ -465,3 +465,19 @@ worker_config:\n  ctx: {tensor_parallel_size: 1, max_seq_len: 128, cache_transce
             .any(|w| w == ["--role", "agg"])
     );
 }
+
+/// An aggregated server's own `server_env_var` reaches its environment.
+#[test]
+fn aggregated_server_env() {
+    let rel =
+        "tests/scripts/perf-sanity/aggregated/deepseek_r1_fp4_v2_2_nodes_grace_blackwell.yaml";
+    let cases = fixture(rel);
+    let mtp3 = cases.iter().map(|c| render(c, &no_fs())).find(|b| {
+        b.launch.servers[0]
+            .env
+            .get("TLLM_SPEC_DECODE_FORCE_NUM_ACCEPTED_TOKENS")
+            .map(String::as_str)
+            == Some("3")
+    });
+    assert!(mtp3.is_some());
+}
