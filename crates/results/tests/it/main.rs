@@ -6,4 +6,5 @@
 mod bundle;
 mod fixtures;
 mod props;
+mod real_bundle;
 mod render;
