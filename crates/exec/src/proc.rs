@@ -26,12 +26,22 @@ pub(crate) fn group_alive(pgid: u32) -> bool {
     raw > 1 && killpg(Pid::from_raw(raw), None).is_ok()
 }
 
-/// Whether process `pid` exists (zombies included).
+/// Whether process `pid` exists and has not ended (a zombie has ended).
 pub fn pid_alive(pid: u32) -> bool {
     let Ok(raw) = i32::try_from(pid) else {
         return false;
     };
-    raw > 1 && !matches!(kill(Pid::from_raw(raw), None), Err(Errno::ESRCH))
+    if raw <= 1 || matches!(kill(Pid::from_raw(raw), None), Err(Errno::ESRCH)) {
+        return false;
+    }
+    // A zombie nobody reaps (an orphan under a PID 1 that does not wait) has ended.
+    match std::fs::read_to_string(format!("/proc/{raw}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next())
+            .is_none_or(|state| state != 'Z' && state != 'X'),
+        Err(_) => true,
+    }
 }
 
 /// Parses a signal name as written in launch specs (`TERM`, `SIGINT`, `KILL`).
