@@ -53,7 +53,7 @@ fn point_row(case: &CaseResult, p: &PointResult, note: String) -> [String; 10] {
     } else {
         case.verdict.label().to_string()
     };
-    let note = if note.is_empty() && case.verdict == Verdict::Error {
+    let note = if note.is_empty() && matches!(case.verdict, Verdict::Error | Verdict::Fail) {
         case.reason.clone().unwrap_or_default()
     } else {
         note

@@ -263,6 +263,23 @@ pub fn sample_cases() -> Vec<servebench_results::CaseResult> {
     );
     out.push(collect(d.path(), &s, GpuCounts::new(8, 4)));
 
+    // Fail: valid results, the accuracy step failed.
+    let d = tempfile::tempdir().unwrap();
+    let mut s = spec(&[(4, 16)]);
+    s.test_id = "disagg_perf_f_1k1k_accuracy_step_failed".into();
+    write(
+        d.path(),
+        "logs/concurrency_4/result.json",
+        &builtin_json(4, 16, 0, false),
+    );
+    write(
+        d.path(),
+        "logs/status.jsonl",
+        "{\"event\":\"stage\",\"ts\":1000.0,\"stage\":\"benchmark\"}\n\
+         {\"event\":\"finished\",\"ts\":1100.0,\"code\":5,\"ok\":false,\"kind\":\"accuracy\",\"reason\":\"accuracy_gsm8k exited with code 1\"}\n",
+    );
+    out.push(collect(d.path(), &s, GpuCounts::new(8, 4)));
+
     // Skipped: no client run.
     let d = tempfile::tempdir().unwrap();
     let mut s = spec(&[]);
@@ -286,6 +303,7 @@ fn verdicts() {
             ("disagg_perf_b_1k1k_invalid", Verdict::Invalid),
             ("disagg_perf_c_1k1k_client_failed", Verdict::Invalid),
             ("disagg_perf_d_1k1k_health_timeout", Verdict::Error),
+            ("disagg_perf_f_1k1k_accuracy_step_failed", Verdict::Fail),
             ("disagg_accuracy_e_gsm8k", Verdict::Skipped),
         ]
     );

@@ -20,7 +20,7 @@ fn junit_xml() {
 fn results_json() {
     let v = to_json(&sample_cases());
     assert_eq!(v["schema_version"], 1);
-    assert_eq!(v["summary"]["cases"], 5);
+    assert_eq!(v["summary"]["cases"], 6);
     // Round trip: results.json reads back into the model.
     let back: Vec<servebench_results::CaseResult> =
         serde_json::from_value(v["cases"].clone()).unwrap();
