@@ -2,81 +2,12 @@
 //! [`ClientAdapter`]. The renderer runs the client once per concurrency point and repeat and
 //! appends `Benchmark with concurrency <C> done` to `6_bench.log` after each run.
 
-use crate::Ctx;
-
+mod adapter;
 mod aiperf;
 mod builtin;
 mod sglang_bench;
 mod trtllm_bench;
 mod vllm_bench;
 
-/// Every client name.
-pub const NAMES: [&str; 5] = [
-    "builtin",
-    "trtllm-bench-serving",
-    "vllm-bench-serve",
-    "sglang-bench-serving",
-    "aiperf",
-];
-
-/// Which prompts the client sends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Dataset {
-    /// Random token ids of the configured lengths.
-    Random,
-    /// A trtllm_custom dataset file.
-    Custom(String),
-}
-
-/// One client run.
-#[derive(Debug, Clone)]
-pub struct Run<'a> {
-    /// Host (placeholder) of the router or aggregated server.
-    pub host: &'a str,
-    /// Its port.
-    pub port: u16,
-    /// `--model`.
-    pub model: &'a str,
-    /// Tokenizer / model path.
-    pub tokenizer: &'a str,
-    /// Concurrency.
-    pub concurrency: u64,
-    /// Prompts.
-    pub num_prompts: u64,
-    /// Result directory (relative to the bundle).
-    pub result_dir: &'a str,
-    /// Dataset.
-    pub dataset: &'a Dataset,
-}
-
-/// What a client contributes: its command for one run.
-pub trait ClientAdapter {
-    /// Client name.
-    fn name(&self) -> &'static str;
-    /// Command of one run.
-    fn argv(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Vec<String>;
-    /// Result file inside `result_dir`.
-    fn result_file(&self) -> &'static str {
-        "result.json"
-    }
-}
-
-/// The adapter named `name`.
-pub fn adapter(name: &str) -> Option<&'static dyn ClientAdapter> {
-    Some(match name {
-        "builtin" => &builtin::Builtin,
-        "trtllm-bench-serving" => &trtllm_bench::TrtllmBench,
-        "vllm-bench-serve" => &vllm_bench::VllmBench,
-        "sglang-bench-serving" => &sglang_bench::SglangBench,
-        "aiperf" => &aiperf::Aiperf,
-        _ => return None,
-    })
-}
-
-/// Pushes `flag value` pairs.
-pub(crate) fn push(argv: &mut Vec<String>, pairs: &[(&str, String)]) {
-    for (f, v) in pairs {
-        argv.push((*f).to_string());
-        argv.push(v.clone());
-    }
-}
+pub(crate) use adapter::push;
+pub use adapter::{ClientAdapter, Dataset, NAMES, Run, adapter};
