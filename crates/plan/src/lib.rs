@@ -266,6 +266,20 @@ pub enum PlanError {
         /// Limit.
         max: u64,
     },
+    /// The servers would use absurdly many GPUs.
+    #[error("the plan needs {gpus} GPUs, more than the {max} servebench plans")]
+    TooManyGpus {
+        /// GPUs needed.
+        gpus: u64,
+        /// Limit.
+        max: u64,
+    },
+    /// More servers than there are ports above 8000.
+    #[error("{servers} servers cannot each get a port between 8000 and 65535")]
+    TooManyServers {
+        /// Servers configured.
+        servers: u64,
+    },
     /// No port is free on a node.
     #[error("no free port for {server} on {node}")]
     NoPort {
@@ -298,6 +312,8 @@ pub struct NodeCountMismatch {
 
 /// Largest node count servebench plans (guards against overflowing allocations).
 pub const MAX_NODES: u64 = 100_000;
+/// Largest GPU count servebench allocates (each GPU id is listed in the plan).
+pub const MAX_GPUS: u64 = 1_000_000;
 
 /// SPEC 5.3: `ceil(first concurrency / ctx_capacity)`.
 pub fn legacy_ctx_servers(concurrency: &[u64], ctx_capacity: u64) -> Option<u64> {
@@ -493,6 +509,16 @@ pub fn plan_case(case: &TestCase, opts: &PlanOptions) -> Result<Plan, PlanError>
                 role_plan(generation, num_gen, placement, gpn)
             };
             check_size(ctx_plan.nodes.saturating_add(gen_plan.nodes))?;
+            let servers = ctx_plan.servers.saturating_add(gen_plan.servers);
+            if servers > u64::from(u16::MAX - BASE_PORT) {
+                return Err(PlanError::TooManyServers { servers });
+            }
+            check_gpus(
+                ctx_plan
+                    .servers
+                    .saturating_mul(ctx_plan.gpus_per_server)
+                    .saturating_add(gen_plan.servers.saturating_mul(gen_plan.gpus_per_server)),
+            )?;
             for i in 0..num_gen {
                 let i = usize::try_from(i).unwrap_or(usize::MAX);
                 allocations.push(alloc.server(
@@ -533,6 +559,7 @@ pub fn plan_case(case: &TestCase, opts: &PlanOptions) -> Result<Plan, PlanError>
             }
             let p = role_plan(server, 1, placement, gpn);
             check_size(p.nodes)?;
+            check_gpus(p.gpus_per_server)?;
             allocations.push(alloc.server(Role::Agg, 0, p.gpus_per_server, exclusive)?);
             (RolePlan::default(), RolePlan::default(), Some(p), None)
         }
@@ -577,6 +604,16 @@ pub fn plan_case(case: &TestCase, opts: &PlanOptions) -> Result<Plan, PlanError>
         upstream_log_dir_name,
         notes,
     })
+}
+
+fn check_gpus(gpus: u64) -> Result<(), PlanError> {
+    if gpus > MAX_GPUS {
+        return Err(PlanError::TooManyGpus {
+            gpus,
+            max: MAX_GPUS,
+        });
+    }
+    Ok(())
 }
 
 fn check_size(nodes: u64) -> Result<(), PlanError> {

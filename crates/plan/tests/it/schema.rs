@@ -246,3 +246,19 @@ fn ctx_only_plans_one_context_server() {
         plan.notes
     );
 }
+
+/// Absurd sizes are errors, not hangs or overflows.
+#[test]
+fn absurd_sizes_are_errors() {
+    let huge = TWO_ROLES
+        .replace("gpus_per_node: 4", "gpus_per_node: 1000000000")
+        .replace(
+            "tensor_parallel_size: 2",
+            "tensor_parallel_size: 1000000000",
+        );
+    let e = plan_case(&case("huge", &huge), &PlanOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("GPUs, more than the 1000000"), "{e}");
+    let wide = TWO_ROLES.replace("num_gen_servers: 2", "num_gen_servers: 9000000000000000000");
+    let e = plan_case(&case("wide", &wide), &PlanOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("nodes, more than the 100000"), "{e}");
+}
