@@ -48,8 +48,34 @@ pub(crate) fn parse_all_objects(text: &str) -> Vec<Parsed> {
     out
 }
 
+/// Keys every benchmark client's result object starts with, before any metric.
+const RESULT_KEYS: [&str; 6] = [
+    "backend",
+    "max_concurrency",
+    "num_prompts",
+    "dataset_name",
+    "request_rate",
+    "model_id",
+];
+
 fn map_found(f: &Found) -> Option<Parsed> {
-    let mut p = map_result_object(&f.value)?;
+    let mapped = map_result_object(&f.value);
+    // A result object cut before its first metric is still a (partial) result: reporting it
+    // keeps an older whole object from standing in for it.
+    let looks_like_result = RESULT_KEYS
+        .iter()
+        .filter(|k| f.value.contains_key(**k))
+        .count()
+        >= 2;
+    let mut p = match mapped {
+        Some(p) => p,
+        None if !f.complete && looks_like_result => {
+            let mut p = map_vllm_family(&f.value);
+            p.notes.push("no metric before the cut".into());
+            p
+        }
+        None => return None,
+    };
     if !f.complete {
         p.complete = false;
         p.notes
@@ -456,6 +482,15 @@ mod tests {
     fn failed_from_errors_array() {
         let p = parse_result_text(r#"{"completed": 2, "errors": ["", "boom", "x"]}"#).unwrap();
         assert_eq!(p.metrics["failed"], 2.0);
+    }
+
+    #[test]
+    fn a_cut_last_run_is_not_replaced_by_an_older_whole_one() {
+        let t = "{\"backend\": \"sglang\", \"max_concurrency\": 16, \"completed\": 3}\n{\"backend\": \"sglang\", \"request_rate\": Infinity, \"max_concurrency\": 32, \"dura";
+        let p = parse_result_text(t).unwrap();
+        assert_eq!(p.concurrency, Some(32));
+        assert!(!p.complete);
+        assert!(p.metrics.is_empty());
     }
 
     #[test]
