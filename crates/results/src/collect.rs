@@ -3,8 +3,11 @@
 //! For each client run of the launch spec, in order: the result file (`result_file`, relative to
 //! the bundle) when it parses and is whole; else the last result block of the run's stretch of
 //! the bench log (`<log_dir>/<step.log>`, cut at the `done_line` markers; the n-th run with a
-//! given marker takes the n-th stretch ending in it, and the first run without one takes the
-//! unfinished tail, as a partial result). Then the validity checks, then the verdict:
+//! given marker takes the n-th stretch ending in it; the unfinished tail after the last marker
+//! goes, as a partial result, to the run in progress (the last `concurrency` event of
+//! `status.jsonl`, else the first run without a marker); a run that ended without its marker
+//! may still be found by a whole block stating its concurrency). Then the validity checks, then
+//! the verdict:
 //! - `Error` when the job failed other than by a client or accuracy step (the bundle's
 //!   `finished` event in `status.jsonl` decides; [`JobOutcome`] counts when there is none), or
 //!   no run produced any result; the reason is the job's;
@@ -114,9 +117,9 @@ pub(crate) fn expected_from_argv(argv: &[String], num_prompts: u64) -> Option<u6
     }
     // Equal lengths: vLLM/TensorRT-LLM with ratio 0 ([osl(1-r), osl(1+r)]); SGLang with ratio
     // 1 ([osl*r, osl]).
+    // Both clients default the ratio to 0.
     let ratio: f64 = match flag(argv, "--random-range-ratio") {
         Some(r) => r.parse().ok()?,
-        None if sglang => 0.0,
         None => 0.0,
     };
     let exact = if sglang { ratio == 1.0 } else { ratio == 0.0 };
