@@ -525,3 +525,383 @@ fn sigkill_then_resume_completes_without_resubmitting() {
     assert_eq!(fin["verdict"], "succeeded", "{fin}");
     assert_no_leftovers(dir.path());
 }
+
+// ---------------------------------------------------------------------------------------------
+// SLURM: the same binary through the real local cluster (`../shared/slurm/cluster.sh up 4`).
+// Run with `SERVEBENCH_SLURM_TESTS=1 cargo test -p servebench-cli --test run slurm_ --
+// --test-threads=1`; without the variable these tests return at once.
+
+fn slurm_enabled() -> bool {
+    if std::env::var("SERVEBENCH_SLURM_TESTS").is_ok_and(|v| v == "1") {
+        return true;
+    }
+    eprintln!("skipped: set SERVEBENCH_SLURM_TESTS=1 with the slurmlab cluster up");
+    false
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A work directory for SLURM tests: jobs run in the node namespaces, which share the file
+/// system; the cluster profile comes from the repository's `servebench.yaml`.
+fn slurm_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("servebench.yaml"),
+        dir.path().join("servebench.yaml"),
+    )
+    .unwrap();
+    dir
+}
+
+fn slurm_cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut c = servebench(dir);
+    c.args(args);
+    c
+}
+
+fn capture(cmd: &mut Command, limit: Duration) -> Output {
+    wait_output(
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        limit,
+    )
+}
+
+fn text(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn submitted_ids(run: &Path) -> Vec<String> {
+    journal(run)
+        .iter()
+        .filter(|r| r["type"] == "submitted")
+        .map(|r| r["job_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Jobs of `ids` still known to squeue (pending or running).
+fn in_queue(ids: &[String]) -> Vec<String> {
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    text("squeue", &["-h", "-j", &ids.join(","), "-o", "%i|%T"])
+        .lines()
+        .filter(|l| l.contains("PENDING") || l.contains("RUNNING") || l.contains("COMPLETING"))
+        .map(|l| l.split('|').next().unwrap().to_string())
+        .collect()
+}
+
+/// sacct `JobID|State|NNodes|NodeList` of one job.
+fn sacct(id: &str) -> Vec<String> {
+    text(
+        "sacct",
+        &[
+            "-n",
+            "-P",
+            "-X",
+            "-j",
+            id,
+            "-o",
+            "JobID,State,NNodes,NodeList",
+        ],
+    )
+    .lines()
+    .next()
+    .unwrap_or_default()
+    .split('|')
+    .map(str::to_string)
+    .collect()
+}
+
+/// Renders the small config for the slurmlab profile, with extra `--set`s.
+fn slurm_render(dir: &Path, sets: &[&str], output_len: u32, scale: &str) -> PathBuf {
+    let mut c = servebench(dir);
+    c.args(["render", "--cluster", "slurmlab"]);
+    small(&mut c, "2 4", output_len);
+    for s in sets {
+        c.args(["--set", s]);
+    }
+    let out = c
+        .args(["--sim-time-scale", scale, "-q", "-o"])
+        .arg(dir.join("bundles"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = std::fs::read_dir(dir.join("bundles"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    b.canonicalize().unwrap()
+}
+
+fn run_slurm_bundles(dir: &Path, extra: &[&str], limit: Duration) -> (Output, PathBuf) {
+    let out_dir = dir.join("out");
+    let mut c = slurm_cmd(dir, &["run", "--executor", "slurm", "--bundles"]);
+    c.arg(dir.join("bundles"))
+        .arg("--output")
+        .arg(&out_dir)
+        .args(extra);
+    let out = capture(&mut c, limit);
+    let run = only_run(&out_dir);
+    (out, run)
+}
+
+fn node_ip(node: &str) -> String {
+    let n: u32 = node.trim_start_matches("node").parse().unwrap();
+    format!("10.200.0.{}", 10 + n)
+}
+
+#[test]
+fn slurm_multi_node_suite_passes_on_planned_nodes_and_ports() {
+    if !slurm_enabled() {
+        return;
+    }
+    let dir = slurm_dir();
+    // 1 ctx server of TP4 + 2 gen servers of TP4 on 4-GPU nodes: 3 nodes.
+    let mut c = slurm_cmd(dir.path(), &["run", "--cluster", "slurmlab"]);
+    small(&mut c, "2 4", 32);
+    c.args(["--set", "hardware.num_gen_servers=2"])
+        .args(["--set", "worker_config.gen.tensor_parallel_size=4"])
+        .args(["--set", "worker_config.ctx.tensor_parallel_size=4"])
+        .args(["--sim-time-scale", "0.1", "--output"])
+        .arg(dir.path().join("out"));
+    let out = capture(&mut c, Duration::from_secs(180));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    let run = only_run(&dir.path().join("out"));
+    let ids = submitted_ids(&run);
+    assert_eq!(ids.len(), 1);
+    let acct = sacct(&ids[0]);
+    assert_eq!(
+        (acct[1].as_str(), acct[2].as_str()),
+        ("COMPLETED", "3"),
+        "{acct:?}"
+    );
+    let bundle = std::fs::read_dir(run.join("bundles"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    // Servers listen on the planned node and port (the router config lists them).
+    let router = std::fs::read_to_string(bundle.join("server_config.yaml")).unwrap();
+    let urls: Vec<&str> = router
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .collect();
+    assert_eq!(urls.len(), 3, "{router}");
+    for (url, log) in urls.iter().zip([
+        "3_output_CTX_0.log",
+        "3_output_GEN_0.log",
+        "3_output_GEN_1.log",
+    ]) {
+        let (node, port) = url.split_once(':').unwrap();
+        let text = std::fs::read_to_string(bundle.join("logs").join(log)).unwrap();
+        let want = format!("running on http://{}:{port}", node_ip(node));
+        assert!(text.contains(&want), "{log} lacks `{want}`");
+    }
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap();
+    let points = results.to_string();
+    for c in ["\"concurrency\":4", "\"concurrency\":8"] {
+        assert!(points.contains(c), "no result for {c}: {points}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["jobs"][0]["verdict"], "succeeded");
+}
+
+#[test]
+fn slurm_never_healthy_and_crash_fail_with_reasons() {
+    if !slurm_enabled() {
+        return;
+    }
+    let dir = slurm_dir();
+    let healthy = slurm_render(dir.path(), &[], 256, "0.2");
+    // A second bundle: never healthy, with a short health timeout.
+    let sick = dir.path().join("bundles/sick");
+    let crash = dir.path().join("bundles/crash");
+    for (copy, fault) in [(&sick, "never-healthy"), (&crash, "crash-after=2")] {
+        let status = Command::new("cp")
+            .arg("-r")
+            .arg(&healthy)
+            .arg(copy)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        add_server_args(copy, "GEN_0", &["--fault", fault]);
+        let name = copy.file_name().unwrap().to_str().unwrap().to_string();
+        edit_launch(copy, |v| {
+            v["test_id"] = name.into();
+            for s in v["servers"].as_array_mut().unwrap() {
+                s["health"]["timeout_s"] = 8.into();
+            }
+        });
+    }
+    std::fs::remove_dir_all(&healthy).unwrap();
+    let (out, run) = run_slurm_bundles(dir.path(), &[], Duration::from_secs(180));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = journal(&run);
+    let fin = |id: &str| {
+        j.iter()
+            .find(|r| r["type"] == "finished" && r["test_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let s = fin("sick");
+    assert_eq!(s["verdict"], "infra_failed");
+    assert!(
+        s["reason"]
+            .as_str()
+            .unwrap()
+            .contains("health timeout: GEN_0"),
+        "{s}"
+    );
+    assert_eq!(s["scheduler_state"], "FAILED");
+    let c = fin("crash");
+    assert!(c["reason"].as_str().unwrap().contains("GEN_0"), "{c}");
+    assert!(in_queue(&submitted_ids(&run)).is_empty());
+    assert_no_leftovers(dir.path());
+}
+
+/// Waits until the run's journal shows `n` RUNNING jobs.
+fn wait_running(out_dir: &Path, n: usize, limit: Duration) -> PathBuf {
+    let mut run = PathBuf::new();
+    wait_for("running jobs", limit, || {
+        let Ok(mut rd) = std::fs::read_dir(out_dir.join("runs")) else {
+            return false;
+        };
+        let Some(Ok(e)) = rd.next() else { return false };
+        run = e.path();
+        std::fs::read_to_string(run.join("journal.jsonl"))
+            .is_ok_and(|j| j.matches("\"state\":\"RUNNING\"").count() >= n)
+    });
+    run
+}
+
+#[test]
+fn slurm_sigint_and_sigterm_on_run_leave_no_job() {
+    if !slurm_enabled() {
+        return;
+    }
+    for sig in ["-INT", "-TERM"] {
+        let dir = slurm_dir();
+        let mut c = slurm_cmd(dir.path(), &["run", "--cluster", "slurmlab"]);
+        small(&mut c, "4", 1024);
+        c.args(["--sim-time-scale", "1", "--output"])
+            .arg(dir.path().join("out"));
+        let child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let run = wait_running(&dir.path().join("out"), 1, Duration::from_secs(60));
+        signal(child.id(), sig);
+        let out = wait_output(child, Duration::from_secs(120));
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ids = submitted_ids(&run);
+        assert!(in_queue(&ids).is_empty(), "jobs left in squeue: {ids:?}");
+        let j = journal(&run);
+        assert!(j.iter().any(|r| r["type"] == "cancel_requested"));
+        assert_eq!(
+            j.iter().find(|r| r["type"] == "finished").unwrap()["verdict"],
+            "cancelled"
+        );
+        assert!(sacct(&ids[0])[1].starts_with("CANCELLED"));
+        assert_no_leftovers(dir.path());
+    }
+}
+
+#[test]
+fn slurm_sigkill_then_resume_submits_nothing_twice() {
+    if !slurm_enabled() {
+        return;
+    }
+    let dir = slurm_dir();
+    let first = slurm_render(dir.path(), &[], 128, "0.2");
+    for i in 1..3 {
+        let copy = dir.path().join(format!("bundles/copy{i}"));
+        assert!(
+            Command::new("cp")
+                .arg("-r")
+                .arg(&first)
+                .arg(&copy)
+                .status()
+                .unwrap()
+                .success()
+        );
+        edit_launch(&copy, |v| v["test_id"] = format!("copy{i}").into());
+    }
+    let out_dir = dir.path().join("out");
+    let mut c = slurm_cmd(
+        dir.path(),
+        &[
+            "run",
+            "--executor",
+            "slurm",
+            "--max-parallel",
+            "2",
+            "--bundles",
+        ],
+    );
+    c.arg(dir.path().join("bundles"))
+        .arg("--output")
+        .arg(&out_dir);
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = wait_running(&out_dir, 1, Duration::from_secs(60));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = capture(
+        &mut slurm_cmd(dir.path(), &["resume"]).arg(&run),
+        Duration::from_secs(240),
+    );
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids = submitted_ids(&run);
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    let j = journal(&run);
+    for t in ["copy1", "copy2"] {
+        assert_eq!(
+            j.iter()
+                .filter(|r| r["type"] == "submitted" && r["test_id"] == t)
+                .count(),
+            1
+        );
+    }
+    // sacct agrees: three jobs, each COMPLETED.
+    for id in &ids {
+        assert_eq!(sacct(id)[1], "COMPLETED", "{id}");
+    }
+    assert!(in_queue(&ids).is_empty());
+}

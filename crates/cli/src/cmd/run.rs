@@ -84,6 +84,10 @@ pub struct RunArgs {
     /// without submitting. DEBUG_MODE=1 does the same for `<output>/runs/<DEBUG_JOB_ID>`.
     #[arg(long, value_name = "DIR")]
     from_logs: Option<PathBuf>,
+    /// Submit already rendered bundles (a directory of bundles, or one bundle) instead of
+    /// rendering configs; the suite filters do not apply.
+    #[arg(long, value_name = "DIR", conflicts_with = "from_logs")]
+    bundles: Option<PathBuf>,
     /// Run every selected config on this engine instead of its own (`sim` runs anything).
     #[arg(long, value_enum)]
     engine: Option<EngineArg>,
@@ -171,6 +175,9 @@ pub fn run(args: RunArgs) -> ExitCode {
             }
         };
     }
+    if let Some(dir) = &args.bundles {
+        return run_bundles(dir, &args);
+    }
     let loaded = match args.suite.load() {
         Ok(l) => l,
         Err(e) => return usage(e),
@@ -186,10 +193,6 @@ pub fn run(args: RunArgs) -> ExitCode {
             ExecutorArg::Local
         },
     );
-    let executor_name = match executor {
-        ExecutorArg::Local => "local",
-        ExecutorArg::Slurm => "slurm",
-    };
     let run_id = journal::new_run_id();
     let run_dir = journal::runs_dir(&args.out.output).join(&run_id);
     let bundles_dir = run_dir.join("bundles");
@@ -278,6 +281,67 @@ pub fn run(args: RunArgs) -> ExitCode {
         eprintln!("error: no test selected");
         return ExitCode::from(exit::USAGE);
     }
+    execute(&args, executor, run_id, &run_dir, entries, not_run)
+}
+
+/// `--bundles DIR`: submits rendered bundles as they are.
+fn run_bundles(dir: &Path, args: &RunArgs) -> ExitCode {
+    let mut found: Vec<PathBuf> = if dir.join("launch.json").is_file() {
+        vec![dir.to_path_buf()]
+    } else {
+        std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.join("launch.json").is_file())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    found.sort();
+    let mut entries = Vec::new();
+    for b in found {
+        let spec = std::fs::read_to_string(b.join("launch.json"))
+            .map_err(|e| e.to_string())
+            .and_then(|t| servebench_launch::LaunchSpec::from_json(&t).map_err(|e| e.to_string()));
+        match spec {
+            Ok(spec) => {
+                let bundle = b.canonicalize().unwrap_or(b);
+                entries.push(TestEntry {
+                    test_id: spec.test_id.clone(),
+                    status_file: bundle.join(&spec.status_file),
+                    bundle,
+                });
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e}", b.display());
+                return ExitCode::from(exit::USAGE);
+            }
+        }
+    }
+    if entries.is_empty() {
+        eprintln!("error: {}: no bundle (launch.json) found", dir.display());
+        return ExitCode::from(exit::USAGE);
+    }
+    let executor = args.executor.unwrap_or(ExecutorArg::Local);
+    let run_id = journal::new_run_id();
+    let run_dir = journal::runs_dir(&args.out.output).join(&run_id);
+    execute(args, executor, run_id, &run_dir, entries, Vec::new())
+}
+
+/// Submits the entries (or prints them with `--dry-run`), drives the run and reports.
+fn execute(
+    args: &RunArgs,
+    executor: ExecutorArg,
+    run_id: String,
+    run_dir: &Path,
+    entries: Vec<TestEntry>,
+    not_run: Vec<CaseResult>,
+) -> ExitCode {
+    let executor_name = match executor {
+        ExecutorArg::Local => "local",
+        ExecutorArg::Slurm => "slurm",
+    };
     let mut backend = backend(executor_name);
     if args.dry_run {
         for e in &entries {
@@ -285,9 +349,8 @@ pub fn run(args: RunArgs) -> ExitCode {
             println!("{}", shell_words(&backend.submit_command(&e.bundle)));
         }
         eprintln!(
-            "dry run: {} bundle(s) in {}, nothing submitted{}",
+            "dry run: {} bundle(s), nothing submitted{}",
             entries.len(),
-            bundles_dir.display(),
             if not_run.is_empty() {
                 String::new()
             } else {
@@ -321,7 +384,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         lazy_batches: args.lazy_batches,
         ..sched_defaults(executor_name)
     };
-    let mut journal = match Journal::open(&run_dir) {
+    let mut journal = match Journal::open(run_dir) {
         Ok(j) => j,
         Err(e) => {
             eprintln!("error: {e}");
