@@ -419,7 +419,7 @@ fn execute(
         run_dir.display()
     );
     drive_and_report(
-        &run_dir,
+        run_dir,
         &mut journal,
         &mut backend,
         &view,
