@@ -880,7 +880,7 @@ fn slurm_sigkill_then_resume_submits_nothing_twice() {
     child.kill().unwrap();
     child.wait().unwrap();
     let out = capture(
-        &mut slurm_cmd(dir.path(), &["resume"]).arg(&run),
+        slurm_cmd(dir.path(), &["resume"]).arg(&run),
         Duration::from_secs(240),
     );
     assert!(
