@@ -24,7 +24,7 @@ use servebench_launch::{ClientRun, LaunchSpec};
 
 use crate::metrics;
 use crate::model::{CaseResult, Check, Excerpt, GpuCounts, PointResult, Verdict};
-use crate::parse::{Parsed, parse_result_text, parse_text_blocks, split_bench_log};
+use crate::parse::{LogSegment, Parsed, parse_result_text, parse_text_blocks, split_bench_log};
 use crate::status::{StatusSummary, read_status};
 use crate::validity::{CheckInput, point_checks};
 
@@ -162,6 +162,11 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
             read_lossy(&bundle_dir.join(rel_join(&spec.log_dir, &run.step.log)))
         });
     }
+    // Cut each log once.
+    let segments: BTreeMap<&str, Vec<LogSegment<'_>>> = logs
+        .iter()
+        .filter_map(|(name, text)| Some((name.as_str(), split_bench_log(text.as_deref()?))))
+        .collect();
     let mut seen: BTreeMap<(String, u64), usize> = BTreeMap::new();
     let mut tail_taken: BTreeMap<String, bool> = BTreeMap::new();
 
@@ -179,37 +184,33 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
         let k = seen.entry((run.step.log.clone(), c)).or_insert(0);
         let nth = *k;
         *k += 1;
-        let stretch = logs
-            .get(&run.step.log)
-            .and_then(Option::as_deref)
-            .and_then(|log| {
-                let segs = split_bench_log(log);
-                if let Some(s) = segs.iter().filter(|s| s.concurrency == Some(c)).nth(nth) {
-                    return Some(Stretch {
-                        text: s.text.to_string(),
-                        finished: true,
-                        strict: false,
-                    });
-                }
-                // The unfinished tail belongs to the run in progress when the log ended: the
-                // last run the status file saw begin, else the first run without a marker.
-                let taken = tail_taken.entry(run.step.log.clone()).or_insert(false);
-                let owner = match status.last_run {
-                    Some(r) => r == (run.concurrency, run.repeat),
-                    None => !*taken,
-                };
-                if *taken || !owner {
-                    return None;
-                }
-                *taken = true;
-                segs.iter()
-                    .find(|s| s.concurrency.is_none())
-                    .map(|s| Stretch {
-                        text: s.text.to_string(),
-                        finished: false,
-                        strict: false,
-                    })
-            });
+        let stretch = segments.get(run.step.log.as_str()).and_then(|segs| {
+            if let Some(s) = segs.iter().filter(|s| s.concurrency == Some(c)).nth(nth) {
+                return Some(Stretch {
+                    text: s.text.to_string(),
+                    finished: true,
+                    strict: false,
+                });
+            }
+            // The unfinished tail belongs to the run in progress when the log ended: the
+            // last run the status file saw begin, else the first run without a marker.
+            let taken = tail_taken.entry(run.step.log.clone()).or_insert(false);
+            let owner = match status.last_run {
+                Some(r) => r == (run.concurrency, run.repeat),
+                None => !*taken,
+            };
+            if *taken || !owner {
+                return None;
+            }
+            *taken = true;
+            segs.iter()
+                .find(|s| s.concurrency.is_none())
+                .map(|s| Stretch {
+                    text: s.text.to_string(),
+                    finished: false,
+                    strict: false,
+                })
+        });
 
         // A run that ended without its marker (a failed client) may still have printed a
         // whole block that states its concurrency; take it when no other run shares that

@@ -5,6 +5,8 @@
 //! reads non-finite literals as `null`, and repairs an object cut short: it keeps the members
 //! before the last comma and closes the open containers; such an object is marked incomplete.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 /// One object found, and whether it was whole.
@@ -18,7 +20,10 @@ pub(crate) struct Found {
 const MAX_ATTEMPTS: usize = 256;
 
 /// Replaces the bare words `Infinity`, `-Infinity` and `NaN` outside strings with `null`.
-pub(crate) fn sanitize(text: &str) -> String {
+pub(crate) fn sanitize(text: &str) -> Cow<'_, str> {
+    if !text.contains("Infinity") && !text.contains("NaN") {
+        return Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len());
     let mut in_str = false;
     let mut escaped = false;
@@ -61,7 +66,7 @@ pub(crate) fn sanitize(text: &str) -> String {
             rest = rest.get(c.len_utf8()..).unwrap_or("");
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 fn is_word(c: char) -> bool {
