@@ -170,7 +170,7 @@ fn rows(line: &str) -> Vec<(String, f64)> {
         if !tok.is_empty()
             && let Some(v) = strict_number(tok)
         {
-            out.push((normalise_label(label), v));
+            out.push((label.split_whitespace().collect::<Vec<_>>().join(" "), v));
         }
         label_start = i + 1;
     }
@@ -307,15 +307,28 @@ fn decoded_bare(label: &str) -> Option<Target> {
     decoded(stat, pct)
 }
 
-/// The target of a label, trying the whole label, then without its leading words (prefixes
-/// such as `0:`, log levels or timestamps before the label).
+/// Whether a leading word may be a prefix before the label (a timestamp, a log level, a source
+/// location) rather than part of it: it holds a non-letter, or is an upper-case word such as
+/// `INFO`. Words such as `Peak` or `Max` are never dropped, so an unknown label like `Max
+/// output token throughput (tok/s)` is not read as the output token throughput.
+fn droppable(word: &str) -> bool {
+    word.chars().any(|c| !c.is_alphabetic())
+        || (word.chars().count() >= 2 && word.chars().all(char::is_uppercase))
+}
+
+/// The target of a label (as written, blanks collapsed), trying the whole label, then without
+/// leading prefix words (see [`droppable`]).
 fn lookup(label: &str, section: &str) -> Option<Target> {
     let mut l = label;
     loop {
-        if let Some(t) = lookup_exact(l, section) {
+        if let Some(t) = lookup_exact(&l.to_lowercase(), section) {
             return Some(t);
         }
-        l = l.split_once(' ')?.1;
+        let (word, rest) = l.split_once(' ')?;
+        if !droppable(word) {
+            return None;
+        }
+        l = rest;
     }
 }
 
@@ -661,6 +674,15 @@ Benchmark with concurrency 8 done
         assert_eq!(b.len(), 1);
         assert!(!b[0].complete);
         assert!(!b[0].metrics.contains_key("mean_ttft_ms"));
+    }
+
+    #[test]
+    fn unknown_labels_are_not_read_as_known_ones() {
+        let t = "============ Serving Benchmark Result ============\nOutput token throughput (tok/s): 100\nMax output token throughput (tok/s): 999\nTotal failed requests: 7\nINFO 11-30 [a.py:12] Median TTFT (ms): 3\n==================================================\n";
+        let b = parse_text_blocks(t);
+        assert_eq!(b[0].metrics["output_token_throughput"], 100.0);
+        assert!(!b[0].metrics.contains_key("failed"));
+        assert_eq!(b[0].metrics["median_ttft_ms"], 3.0);
     }
 
     #[test]
