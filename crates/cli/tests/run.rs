@@ -905,3 +905,256 @@ fn slurm_sigkill_then_resume_submits_nothing_twice() {
     }
     assert!(in_queue(&ids).is_empty());
 }
+
+/// A one-node, one-task simulator job (an aggregated server and the client): many fit on the
+/// cluster at once. `port` must differ between jobs that may share a node.
+fn tiny_bundle(root: &Path, name: &str, port: u16, output_len: u32, scale: &str) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    let node = "<node0_placeholder>";
+    let srun = serde_json::json!([
+        "srun",
+        "-l",
+        format!("--nodelist={node}"),
+        "--nodes=1",
+        "--ntasks=1",
+        "--ntasks-per-node=1",
+        "--overlap"
+    ]);
+    let p = port.to_string();
+    let spec = serde_json::json!({
+        "schema_version": 1, "test_id": name, "engine": "sim", "client": "builtin",
+        "scheduler": "slurm", "log_dir": "logs", "status_file": "logs/status.jsonl",
+        "nodes": [node], "templates": {}, "setup": [],
+        "servers": [{
+            "name": "AGG_0", "role": "agg",
+            "argv": ["servebench", "sim", "serve", "--role", "agg", "--host", node, "--port", p,
+                     "--model", "m", "--time-scale", scale],
+            "env": {}, "log": "3_output_AGG_0.log",
+            "placement": {"nodes": [node], "ntasks": 1, "ntasks_per_node": 1, "gpus": [[]],
+                          "mpi": null, "container": false, "srun_prefix": srun},
+            "host": node, "port": port,
+            "health": {"url": format!("http://{node}:{port}/health"), "expect_status": 200,
+                       "timeout_s": 120, "interval_s": 1}
+        }],
+        "router": null,
+        "benchmark": [{
+            "listed": 1, "concurrency": 1, "num_prompts": 2, "repeat": 0,
+            "step": {
+                "name": "bench_c1_r0",
+                "argv": ["servebench", "bench", "--host", node, "--port", p,
+                         "--endpoint", "/v1/completions", "--backend", "openai", "--model", "m",
+                         "--dataset-name", "random", "--random-input-len", "8",
+                         "--random-output-len", output_len.to_string(), "--random-range-ratio", "0",
+                         "--random-ids", "--num-prompts", "2", "--max-concurrency", "1",
+                         "--ignore-eos", "--save-result", "--result-dir", "logs/concurrency_1",
+                         "--result-filename", "result.json"],
+                "env": {}, "log": "6_bench.log", "output_dir": "logs/concurrency_1",
+                "srun_prefix": srun
+            },
+            "result_file": "logs/concurrency_1/result.json",
+            "done_line": "Benchmark with concurrency 1 done"
+        }],
+        "accuracy": [], "fatal_patterns": [],
+        "teardown": {"signal": "TERM", "grace_s": 10, "order": ["AGG_0"]},
+        "done_marker": "8_done_{jobid}.txt", "warnings": []
+    });
+    std::fs::write(
+        dir.join("launch.json"),
+        serde_json::to_string_pretty(&spec).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("job.sbatch"),
+        format!(
+            "#!/bin/bash\n#SBATCH --job-name={name}\n#SBATCH --nodes=1\n#SBATCH --ntasks=1\n\
+             #SBATCH --output=logs/slurm-%j.out\n#SBATCH --error=logs/slurm-%j.err\n\
+             set -euo pipefail\nexec \"${{SERVEBENCH_BIN:-servebench}}\" job exec .\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+fn summary_of(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
+}
+
+/// Wall time of a run of tiny jobs (`long` marks the slow ones) with a window of `window`.
+fn timed_run(
+    jobs: &[bool],
+    window: usize,
+    lazy: bool,
+    scale: &str,
+) -> (Duration, serde_json::Value) {
+    let dir = slurm_dir();
+    let root = dir.path().join("bundles");
+    for (i, long) in jobs.iter().enumerate() {
+        let out_len = if *long { 20_000 } else { 8 };
+        tiny_bundle(
+            &root,
+            &format!("t{i:03}"),
+            21000 + u16::try_from(i).unwrap(),
+            out_len,
+            scale,
+        );
+    }
+    let w = window.to_string();
+    let mut extra = vec!["--max-parallel", w.as_str(), "-q"];
+    if lazy {
+        extra.push("--lazy-batches");
+    }
+    let start = Instant::now();
+    let (out, run) = run_slurm_bundles(dir.path(), &extra, Duration::from_secs(500));
+    let took = start.elapsed();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = summary_of(&run);
+    let ok = summary["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["verdict"] == "succeeded")
+        .count();
+    assert_eq!(ok, jobs.len(), "{summary}");
+    assert!(in_queue(&submitted_ids(&run)).is_empty());
+    (took, summary)
+}
+
+#[test]
+fn slurm_scale_200_jobs_with_bounded_scheduler_calls() {
+    if !slurm_enabled() {
+        return;
+    }
+    let n: usize = std::env::var("SERVEBENCH_SCALE_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let (took, summary) = timed_run(&vec![false; n], 20, false, "0");
+    let calls = &summary["scheduler_calls"];
+    let cycles = summary["poll_cycles"].as_u64().unwrap();
+    let squeue = calls["squeue"].as_u64().unwrap();
+    let sacct = calls["sacct"].as_u64().unwrap_or(0);
+    eprintln!(
+        "scale: {n} jobs, window 20: {:.1} s, {cycles} poll cycles, squeue {squeue}, sacct {sacct}, sbatch {}",
+        took.as_secs_f64(),
+        calls["sbatch"]
+    );
+    assert_eq!(calls["sbatch"].as_u64().unwrap(), n as u64);
+    // One squeue per poll cycle whatever the number of jobs, at most one sacct.
+    assert_eq!(squeue, cycles);
+    assert!(sacct <= cycles);
+}
+
+#[test]
+fn slurm_windowed_submission_beats_lazy_batches() {
+    if !slurm_enabled() {
+        return;
+    }
+    // Uneven durations: one slow job at the head of each batch of 4.
+    let jobs = [true, false, false, false, true, false, false, false];
+    let (windowed, _) = timed_run(&jobs, 4, false, "0.1");
+    let (lazy, _) = timed_run(&jobs, 4, true, "0.1");
+    let ratio = lazy.as_secs_f64() / windowed.as_secs_f64();
+    eprintln!(
+        "lazy batches {:.1} s vs windowed {:.1} s: ratio {ratio:.2}",
+        lazy.as_secs_f64(),
+        windowed.as_secs_f64()
+    );
+    assert!(ratio > 1.3, "ratio {ratio:.2}");
+}
+
+#[test]
+fn slurm_time_limit_ends_timeout() {
+    if !slurm_enabled() {
+        return;
+    }
+    let dir = slurm_dir();
+    let b = tiny_bundle(&dir.path().join("bundles"), "slow", 22000, 200_000, "1");
+    let script = std::fs::read_to_string(b.join("job.sbatch")).unwrap();
+    std::fs::write(
+        b.join("job.sbatch"),
+        script.replace(
+            "#SBATCH --nodes=1\n",
+            "#SBATCH --nodes=1\n#SBATCH --time=00:01:00\n",
+        ),
+    )
+    .unwrap();
+    let (out, run) = run_slurm_bundles(dir.path(), &["-q"], Duration::from_secs(240));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = journal(&run);
+    let fin = j.iter().find(|r| r["type"] == "finished").unwrap();
+    assert_eq!(fin["verdict"], "timed_out", "{fin}");
+    assert_eq!(fin["scheduler_state"], "TIMEOUT");
+    let results = std::fs::read_to_string(run.join("results.json")).unwrap();
+    assert!(results.contains("TIMEOUT"), "{results}");
+    assert_no_leftovers(dir.path());
+}
+
+fn cluster_sh(args: &[&str]) {
+    let status = Command::new(repo().join("../shared/slurm/cluster.sh"))
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cluster.sh {args:?}");
+}
+
+#[test]
+fn slurm_node_failure_is_retried_once() {
+    if !slurm_enabled() {
+        return;
+    }
+    let dir = slurm_dir();
+    tiny_bundle(&dir.path().join("bundles"), "victim", 22001, 3000, "1");
+    let out_dir = dir.path().join("out");
+    let mut c = slurm_cmd(
+        dir.path(),
+        &[
+            "run",
+            "--executor",
+            "slurm",
+            "--retries",
+            "1",
+            "-q",
+            "--bundles",
+        ],
+    );
+    c.arg(dir.path().join("bundles"))
+        .arg("--output")
+        .arg(&out_dir);
+    let child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = wait_running(&out_dir, 1, Duration::from_secs(60));
+    let id = submitted_ids(&run).remove(0);
+    let node = text("squeue", &["-h", "-j", &id, "-o", "%N"])
+        .trim()
+        .to_string();
+    let index = node.trim_start_matches("node").to_string();
+    assert!(!index.is_empty(), "no node for job {id}");
+    cluster_sh(&["node-kill", &index, "all"]);
+    let out = wait_output(child, Duration::from_secs(400));
+    cluster_sh(&["node-start", &index]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = journal(&run);
+    let ends: Vec<&serde_json::Value> = j.iter().filter(|r| r["type"] == "finished").collect();
+    assert_eq!(ends.len(), 2, "{j:?}");
+    assert_eq!(ends[0]["scheduler_state"], "NODE_FAIL");
+    assert_eq!(ends[0]["will_retry"], true);
+    assert_eq!(ends[1]["verdict"], "succeeded", "{}", ends[1]);
+    assert_eq!(submitted_ids(&run).len(), 2);
+}

@@ -435,7 +435,7 @@ pub(crate) fn sched_defaults(executor: &str) -> SchedOptions {
     if executor == "slurm" {
         SchedOptions {
             poll_min: Duration::from_secs(1),
-            poll_max: Duration::from_secs(30),
+            poll_max: Duration::from_secs(10),
             ..SchedOptions::default()
         }
     } else {
