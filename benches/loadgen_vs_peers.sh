@@ -15,8 +15,9 @@
 # Peers are installed from PyPI into throw-away virtualenvs under target/peerbench/; a peer that
 # cannot be installed or run is reported and skipped. Environment knobs:
 #   CONCURRENCIES="64 256 1024"  ROUNDS=4 (prompts = concurrency x ROUNDS, at least MIN_PROMPTS=1024)
-#   PEERS="vllm sglang sglang-rust guidellm aiperf"  INSTALL_TIMEOUT=900  RUN_TIMEOUT=600
-#   SERVER_CORE=0 CLIENT_CORE=1  PACED_ITL_US=5000  SKIP_PACED=0
+#   PEERS="vllm sglang sglang-rust guidellm aiperf" (PEERS= for ours only)  INSTALL_TIMEOUT=900
+#   RUN_TIMEOUT=600
+#   SERVER_CORE=0 CLIENT_CORE=1  PACED_ITL_US=5000  PACED_CONCURRENCIES=256  SKIP_PACED=0
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,16 +26,19 @@ mkdir -p "$OUT"
 CONCURRENCIES=${CONCURRENCIES:-"64 256 1024"}
 ROUNDS=${ROUNDS:-4}
 MIN_PROMPTS=${MIN_PROMPTS:-1024}
-PEERS=${PEERS:-"vllm sglang sglang-rust guidellm aiperf"}
+PEERS=${PEERS-"vllm sglang sglang-rust guidellm aiperf"}
 INSTALL_TIMEOUT=${INSTALL_TIMEOUT:-900}
 RUN_TIMEOUT=${RUN_TIMEOUT:-600}
 SERVER_CORE=${SERVER_CORE:-0}
 CLIENT_CORE=${CLIENT_CORE:-1}
 PACED_ITL_US=${PACED_ITL_US:-5000}
 SKIP_PACED=${SKIP_PACED:-0}
+PACED_CONCURRENCIES=${PACED_CONCURRENCIES:-256}
 ISL=128
 OSL=256
 PY=${PYTHON:-python3}
+# No model hub is reachable: the Python clients must use the local tokenizer only.
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
 log() { echo "[peerbench] $*" >&2; }
 
@@ -45,27 +49,67 @@ SERVER=$ROOT/target/release/examples/fast_server
 
 # --- helpers --------------------------------------------------------------------------------
 cat > "$OUT/measure.py" <<'PYEOF'
-"""Run one client command pinned to a core; report server-side throughput, client CPU, TTFT."""
-import json, os, re, resource, subprocess, sys, time, urllib.request
+"""Run one client command; report server-side throughput, client CPU while it streamed, TTFT.
+
+Client CPU is sampled from /proc for the client's process tree every 20 ms and counted from the
+first request the server saw to the last sample in which the server's token count still grew,
+so interpreter start-up and imports (over a minute for some peers) are not charged per token.
+"""
+import json, os, re, subprocess, sys, time, urllib.request
 
 base, name, conc, timeout, log_path = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]
 cmd = sys.argv[6:]
+TICK = os.sysconf("SC_CLK_TCK")
+
 def get(path):
     return json.loads(urllib.request.urlopen(base + path, timeout=30).read().decode() or "{}")
+
+def tree_cpu(root):
+    parent, cpu = {}, {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(pid)] = int(fields[1])
+        cpu[int(pid)] = (int(fields[11]) + int(fields[12])) / TICK
+    total = 0.0
+    for pid in cpu:
+        p = pid
+        while p in parent and p != root and p > 1:
+            p = parent[p]
+        if p == root:
+            total += cpu[pid]
+    return total
+
 get("/reset")
-before = resource.getrusage(resource.RUSAGE_CHILDREN)
 t0 = time.time()
 with open(log_path, "w") as logf:
     try:
-        rc = subprocess.run(cmd, stdout=logf, stderr=subprocess.STDOUT, timeout=timeout).returncode
-    except subprocess.TimeoutExpired:
-        rc = "timeout"
+        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT)
     except FileNotFoundError as e:
-        rc = f"not found: {e}"
+        print(json.dumps({"client": name, "concurrency": int(conc), "rc": f"not found: {e}"}))
+        sys.exit(0)
+    start_cpu = end_cpu = None
+    last_tokens = 0
+    rc = None
+    while rc is None:
+        time.sleep(0.02)
+        cpu = tree_cpu(proc.pid)
+        st = get("/stats")
+        if start_cpu is None and st.get("requests", 0) > 0:
+            start_cpu = cpu
+        if st.get("tokens", 0) > last_tokens:
+            last_tokens, end_cpu = st["tokens"], cpu
+        rc = proc.poll()
+        if time.time() - t0 > timeout:
+            proc.kill()
+            rc = "timeout"
 wall = time.time() - t0
-after = resource.getrusage(resource.RUSAGE_CHILDREN)
-cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 st = get("/stats")
+cpu = (end_cpu - start_cpu) if start_cpu is not None and end_cpu is not None else None
 text = open(log_path, errors="replace").read()
 m = re.search(r"Median TTFT \(ms\):\s+([\d.]+)", text)
 ttft = float(m.group(1)) if m else None
@@ -75,7 +119,8 @@ row = {
     "tokens": tokens, "requests": st.get("requests", 0),
     "tok_s": round(tokens / window) if window else 0,
     "req_s": round(st.get("requests", 0) / window, 1) if window else 0,
-    "cpu_us_per_tok": round(cpu * 1e6 / tokens, 3) if tokens else None,
+    "cpu_s": round(cpu, 2) if cpu is not None else None,
+    "cpu_us_per_tok": round(cpu * 1e6 / tokens, 3) if cpu is not None and tokens else None,
     "client_median_ttft_ms": ttft,
     "server_median_ttft_ms": round(st.get("ttft_p50_us", 0) / 1000, 3),
     "added_ttft_ms": round(ttft - st.get("ttft_p50_us", 0) / 1000, 3) if ttft is not None else None,
@@ -92,7 +137,10 @@ start_server() {  # $1 = per-token interval in microseconds (0 = flat out)
   URL=http://127.0.0.1:$PORT
   log "server on $URL (core $SERVER_CORE, itl ${1}us)"
 }
-stop_server() { [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=; }
+stop_server() {
+  if [ -n "${SERVER_PID:-}" ]; then kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; fi
+  SERVER_PID=
+}
 trap stop_server EXIT
 
 # A local tokenizer for the Python clients (no model hub is reachable): a word-level vocabulary
@@ -122,14 +170,21 @@ PYEOF
 declare -A STATUS
 install_peer() {  # $1 = peer; sets STATUS[$1]; venv in target/peerbench/venv-$1
   local p=$1 venv=$OUT/venv-$1 pip
-  [ -f "$venv/.ok" ] && { STATUS[$p]=installed; return 0; }
+  case $p in sglang*) [ -L "$venv" ] || rm -rf "$venv" ;; esac
+  [ -f "$venv/.ok" ] && [ ! -L "$venv" ] && { STATUS[$p]=installed; return 0; }
+  [ -L "$venv" ] && [ -f "$venv/.ok-$p" ] && { STATUS[$p]=installed; return 0; }
   rm -rf "$venv"; $PY -m venv "$venv" || { STATUS[$p]="venv failed"; return 1; }
   pip="timeout $INSTALL_TIMEOUT $venv/bin/pip install -q --disable-pip-version-check"
   case $p in
     vllm) $pip "vllm==0.32.0" > "$OUT/install-$p.log" 2>&1 ;;
     sglang|sglang-rust)
-      if [ -f "$OUT/venv-sglang/.ok" ] && [ "$p" = sglang-rust ]; then rm -rf "$venv"; ln -s "$OUT/venv-sglang" "$venv"; STATUS[$p]=installed; return 0; fi
-      { $pip --no-deps "sglang==0.5.23" && $pip aiohttp numpy tqdm requests transformers pillow pybase64 orjson; } > "$OUT/install-$p.log" 2>&1 ;;
+      # sglang/__init__ imports torch even for the benchmark clients: install the wheel without
+      # its dependencies into the vLLM virtualenv, which has torch, plus the few modules the
+      # clients import.
+      if [ ! -f "$OUT/venv-vllm/.ok" ]; then STATUS[$p]="not installed: needs torch from the vllm venv, which failed"; return 1; fi
+      rm -rf "$venv"; ln -s "$OUT/venv-vllm" "$venv"
+      pip="timeout $INSTALL_TIMEOUT $venv/bin/pip install -q --disable-pip-version-check"
+      { $pip --no-deps "sglang==0.5.23" && $pip psutil orjson IPython datasets gguf; } > "$OUT/install-$p.log" 2>&1 ;;
     guidellm) $pip "guidellm==0.8.1" > "$OUT/install-$p.log" 2>&1 ;;
     aiperf) $pip "aiperf==0.13.0" > "$OUT/install-$p.log" 2>&1 ;;
     *) STATUS[$p]="unknown peer"; return 1 ;;
@@ -139,7 +194,8 @@ install_peer() {  # $1 = peer; sets STATUS[$1]; venv in target/peerbench/venv-$1
     STATUS[$p]="not installed (pip exit $rc, see target/peerbench/install-$p.log: $(tail -n 1 "$OUT/install-$p.log" | cut -c1-120))"
     return 1
   fi
-  touch "$venv/.ok"; STATUS[$p]=installed
+  if [ -L "$venv" ]; then touch "$venv/.ok-$p"; else touch "$venv/.ok"; fi
+  STATUS[$p]=installed
 }
 
 peer_cmd() {  # $1 = client, $2 = concurrency, $3 = prompts -> command on stdout (one word per line)
@@ -151,24 +207,27 @@ peer_cmd() {  # $1 = client, $2 = concurrency, $3 = prompts -> command on stdout
     vllm) printf '%s\n' "$v/vllm" bench serve --backend openai --base-url "$URL" --endpoint /v1/completions \
         --model fast --tokenizer "$TOK" --dataset-name random --random-input-len $ISL --random-output-len $OSL \
         --num-prompts "$n" --max-concurrency "$c" --ignore-eos --disable-tqdm ;;
-    sglang) printf '%s\n' "$v/python" -m sglang.benchmark.serving --backend vllm --base-url "$URL" --model fast \
-        --tokenizer "$TOK" --dataset-name random --random-input-len $ISL --random-output-len $OSL \
-        --random-range-ratio 1 --num-prompts "$n" --max-concurrency "$c" --disable-tqdm ;;
+    sglang) printf '%s\n' "$v/python" -m sglang.benchmark.serving --backend vllm --base-url "$URL" --model "$TOK" \
+        --served-model-name fast --tokenizer "$TOK" --dataset-name random-ids --random-input-len $ISL \
+        --random-output-len $OSL --random-range-ratio 1 --num-prompts "$n" --max-concurrency "$c" --disable-tqdm \
+        --output-file "$OUT/sglang-$c.jsonl" ;;
     sglang-rust) printf '%s\n' "$v/python" -m sglang.benchmark.rust_client --backend vllm --base-url "$URL" \
-        --model fast --tokenizer "$TOK" --dataset-name random --random-input-len $ISL --random-output-len $OSL \
-        --random-range-ratio 1 --num-prompts "$n" --max-concurrency "$c" ;;
-    guidellm) printf '%s\n' "$v/guidellm" benchmark run --target "$URL" --model fast --processor "$TOK" \
-        --profile concurrent --rate "$c" --max-requests "$n" \
-        --data "prompt_tokens=$ISL,output_tokens=$OSL" --output-path "$OUT/guidellm-$c.json" ;;
+        --model "$TOK" --served-model-name fast --tokenizer "$TOK" --dataset-name random-ids \
+        --random-input-len $ISL --random-output-len $OSL --random-range-ratio 1 --num-prompts "$n" \
+        --max-concurrency "$c" --disable-tqdm --output-file "$OUT/sglang-rust-$c.jsonl" ;;
+    guidellm) printf '%s\n' "$v/guidellm" run --target "$URL" --backend kind=openai_http \
+        --profile "kind=concurrent,streams=$c" --constraint "kind=max_requests,value=$n" \
+        --data "kind=synthetic_text,prompt_tokens=$ISL,output_tokens=$OSL" \
+        --tokenizer "kind=hf_auto,path=$TOK" --output "kind=json,path=$OUT/guidellm-$c.json" ;;
     aiperf) printf '%s\n' "$v/aiperf" profile --model fast --url "$URL" --endpoint-type completions --streaming \
         --tokenizer "$TOK" --concurrency "$c" --request-count "$n" --synthetic-input-tokens-mean $ISL \
         --output-tokens-mean $OSL --extra-inputs ignore_eos:true --artifact-dir "$OUT/aiperf-$c" ;;
   esac
 }
 
-run_pass() {  # $1 = pass name, $2 = itl_us
+run_pass() {  # $1 = pass name, $2 = itl_us, $3 = concurrencies
   start_server "$2"
-  for c in $CONCURRENCIES; do
+  for c in $3; do
     local n=$((c * ROUNDS)); [ $n -lt "$MIN_PROMPTS" ] && n=$MIN_PROMPTS
     for client in servebench $PEERS; do
       if [ "$client" != servebench ] && [ "${STATUS[$client]:-}" != installed ]; then continue; fi
@@ -191,8 +250,8 @@ if [ -n "$PEERS" ]; then
     for p in $PEERS; do STATUS[$p]="skipped: no local tokenizer"; done
   fi
 fi
-run_pass flat 0
-[ "$SKIP_PACED" = 1 ] || run_pass paced "$PACED_ITL_US"
+run_pass flat 0 "$CONCURRENCIES"
+[ "$SKIP_PACED" = 1 ] || run_pass paced "$PACED_ITL_US" "$PACED_CONCURRENCIES"
 
 echo
 echo "Peers:"

@@ -36,6 +36,11 @@ fn main() -> std::io::Result<()> {
         .nth(1)
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
+    let itl_us: u64 = std::env::args()
+        .nth(2)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    ITL_US.store(itl_us, std::sync::atomic::Ordering::Relaxed);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -178,6 +183,9 @@ async fn complete(
         .unwrap_or(16);
     let stream =
         find(body, b"\"stream\":true").is_some() || find(body, b"\"stream\": true").is_some();
+    // The usage chunk (`choices: []`) only for clients that ask for it, as vLLM does.
+    let usage_chunk = find(body, b"\"include_usage\":true").is_some()
+        || find(body, b"\"include_usage\": true").is_some();
     let prompt_tokens = 0;
     {
         let mut st = stats.borrow_mut();
@@ -236,7 +244,9 @@ async fn complete(
             tokio::task::yield_now().await;
         }
     }
-    let usage = if chat {
+    let usage = if !usage_chunk {
+        "data: [DONE]\n\n".to_owned()
+    } else if chat {
         format!(
             "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"fast\",\"choices\":[],\"usage\":{{\"prompt_tokens\":{prompt_tokens},\"completion_tokens\":{max_tokens},\"total_tokens\":{max_tokens}}}}}\n\ndata: [DONE]\n\n"
         )

@@ -17,6 +17,8 @@ use tokio::net::TcpStream;
 
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
+/// Longest chunk-size or trailer line accepted.
+const MAX_LINE: usize = 4096;
 /// Read buffer size.
 const READ_BUF: usize = 16 * 1024;
 
@@ -264,6 +266,10 @@ impl Conn {
                     Framing::Chunked => match chunk {
                         Chunk::Size | Chunk::DataEnd | Chunk::Trailers => {
                             let Some(nl) = memchr::memchr(b'\n', avail) else {
+                                if avail.len() > MAX_LINE {
+                                    self.reusable = false;
+                                    return Err(HttpError::Cut("chunk line too long".into()));
+                                }
                                 break;
                             };
                             let line = avail.get(..nl).unwrap_or_default();
@@ -473,6 +479,15 @@ mod tests {
             vec![],
         ));
         assert!(r.unwrap_err().starts_with("Cut"));
+    }
+
+    #[test]
+    fn endless_chunk_line_is_refused() {
+        let mut resp = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        resp.extend(std::iter::repeat_n(b'1', 3 * MAX_LINE));
+        let (r, keep) = rt().block_on(exchange(resp, vec![]));
+        assert!(r.unwrap_err().contains("chunk line too long"));
+        assert!(!keep);
     }
 
     #[test]
