@@ -694,15 +694,16 @@ fn resolved_config(case: &TestCase) -> String {
 }
 
 /// Writes a bundle into `dir/<test_id>/`. An existing bundle there is replaced (its `logs/` is
-/// kept); a directory that is not a bundle is never touched. Files are written atomically
-/// (temporary file, then rename).
+/// kept); a directory that is not a bundle is never touched. Files replacing an existing bundle's
+/// are written atomically (temporary file, then rename).
 pub fn write_bundle(dir: &Path, bundle: &Bundle) -> Result<PathBuf, RenderError> {
     let root = dir.join(&bundle.test_id);
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RenderError::Write { path, source }
     };
-    if root.exists() {
+    let fresh = !root.exists();
+    if !fresh {
         if !root.join("launch.json").is_file() {
             return Err(RenderError::NotABundle { path: root });
         }
@@ -720,24 +721,36 @@ pub fn write_bundle(dir: &Path, bundle: &Bundle) -> Result<PathBuf, RenderError>
             r.map_err(io(&p))?;
         }
     }
-    for d in &bundle.dirs {
-        let p = root.join(d);
-        std::fs::create_dir_all(&p).map_err(io(&p))?;
+    let mut dirs: std::collections::BTreeSet<PathBuf> =
+        bundle.dirs.iter().map(|d| root.join(d)).collect();
+    dirs.insert(root.clone());
+    for f in &bundle.files {
+        if let Some(parent) = root.join(&f.path).parent() {
+            dirs.insert(parent.to_path_buf());
+        }
+    }
+    for d in &dirs {
+        std::fs::create_dir_all(d).map_err(io(d))?;
     }
     for f in &bundle.files {
         let p = root.join(&f.path);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        let tmp = p.with_extension("servebench-tmp");
-        std::fs::write(&tmp, &f.contents).map_err(io(&tmp))?;
+        // A fresh bundle directory has no reader yet: write in place. Replacing a bundle goes
+        // through a temporary file and a rename, so no reader sees a half-written file.
+        let target = if fresh {
+            p.clone()
+        } else {
+            p.with_extension("servebench-tmp")
+        };
+        std::fs::write(&target, &f.contents).map_err(io(&target))?;
         #[cfg(unix)]
         if f.executable {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-                .map_err(io(&tmp))?;
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
+                .map_err(io(&target))?;
         }
-        std::fs::rename(&tmp, &p).map_err(io(&p))?;
+        if !fresh {
+            std::fs::rename(&target, &p).map_err(io(&p))?;
+        }
     }
     Ok(root)
 }
