@@ -1094,8 +1094,12 @@ fn slurm_time_limit_ends_timeout() {
     let fin = j.iter().find(|r| r["type"] == "finished").unwrap();
     assert_eq!(fin["verdict"], "timed_out", "{fin}");
     assert_eq!(fin["scheduler_state"], "TIMEOUT");
-    let results = std::fs::read_to_string(run.join("results.json")).unwrap();
-    assert!(results.contains("TIMEOUT"), "{results}");
+    let summary = summary_of(&run);
+    assert_eq!(summary["jobs"][0]["verdict"], "timed_out");
+    assert!(summary["jobs"][0]["reason"].as_str().unwrap().contains("TIMEOUT"));
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["cases"][0]["verdict"], "error");
     assert_no_leftovers(dir.path());
 }
 
@@ -1157,4 +1161,174 @@ fn slurm_node_failure_is_retried_once() {
     assert_eq!(ends[0]["will_retry"], true);
     assert_eq!(ends[1]["verdict"], "succeeded", "{}", ends[1]);
     assert_eq!(submitted_ids(&run).len(), 2);
+}
+
+/// Two local bundles `a` (first) and `b` under `dir/bundles`; `a` never becomes healthy.
+fn two_bundles_first_sick(dir: &Path) -> PathBuf {
+    let first = render(dir, "2", 32, "0.05");
+    let root = dir.join("bundles");
+    for (name, sick) in [("a", true), ("b", false)] {
+        let copy = root.join(name);
+        assert!(
+            Command::new("cp")
+                .arg("-r")
+                .arg(&first)
+                .arg(&copy)
+                .status()
+                .unwrap()
+                .success()
+        );
+        edit_launch(&copy, |v| {
+            v["test_id"] = name.into();
+            for s in v["servers"].as_array_mut().unwrap() {
+                s["health"]["timeout_s"] = 1.into();
+            }
+        });
+        if sick {
+            add_server_args(&copy, "GEN_0", &["--fault", "never-healthy"]);
+        }
+    }
+    std::fs::remove_dir_all(&first).unwrap();
+    root
+}
+
+#[test]
+fn window_of_one_stop_on_error_and_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = two_bundles_first_sick(dir.path());
+    let out_dir = dir.path().join("out");
+    // --retries 1: the health timeout is an infrastructure failure, retried once; then
+    // --stop-on-error keeps `b` from being submitted.
+    let out = capture(
+        servebench(dir.path())
+            .args([
+                "run",
+                "--max-parallel",
+                "1",
+                "--retries",
+                "1",
+                "--stop-on-error",
+                "--bundles",
+            ])
+            .arg(&root)
+            .arg("--output")
+            .arg(&out_dir),
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = only_run(&out_dir);
+    let j = journal(&run);
+    let kinds: Vec<String> = j
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["type"].as_str().unwrap(),
+                r["test_id"].as_str().unwrap_or("")
+            )
+        })
+        .filter(|k| !k.starts_with("state"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "run_started ",
+            "submitting a",
+            "submitted a",
+            "finished a",
+            "submitting a",
+            "submitted a",
+            "finished a",
+            "skipped b",
+            "run_finished "
+        ],
+        "{j:?}"
+    );
+    let ends: Vec<&serde_json::Value> = j.iter().filter(|r| r["type"] == "finished").collect();
+    assert_eq!(ends[0]["will_retry"], true);
+    assert_eq!(ends[1]["will_retry"], false);
+    assert!(
+        ends[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("health timeout")
+    );
+    assert_no_leftovers(dir.path());
+
+    // Without stop-on-error and a window of 1, `b` starts only after `a` ended.
+    let out_dir = dir.path().join("out2");
+    let out = capture(
+        servebench(dir.path())
+            .args(["run", "--batch-size", "1", "--bundles"])
+            .arg(&root)
+            .arg("--output")
+            .arg(&out_dir),
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let j = journal(&only_run(&out_dir));
+    let pos = |t: &str, id: &str| {
+        j.iter()
+            .position(|r| r["type"] == t && r["test_id"] == id)
+            .unwrap()
+    };
+    assert!(pos("finished", "a") < pos("submitting", "b"));
+    assert_no_leftovers(dir.path());
+}
+
+#[test]
+fn cancel_from_another_shell_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = run_cmd(dir.path(), "4", 1024, "0.5")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out_dir = dir.path().join("out");
+    wait_for("a running job", Duration::from_secs(30), || {
+        std::fs::read_dir(out_dir.join("runs")).is_ok_and(|mut r| {
+            r.next().is_some_and(|e| {
+                std::fs::read_to_string(e.unwrap().path().join("journal.jsonl"))
+                    .is_ok_and(|j| j.contains("\"RUNNING\""))
+            })
+        })
+    });
+    let run = only_run(&out_dir);
+    let c = capture(
+        servebench(dir.path())
+            .args(["cancel"])
+            .arg(run.file_name().unwrap())
+            .arg("--output")
+            .arg(&out_dir),
+        Duration::from_secs(100),
+    );
+    assert_eq!(
+        c.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&c.stderr)
+    );
+    let out = wait_output(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(130));
+    let j = journal(&run);
+    assert!(
+        j.iter()
+            .any(|r| r["type"] == "cancel_requested" && r["by"] == "servebench cancel")
+    );
+    assert_eq!(
+        j.iter().find(|r| r["type"] == "finished").unwrap()["verdict"],
+        "cancelled"
+    );
+    let st = servebench(dir.path())
+        .args(["status", "--output"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&st.stdout).contains("cancelled"));
+    assert_no_leftovers(dir.path());
 }
