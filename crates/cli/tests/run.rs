@@ -1096,7 +1096,12 @@ fn slurm_time_limit_ends_timeout() {
     assert_eq!(fin["scheduler_state"], "TIMEOUT");
     let summary = summary_of(&run);
     assert_eq!(summary["jobs"][0]["verdict"], "timed_out");
-    assert!(summary["jobs"][0]["reason"].as_str().unwrap().contains("TIMEOUT"));
+    assert!(
+        summary["jobs"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("TIMEOUT")
+    );
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap();
     assert_eq!(results["cases"][0]["verdict"], "error");
@@ -1331,4 +1336,62 @@ fn cancel_from_another_shell_stops_the_run() {
         .unwrap();
     assert!(String::from_utf8_lossy(&st.stdout).contains("cancelled"));
     assert_no_leftovers(dir.path());
+}
+
+#[test]
+fn slurm_resume_adopts_a_job_whose_id_was_never_recorded() {
+    if !slurm_enabled() {
+        return;
+    }
+    // Found by squeue while it runs, by sacct once it has ended.
+    for ended in [false, true] {
+        adopt_case(ended);
+    }
+}
+
+fn adopt_case(ended: bool) {
+    let dir = slurm_dir();
+    tiny_bundle(&dir.path().join("bundles"), "orphan", 22002, 8, "0.1");
+    let out_dir = dir.path().join("out");
+    let (out, run) = run_slurm_bundles(dir.path(), &["--detach"], Duration::from_secs(60));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = submitted_ids(&run).remove(0);
+    // As if `servebench run` died between `submitting` and `submitted`.
+    let journal_path = run.join("journal.jsonl");
+    let kept: Vec<String> = std::fs::read_to_string(&journal_path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("\"type\":\"submitted\"") && !l.contains("\"type\":\"detached\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&journal_path, kept.concat()).unwrap();
+    if ended {
+        wait_for("the job to end", Duration::from_secs(60), || {
+            in_queue(&[id.clone()]).is_empty()
+        });
+    }
+    let out = capture(
+        slurm_cmd(dir.path(), &["resume", "--output"])
+            .arg(&out_dir)
+            .arg(run.file_name().unwrap()),
+        Duration::from_secs(120),
+    );
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(submitted_ids(&run), vec![id.clone()]);
+    let summary = summary_of(&run);
+    assert!(
+        summary["scheduler_calls"].get("sbatch").is_none(),
+        "{summary}"
+    );
+    assert_eq!(summary["jobs"][0]["job_id"], id.as_str());
+    assert_eq!(summary["jobs"][0]["verdict"], "succeeded");
 }

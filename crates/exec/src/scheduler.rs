@@ -199,9 +199,35 @@ pub async fn drive(
     let mut tests: Vec<Test> = Vec::new();
     let mut queue: VecDeque<usize> = VecDeque::new();
     for (i, (entry, state)) in view.tests.iter().enumerate() {
-        let attempts = view.attempts(&entry.test_id);
+        let mut attempts = view.attempts(&entry.test_id);
         let slot = match state {
-            TestState::Queued | TestState::Submitting { .. } | TestState::Skipped { .. } => {
+            TestState::Submitting { attempt } => {
+                // The driver died between `submitting` and `submitted`: adopt the job if the
+                // scheduler has one for this bundle, so nothing is submitted twice.
+                match backend.find_submitted(&entry.bundle).await {
+                    Some(job_id) => {
+                        journal.append(&Record::Submitted {
+                            ts: ts(),
+                            test_id: entry.test_id.clone(),
+                            job_id: job_id.clone(),
+                            attempt: *attempt,
+                        })?;
+                        attempts = *attempt;
+                        Slot::Active {
+                            job_id,
+                            since: Instant::now(),
+                            state: "SUBMITTED".into(),
+                            progress: String::new(),
+                            cancel_by: None,
+                        }
+                    }
+                    None => {
+                        queue.push_back(i);
+                        Slot::Queued
+                    }
+                }
+            }
+            TestState::Queued | TestState::Skipped { .. } => {
                 queue.push_back(i);
                 Slot::Queued
             }

@@ -194,7 +194,9 @@ pub fn run(args: RunArgs) -> ExitCode {
         },
     );
     let run_id = journal::new_run_id();
-    let run_dir = journal::runs_dir(&args.out.output).join(&run_id);
+    // Absolute, so the journal's bundle paths hold from any shell (status, cancel, resume).
+    let run_dir = std::path::absolute(journal::runs_dir(&args.out.output).join(&run_id))
+        .unwrap_or_else(|_| journal::runs_dir(&args.out.output).join(&run_id));
     let bundles_dir = run_dir.join("bundles");
     let plan_opts = args.planning.options(&loaded);
     let render_opts = RenderOptions {
@@ -325,7 +327,9 @@ fn run_bundles(dir: &Path, args: &RunArgs) -> ExitCode {
     }
     let executor = args.executor.unwrap_or(ExecutorArg::Local);
     let run_id = journal::new_run_id();
-    let run_dir = journal::runs_dir(&args.out.output).join(&run_id);
+    // Absolute, so the journal's bundle paths hold from any shell (status, cancel, resume).
+    let run_dir = std::path::absolute(journal::runs_dir(&args.out.output).join(&run_id))
+        .unwrap_or_else(|_| journal::runs_dir(&args.out.output).join(&run_id));
     execute(args, executor, run_id, &run_dir, entries, Vec::new())
 }
 

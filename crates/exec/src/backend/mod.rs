@@ -148,6 +148,16 @@ impl AnyBackend {
         }
     }
 
+    /// Finds a job an earlier process may have submitted for `bundle` without recording its id
+    /// (it died between `submitting` and `submitted`): SLURM jobs still queued or running with
+    /// that working directory. Local jobs cannot be found this way (None).
+    pub async fn find_submitted(&mut self, bundle: &Path) -> Option<String> {
+        match self {
+            AnyBackend::Local(_) => None,
+            AnyBackend::Slurm(b) => b.find_by_workdir(bundle).await,
+        }
+    }
+
     /// Scheduler command counts (`squeue` -> 12), for reports and tests.
     pub fn call_counts(&self) -> BTreeMap<String, u64> {
         match self {

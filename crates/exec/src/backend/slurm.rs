@@ -175,6 +175,43 @@ impl<R: CommandRunner> SlurmBackend<R> {
         Ok(states)
     }
 
+    /// A job of this user whose working directory is `bundle`: queued or running
+    /// (`squeue -h --me -o %i|%Z`), else ended within the last 2 days (`sacct`, when accounting
+    /// exists). The newest match wins.
+    pub async fn find_by_workdir(&mut self, bundle: &Path) -> Option<String> {
+        let argv = vec![
+            "squeue".to_string(),
+            "-h".into(),
+            "--me".into(),
+            "-o".into(),
+            "%i|%Z".into(),
+        ];
+        if let Ok(out) = self.call(argv).await
+            && out.code == 0
+            && let Some(id) = parse_workdirs(&out.stdout, bundle)
+        {
+            return Some(id);
+        }
+        if self.accounting == Some(false) {
+            return None;
+        }
+        let argv = vec![
+            "sacct".to_string(),
+            "-n".into(),
+            "-X".into(),
+            "-P".into(),
+            "-S".into(),
+            "now-2days".into(),
+            "-o".into(),
+            "JobID,WorkDir".into(),
+        ];
+        let out = self.call(argv).await.ok()?;
+        if out.code != 0 {
+            return None;
+        }
+        parse_workdirs(&out.stdout, bundle)
+    }
+
     /// `scancel` (with `--signal=KILL` when `kill`).
     pub async fn cancel(&mut self, ids: &[String], kill: bool) -> Result<(), BackendError> {
         if ids.is_empty() {
@@ -261,6 +298,14 @@ pub fn parse_sacct(stdout: &str) -> Vec<(String, Remote)> {
         .collect()
 }
 
+/// The newest (last listed) job id whose work directory (`id|dir` lines) is `bundle`.
+pub fn parse_workdirs(stdout: &str, bundle: &Path) -> Option<String> {
+    stdout.lines().rev().find_map(|l| {
+        let (id, dir) = l.trim().split_once('|')?;
+        (Path::new(dir.trim()) == bundle).then(|| id.trim().to_string())
+    })
+}
+
 fn first_line(text: &str) -> String {
     text.lines()
         .map(str::trim)
@@ -313,6 +358,20 @@ mod tests {
 
     fn ids(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn workdir_lookup() {
+        let out = "7|/runs/r/bundles/a\n8|/runs/r/bundles/b\n";
+        assert_eq!(
+            parse_workdirs("1|/x\n2|/x\n", Path::new("/x")).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            parse_workdirs(out, Path::new("/runs/r/bundles/b")).as_deref(),
+            Some("8")
+        );
+        assert_eq!(parse_workdirs(out, Path::new("/runs/r/bundles/c")), None);
     }
 
     #[test]
