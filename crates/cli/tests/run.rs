@@ -1372,7 +1372,7 @@ fn adopt_case(ended: bool) {
     std::fs::write(&journal_path, kept.concat()).unwrap();
     if ended {
         wait_for("the job to end", Duration::from_secs(60), || {
-            in_queue(&[id.clone()]).is_empty()
+            in_queue(std::slice::from_ref(&id)).is_empty()
         });
     }
     let out = capture(
