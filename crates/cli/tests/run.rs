@@ -1395,3 +1395,47 @@ fn adopt_case(ended: bool) {
     assert_eq!(summary["jobs"][0]["job_id"], id.as_str());
     assert_eq!(summary["jobs"][0]["verdict"], "succeeded");
 }
+
+#[test]
+fn resume_adopts_a_local_job_whose_id_was_never_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("out");
+    let mut child = run_cmd(dir.path(), "4", 256, "0.3")
+        .arg("-q")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("a submitted job", Duration::from_secs(30), || {
+        std::fs::read_dir(out_dir.join("runs")).is_ok_and(|mut r| {
+            r.next().is_some_and(|e| {
+                std::fs::read_to_string(e.unwrap().path().join("journal.jsonl"))
+                    .is_ok_and(|j| j.contains("\"submitted\""))
+            })
+        })
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run = only_run(&out_dir);
+    let id = submitted_ids(&run).remove(0);
+    let path = run.join("journal.jsonl");
+    let kept: String = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("\"type\":\"submitted\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, kept).unwrap();
+    let out = capture(
+        servebench(dir.path()).arg("resume").arg(&run),
+        Duration::from_secs(60),
+    );
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(submitted_ids(&run), vec![id]);
+    assert_eq!(summary_of(&run)["jobs"][0]["verdict"], "succeeded");
+    assert_no_leftovers(dir.path());
+}

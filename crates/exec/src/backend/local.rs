@@ -129,6 +129,29 @@ impl LocalBackend {
         }
     }
 
+    /// The id of a live `job exec` of `bundle` started by an earlier process (found by its
+    /// command line in `/proc`).
+    pub fn find_by_bundle(&self, bundle: &Path) -> Option<String> {
+        let want = bundle.display().to_string();
+        let entries = std::fs::read_dir("/proc").ok()?;
+        for e in entries.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(raw) = std::fs::read(e.path().join("cmdline")) else {
+                continue;
+            };
+            let args: Vec<&[u8]> = raw.split(|b| *b == 0).collect();
+            let is_job = args.windows(3).any(|w| {
+                matches!(w, [a, b, c] if *a == b"job" && *b == b"exec" && *c == want.as_bytes())
+            });
+            if is_job && pid_alive(pid) {
+                return Some(format!("{LOCAL_PREFIX}{pid}"));
+            }
+        }
+        None
+    }
+
     /// Adopts a job started by an earlier `servebench run`.
     pub fn reattach(&mut self, id: &str, _bundle: PathBuf) {
         if let Some(pid) = local_pid(id) {

@@ -150,10 +150,15 @@ impl AnyBackend {
 
     /// Finds a job an earlier process may have submitted for `bundle` without recording its id
     /// (it died between `submitting` and `submitted`): SLURM jobs still queued or running with
-    /// that working directory. Local jobs cannot be found this way (None).
+    /// that working directory (then ended ones, from accounting); a live local `job exec` of
+    /// that bundle.
     pub async fn find_submitted(&mut self, bundle: &Path) -> Option<String> {
         match self {
-            AnyBackend::Local(_) => None,
+            AnyBackend::Local(b) => {
+                let id = b.find_by_bundle(bundle)?;
+                b.reattach(&id, bundle.to_path_buf());
+                Some(id)
+            }
             AnyBackend::Slurm(b) => b.find_by_workdir(bundle).await,
         }
     }
