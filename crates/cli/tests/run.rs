@@ -189,6 +189,20 @@ fn signal(pid: u32, sig: &str) {
 fn job_exec_runs_a_sim_bundle_and_reports_progress() {
     let dir = tempfile::tempdir().unwrap();
     let bundle = render(dir.path(), "2 4", 32, "0.05");
+    edit_launch(&bundle, |v| {
+        let step = |name: &str, log: &str, script: &str| {
+            serde_json::json!({
+                "name": name, "argv": ["sh", "-c", script], "env": {"STEP": name}, "log": log,
+                "output_dir": null, "srun_prefix": []
+            })
+        };
+        v["setup"] = serde_json::json!([step("install", "2_install.log", "echo installed $STEP")]);
+        v["accuracy"] = serde_json::json!([step(
+            "gsm8k",
+            "7_accuracy_eval_gsm8k.log",
+            "echo accuracy $STEP"
+        )]);
+    });
     let out = wait_output(
         servebench(dir.path())
             .args(["job", "exec"])
@@ -222,7 +236,25 @@ fn job_exec_runs_a_sim_bundle_and_reports_progress() {
             .any(|e| e["event"] == "concurrency" && e["k"] == 2 && e["n"] == 2)
     );
     assert_eq!(finished(&bundle)["ok"], true);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "stage" && e["stage"] == "setup")
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "accuracy" && e["task"] == "gsm8k")
+    );
     let logs = bundle.join("logs");
+    assert_eq!(
+        std::fs::read_to_string(logs.join("2_install.log")).unwrap(),
+        "installed install\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(logs.join("7_accuracy_eval_gsm8k.log")).unwrap(),
+        "accuracy gsm8k\n"
+    );
     for f in [
         "3_output_GEN_0.log",
         "3_output_CTX_0.log",
