@@ -167,29 +167,38 @@ pub(crate) async fn run(
     mut conns: Vec<Conn>,
 ) -> Result<(Vec<RequestRecord>, Instant, Duration, Vec<Conn>), BenchError> {
     let next = Arc::new(AtomicUsize::new(0));
-    let mut handles = Vec::with_capacity(workers);
-    let t0 = Instant::now();
-    for _ in 0..workers.max(1) {
-        let sender = conns.pop();
-        // Unconstrained: tokio's cooperative budget would otherwise send a worker that just
-        // finished a long stream to the back of the run queue before it writes its next request,
-        // which at concurrency 1024 on one thread is a whole round of every other stream.
-        handles.push(tokio::spawn(tokio::task::unconstrained(worker(
-            Arc::clone(&plan),
-            Arc::clone(&next),
-            t0,
-            sender,
-        ))));
-    }
-    let mut records = Vec::with_capacity(plan.bodies.len());
-    let mut returned = Vec::with_capacity(workers);
-    for h in handles {
-        let (recs, sender) = h
-            .await
-            .map_err(|e| BenchError::Internal(format!("worker failed: {e}")))?;
-        records.extend(recs);
-        returned.extend(sender);
-    }
+    // Workers are spawned from a task on the runtime, not from the caller's thread (often the
+    // `block_on` thread): spawning from outside wakes a runtime thread once per worker, and on
+    // a client pinned to one core that ping-pong delayed the first requests by tens of ms.
+    let spawner = tokio::spawn(async move {
+        let t0 = Instant::now();
+        let mut handles = Vec::with_capacity(workers);
+        for _ in 0..workers.max(1) {
+            let sender = conns.pop();
+            // Unconstrained: tokio's cooperative budget would otherwise send a worker that just
+            // finished a long stream to the back of the run queue before it writes its next
+            // request, which at concurrency 1024 on one thread is a round of every stream.
+            handles.push(tokio::spawn(tokio::task::unconstrained(worker(
+                Arc::clone(&plan),
+                Arc::clone(&next),
+                t0,
+                sender,
+            ))));
+        }
+        let mut records = Vec::with_capacity(plan.bodies.len());
+        let mut returned = Vec::with_capacity(workers);
+        for h in handles {
+            let (recs, sender) = h
+                .await
+                .map_err(|e| BenchError::Internal(format!("worker failed: {e}")))?;
+            records.extend(recs);
+            returned.extend(sender);
+        }
+        Ok::<_, BenchError>((records, returned, t0))
+    });
+    let (mut records, returned, t0) = spawner
+        .await
+        .map_err(|e| BenchError::Internal(format!("worker spawner failed: {e}")))??;
     let duration = t0.elapsed();
     records.sort_unstable_by_key(|r| r.index);
     Ok((records, t0, duration, returned))
