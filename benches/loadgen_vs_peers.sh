@@ -51,7 +51,7 @@ SERVER=$ROOT/target/release/examples/fast_server
 cat > "$OUT/measure.py" <<'PYEOF'
 """Run one client command; report server-side throughput, client CPU while it streamed, TTFT.
 
-Client CPU is sampled from /proc for the client's process tree every 20 ms and counted from the
+Client CPU is sampled from /proc for the client's process tree every 50 ms and counted from the
 first request the server saw to the last sample in which the server's token count still grew,
 so interpreter start-up and imports (over a minute for some peers) are not charged per token.
 """
@@ -65,23 +65,20 @@ def get(path):
     return json.loads(urllib.request.urlopen(base + path, timeout=30).read().decode() or "{}")
 
 def tree_cpu(root):
-    parent, cpu = {}, {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
+    """user+system seconds of `root` and its descendants (via /proc/PID/task/TID/children)."""
+    total, todo, seen = 0.0, [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
             continue
+        seen.add(pid)
         try:
             fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICK
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                todo.extend(int(c) for c in open(f"/proc/{pid}/task/{tid}/children").read().split())
         except OSError:
             continue
-        parent[int(pid)] = int(fields[1])
-        cpu[int(pid)] = (int(fields[11]) + int(fields[12])) / TICK
-    total = 0.0
-    for pid in cpu:
-        p = pid
-        while p in parent and p != root and p > 1:
-            p = parent[p]
-        if p == root:
-            total += cpu[pid]
     return total
 
 get("/reset")
@@ -96,7 +93,7 @@ with open(log_path, "w") as logf:
     last_tokens = 0
     rc = None
     while rc is None:
-        time.sleep(0.02)
+        time.sleep(0.05)
         cpu = tree_cpu(proc.pid)
         st = get("/stats")
         if start_cpu is None and st.get("requests", 0) > 0:
