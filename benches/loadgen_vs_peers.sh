@@ -212,10 +212,10 @@ peer_cmd() {  # $1 = client, $2 = concurrency, $3 = prompts -> command on stdout
         --model "$TOK" --served-model-name fast --tokenizer "$TOK" --dataset-name random-ids \
         --random-input-len $ISL --random-output-len $OSL --random-range-ratio 1 --num-prompts "$n" \
         --max-concurrency "$c" --disable-tqdm --output-file "$OUT/sglang-rust-$c.jsonl" ;;
-    guidellm) printf '%s\n' "$v/guidellm" run --target "$URL" --backend kind=openai_http \
-        --profile "kind=concurrent,streams=$c" --constraint "kind=max_requests,value=$n" \
+    guidellm) printf '%s\n' "$v/guidellm" run --backend "kind=openai_http,target=$URL,model=$TOK" \
+        --profile "kind=concurrent,streams=$c" --constraint "kind=max_requests,count=$n" \
         --data "kind=synthetic_text,prompt_tokens=$ISL,output_tokens=$OSL" \
-        --tokenizer "kind=hf_auto,path=$TOK" --output "kind=json,path=$OUT/guidellm-$c.json" ;;
+        --output "kind=json,path=$OUT/guidellm-$c.json" --disable-console-interactive ;;
     aiperf) printf '%s\n' "$v/aiperf" profile --model fast --url "$URL" --endpoint-type completions --streaming \
         --tokenizer "$TOK" --concurrency "$c" --request-count "$n" --synthetic-input-tokens-mean $ISL \
         --output-tokens-mean $OSL --extra-inputs ignore_eos:true --artifact-dir "$OUT/aiperf-$c" ;;
