@@ -775,13 +775,11 @@ pub fn verdict_of(
             false,
         );
     }
+    let cancelled = cancel_by.is_some() || scheduler_state == Some("CANCELLED");
     match finished {
         Some((0, _, _)) => (JobVerdict::Succeeded, None, false),
-        Some((_, Some("interrupted"), _))
-            if cancel_by.is_some() || scheduler_state == Some("CANCELLED") =>
-        {
-            (JobVerdict::Cancelled, Some("cancelled".into()), false)
-        }
+        // A cancel signals every step too: a client killed first is not a test failure.
+        Some(_) if cancelled => (JobVerdict::Cancelled, Some("cancelled".into()), false),
         Some((_, Some("client" | "accuracy"), _)) => (JobVerdict::Failed, job_reason, false),
         Some((_, kind, _)) => (
             JobVerdict::InfraFailed,
@@ -789,7 +787,7 @@ pub fn verdict_of(
             kind == Some("health_timeout"),
         ),
         None => {
-            if cancel_by.is_some() || scheduler_state == Some("CANCELLED") {
+            if cancelled {
                 (
                     JobVerdict::Cancelled,
                     Some("cancelled before the job reported".into()),
