@@ -59,8 +59,8 @@ fn plan_json_schema_and_profile() {
         String::from_utf8_lossy(&out.stderr)
     );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["schema_version"], 1);
-    let p = &doc["plans"][0];
+    let p = &doc[0];
+    assert_eq!(p["schema_version"], 1);
     assert_eq!(p["total_nodes"], 3);
     assert_eq!(
         (p["ctx"]["nodes"].as_u64(), p["gen"]["nodes"].as_u64()),
@@ -79,7 +79,7 @@ fn plan_json_schema_and_profile() {
     // The default (local) profile makes ports unique on the one host.
     let out = servebench(&dir, &["plan", "--format", "json", cfg.to_str().unwrap()]);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ports: Vec<u64> = doc["plans"][0]["allocations"]
+    let ports: Vec<u64> = doc[0]["allocations"]
         .as_array()
         .unwrap()
         .iter()

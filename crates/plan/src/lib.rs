@@ -4,7 +4,7 @@
 //! profile.
 //!
 //! This crate is pure: no file system, no network, no tokio, no printing. It depends only on
-//! `servebench-config`. Its JSON form ([`Plan`] serialized, wrapped by [`PlanDocument`]) is a
+//! `servebench-config`. Its JSON form ([`plans_json`]: an array of serialized [`Plan`]s) is a
 //! documented, stable schema (`docs/planning.md`, [`SCHEMA_VERSION`]).
 //!
 //! Allocation (SPEC 5.2): a cursor walks `(node, local GPU)`; GEN servers are placed first, then
@@ -218,18 +218,27 @@ pub struct Plan {
     pub notes: Vec<String>,
 }
 
-/// The `plan --format json` document.
-#[derive(Debug, Clone, Serialize)]
-pub struct PlanDocument<'a> {
-    /// [`SCHEMA_VERSION`].
-    pub schema_version: u32,
-    /// One plan per test case.
-    pub plans: &'a [Plan],
-    /// Test cases that could not be planned.
-    pub errors: Vec<PlanErrorEntry>,
+/// The `plan --format json` document: an array with one object per planned test case, each
+/// carrying `schema_version`, so tools can stream or filter it (`jq '.[] | .total_nodes'`)
+/// and still check the version of every element. Cases that cannot be planned are reported on
+/// stderr and in the exit code, not in this array.
+pub fn plans_json(plans: &[Plan]) -> serde_json::Value {
+    serde_json::Value::Array(
+        plans
+            .iter()
+            .map(|plan| {
+                let mut object = serde_json::Map::new();
+                object.insert("schema_version".into(), SCHEMA_VERSION.into());
+                if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(plan) {
+                    object.extend(fields);
+                }
+                serde_json::Value::Object(object)
+            })
+            .collect(),
+    )
 }
 
-/// A planning failure in [`PlanDocument`].
+/// A test case that could not be planned.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlanErrorEntry {
     /// Test id.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use servebench_plan::{
-    Plan, PlanDocument, PlanErrorEntry, SCHEMA_VERSION, check_node_count, plan_case, render_table,
+    Plan, PlanErrorEntry, check_node_count, plan_case, plans_json, render_table,
 };
 
 use crate::exit;
@@ -58,12 +58,7 @@ pub fn run(args: PlanArgs) -> ExitCode {
     let broken = loaded.suite.files.iter().filter(|f| f.has_errors()).count();
     match args.format {
         Format::Json => {
-            let doc = PlanDocument {
-                schema_version: SCHEMA_VERSION,
-                plans: &plans,
-                errors: errors.clone(),
-            };
-            print(&(serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"));
+            print(&(serde_json::to_string_pretty(&plans_json(&plans)).unwrap_or_default() + "\n"));
         }
         Format::Table => {
             let mut out = render_table(&plans, args.verbose);

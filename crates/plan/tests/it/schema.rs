@@ -1,7 +1,7 @@
 //! Allocation order, router placement, the JSON schema and `--node-count`.
 
 use servebench_config::load::{LoadOptions, load_str};
-use servebench_plan::{PlanDocument, PlanOptions, SCHEMA_VERSION, check_node_count, plan_case};
+use servebench_plan::{PlanOptions, SCHEMA_VERSION, check_node_count, plan_case, plans_json};
 
 use crate::case;
 
@@ -195,13 +195,14 @@ fn aggregated_configs_plan_one_server() {
 fn json_schema_snapshot() {
     let plan = plan_case(&case("two", TWO_ROLES), &PlanOptions::default()).unwrap();
     let plans = vec![plan];
-    let doc = PlanDocument {
-        schema_version: SCHEMA_VERSION,
-        plans: &plans,
-        errors: Vec::new(),
-    };
-    let json = serde_json::to_value(&doc).unwrap();
-    let p = &json["plans"][0];
+    let json = plans_json(&plans);
+    assert_eq!(
+        json.as_array().map(Vec::len),
+        Some(1),
+        "an array, one object per test case"
+    );
+    let p = &json[0];
+    assert_eq!(p["schema_version"], SCHEMA_VERSION);
     for key in [
         "test_id",
         "total_nodes",
