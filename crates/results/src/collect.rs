@@ -383,6 +383,10 @@ fn judge(
         );
     }
     if found == 0 {
+        // Nothing to judge: the scheduler's account (TIMEOUT, NODE_FAIL, ...) explains why.
+        if let Some(r) = executor_failure {
+            return (Verdict::Error, Some(r));
+        }
         let why = match (&status.last_stage, status.events) {
             (_, 0) => "no status events".to_string(),
             (Some(st), _) => format!("last status stage `{st}`"),

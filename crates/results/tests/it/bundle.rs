@@ -526,6 +526,27 @@ fn the_bundle_status_decides_and_the_executor_explains() {
         (r.verdict, r.reason.as_deref()),
         (Verdict::Fail, Some("accuracy_gsm8k exited with code 1"))
     );
+    // Killed in the client step by the scheduler (time limit): no result at all, so the
+    // scheduler's account is the reason, not "no result".
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "logs/status.jsonl",
+        &finished("client", "terminated by SIGTERM"),
+    );
+    let timed_out = CollectOptions {
+        job: Some(JobOutcome {
+            ok: false,
+            reason: Some("SLURM state TIMEOUT".into()),
+            duration_s: None,
+        }),
+        ..Default::default()
+    };
+    let r = collect_with(d.path(), &s, &timed_out);
+    assert_eq!(
+        (r.verdict, r.reason.as_deref()),
+        (Verdict::Error, Some("SLURM state TIMEOUT"))
+    );
     // A crashed role: Error with the bundle's reason, results or not.
     let d = tempfile::tempdir().unwrap();
     write(
