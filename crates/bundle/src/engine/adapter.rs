@@ -101,6 +101,29 @@ pub(crate) fn url(host: &str, port: u16) -> String {
     format!("http://{host}:{port}")
 }
 
+/// Arguments shared by the vLLM and SGLang P/D routers after their own program and mode flags:
+/// `--prefill URL` per ctx server, `--decode URL` per gen server, then the listen address.
+pub(crate) fn pd_router_args(ctx: &Ctx<'_>) -> Vec<String> {
+    let mut argv = Vec::new();
+    for a in &ctx.plan.allocations {
+        let flag = match a.role {
+            Role::Ctx => "--prefill",
+            Role::Gen => "--decode",
+            Role::Agg => continue,
+        };
+        argv.extend([flag.to_string(), url(a.host(), a.port)]);
+    }
+    if let Some(r) = &ctx.plan.router {
+        argv.extend([
+            "--host".to_string(),
+            "0.0.0.0".into(),
+            "--port".into(),
+            r.port.to_string(),
+        ]);
+    }
+    argv
+}
+
 /// The router config (`server_config.yaml`) as upstream writes it (keys sorted, as yaml.dump
 /// does): backend, context_servers, generation_servers, hostname, port.
 pub(crate) fn server_config(ctx: &Ctx<'_>) -> String {

@@ -11,4 +11,4 @@ mod trtllm;
 mod vllm;
 
 pub use adapter::{EngineAdapter, adapter, worker_file};
-pub(crate) use adapter::{server_config, url, worker, worker_files};
+pub(crate) use adapter::{pd_router_args, server_config, worker, worker_files};

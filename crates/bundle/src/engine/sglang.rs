@@ -5,7 +5,7 @@
 
 use servebench_plan::{Allocation, Role};
 
-use super::{EngineAdapter, url, worker, worker_files};
+use super::{EngineAdapter, pd_router_args, worker, worker_files};
 use crate::{BundleFile, Ctx, RenderError};
 
 /// The SGLang adapter.
@@ -98,22 +98,7 @@ impl EngineAdapter for Sglang {
             "sglang_router.launch_router".into(),
             "--pd-disaggregation".into(),
         ];
-        for a in &ctx.plan.allocations {
-            let flag = match a.role {
-                Role::Ctx => "--prefill",
-                Role::Gen => "--decode",
-                Role::Agg => continue,
-            };
-            argv.extend([flag.to_string(), url(a.host(), a.port)]);
-        }
-        if let Some(r) = &ctx.plan.router {
-            argv.extend([
-                "--host".to_string(),
-                "0.0.0.0".into(),
-                "--port".into(),
-                r.port.to_string(),
-            ]);
-        }
+        argv.extend(pd_router_args(ctx));
         argv
     }
 

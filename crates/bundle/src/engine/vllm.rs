@@ -2,9 +2,9 @@
 //! CLI options from it), KV transfer over the NIXL connector for P/D, and the `vllm-router`
 //! proxy in `--vllm-pd-disaggregation` mode.
 
-use servebench_plan::{Allocation, Role};
+use servebench_plan::Allocation;
 
-use super::{EngineAdapter, url, worker_file, worker_files};
+use super::{EngineAdapter, pd_router_args, worker_file, worker_files};
 use crate::{BundleFile, Ctx, RenderError};
 
 /// The vLLM adapter.
@@ -42,22 +42,7 @@ impl EngineAdapter for Vllm {
 
     fn router_argv(&self, ctx: &Ctx<'_>) -> Vec<String> {
         let mut argv = vec!["vllm-router".to_string(), "--vllm-pd-disaggregation".into()];
-        for a in &ctx.plan.allocations {
-            let flag = match a.role {
-                Role::Ctx => "--prefill",
-                Role::Gen => "--decode",
-                Role::Agg => continue,
-            };
-            argv.extend([flag.to_string(), url(a.host(), a.port)]);
-        }
-        if let Some(r) = &ctx.plan.router {
-            argv.extend([
-                "--host".to_string(),
-                "0.0.0.0".into(),
-                "--port".into(),
-                r.port.to_string(),
-            ]);
-        }
+        argv.extend(pd_router_args(ctx));
         argv
     }
 
