@@ -8,28 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}
-FIX=../shared/fixtures/upstream/tests/integration/defs/perf/disagg/test_configs
-OUT=target/bench-configs/test_configs
-cargo build --release -q -p servebench-cli
-BIN=target/release/servebench
-if [ ! -f "$OUT/.count" ] || [ "$(cat "$OUT/.count")" != "$N" ]; then
-  rm -rf "$OUT"
-  mapfile -t SRC < <(find "$FIX" -name '*.yaml' | sort)
-  i=0
-  while [ "$i" -lt "$N" ]; do
-    for f in "${SRC[@]}"; do
-      [ "$i" -ge "$N" ] && break
-      rel=${f#"$FIX"/}
-      dir="$OUT/$(dirname "$rel")"
-      mkdir -p "$dir"
-      cp "$f" "$dir/$(basename "$f" .yaml)_copy$i.yaml"
-      i=$((i + 1))
-    done
-  done
-  echo "$N" > "$OUT/.count"
-fi
+source benches/suite_corpus.sh
 SCRATCH=target/bench-bundles
-echo "configs: $(find "$OUT" -name '*.yaml' | wc -l), cores: $(nproc)"
 run() {
   echo "== servebench $*"
   for _ in 1 2 3; do
