@@ -126,11 +126,7 @@ impl SuiteArgs {
 
     /// The cluster profile: `--cluster`/SERVEBENCH_CLUSTER, else the profiles file's default.
     fn profile(&self) -> Result<Option<servebench_config::profile::Profile>, UsageError> {
-        use servebench_config::profile;
-        let cwd = std::env::current_dir().unwrap_or_default();
-        let paths = profile::search_paths(&cwd, &|k| std::env::var(k).ok());
-        let requested = self.cluster.as_deref().filter(|c| !c.is_empty());
-        profile::select(requested, &paths).map_err(|e| UsageError(e.to_string()))
+        select_profile(self.cluster.as_deref())
     }
 
     /// Loads, selects and GPU-filters. Warnings about the selection go to stderr.
@@ -213,6 +209,18 @@ impl SuiteArgs {
             profile,
         })
     }
+}
+
+/// The cluster profile named on the command line (or SERVEBENCH_CLUSTER), else the default of
+/// `./servebench.yaml` or the user config dir's profiles file; `None` when there is no file.
+pub fn select_profile(
+    cluster: Option<&str>,
+) -> Result<Option<servebench_config::profile::Profile>, UsageError> {
+    use servebench_config::profile;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let paths = profile::search_paths(&cwd, &|k| std::env::var(k).ok());
+    profile::select(cluster.filter(|c| !c.is_empty()), &paths)
+        .map_err(|e| UsageError(e.to_string()))
 }
 
 /// Prints a usage error and returns the usage exit code.

@@ -313,3 +313,38 @@ fn show_resolved_explains_every_value_not_from_the_file() {
         Some(2)
     );
 }
+
+#[test]
+fn show_takes_the_cluster_profile_layer() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let cfg =
+        repo.join("test_configs/disagg/perf/llama8b_1k1k_ctx1_gen1_tep1_bs64_eplb0_mtp0-sim.yaml");
+    let run = |cluster: &str| {
+        Command::new(env!("CARGO_BIN_EXE_servebench"))
+            .current_dir(&repo)
+            .args([
+                "show",
+                cfg.to_str().unwrap(),
+                "--resolved",
+                "--cluster",
+                cluster,
+            ])
+            .env_remove("SERVEBENCH_CLUSTER")
+            .output()
+            .unwrap()
+    };
+    let o = run("slurmlab");
+    assert_eq!(o.status.code(), Some(0));
+    let (out, _) = text(&o);
+    assert!(
+        out.contains("gpus_per_node: 4  # <- cluster profile slurmlab\n"),
+        "{out}"
+    );
+    let o = run("nope");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).1.contains("no cluster profile `nope`"),
+        "{}",
+        text(&o).1
+    );
+}

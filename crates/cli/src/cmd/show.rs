@@ -26,6 +26,9 @@ pub struct ShowArgs {
     /// Override a config value: `section.key=value` (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     sets: Vec<SetOverride>,
+    /// Cluster profile whose values join the override layer (as for `plan` and `run`).
+    #[arg(long = "cluster", env = "SERVEBENCH_CLUSTER", value_name = "NAME")]
+    cluster: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -36,6 +39,11 @@ pub struct ShowArgs {
 pub fn run(args: ShowArgs) -> ExitCode {
     let mut opts = LoadOptions::from_process_env();
     opts.sets = args.sets.clone();
+    match crate::suite::select_profile(args.cluster.as_deref()) {
+        Ok(Some(profile)) => profile.apply(&mut opts),
+        Ok(None) => {}
+        Err(e) => return crate::suite::usage(e),
+    }
     let file = load_file(&args.config, &opts);
     let errors: Vec<_> = file
         .diagnostics
