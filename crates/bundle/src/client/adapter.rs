@@ -67,6 +67,25 @@ pub fn adapter(name: &str) -> Option<&'static dyn ClientAdapter> {
     })
 }
 
+/// `--random-input-len/--random-output-len/--random-range-ratio`, spelled the same by every
+/// `benchmark_serving` descendant (TensorRT-LLM, vLLM, SGLang and the built-in client).
+pub(crate) fn random_lengths(ctx: &Ctx<'_>) -> [(&'static str, String); 3] {
+    let b = &ctx.case.config.benchmark;
+    [
+        ("--random-input-len", b.input_length.to_string()),
+        ("--random-output-len", ctx.output_length().to_string()),
+        ("--random-range-ratio", b.benchmark_ratio.to_string()),
+    ]
+}
+
+/// `--num-prompts N --max-concurrency C` of one client run.
+pub(crate) fn load(run: &Run<'_>) -> [(&'static str, String); 2] {
+    [
+        ("--num-prompts", run.num_prompts.to_string()),
+        ("--max-concurrency", run.concurrency.to_string()),
+    ]
+}
+
 /// Pushes `flag value` pairs.
 pub(crate) fn push(argv: &mut Vec<String>, pairs: &[(&str, String)]) {
     for (f, v) in pairs {

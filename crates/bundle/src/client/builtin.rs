@@ -1,6 +1,6 @@
 //! The built-in load generator (`servebench bench`, SPEC 13).
 
-use super::{ClientAdapter, Dataset, Run, push};
+use super::{ClientAdapter, Dataset, Run, load, push, random_lengths};
 use crate::Ctx;
 
 /// `servebench bench`.
@@ -27,15 +27,8 @@ impl ClientAdapter for Builtin {
         );
         match run.dataset {
             Dataset::Random => {
-                push(
-                    &mut argv,
-                    &[
-                        ("--dataset-name", "random".into()),
-                        ("--random-input-len", b.input_length.to_string()),
-                        ("--random-output-len", ctx.output_length().to_string()),
-                        ("--random-range-ratio", b.benchmark_ratio.to_string()),
-                    ],
-                );
+                push(&mut argv, &[("--dataset-name", "random".into())]);
+                push(&mut argv, &random_lengths(ctx));
                 argv.push("--random-ids".into());
             }
             Dataset::Custom(path) => push(
@@ -46,13 +39,7 @@ impl ClientAdapter for Builtin {
                 ],
             ),
         }
-        push(
-            &mut argv,
-            &[
-                ("--num-prompts", run.num_prompts.to_string()),
-                ("--max-concurrency", run.concurrency.to_string()),
-            ],
-        );
+        push(&mut argv, &load(run));
         argv.push("--ignore-eos".into());
         push(
             &mut argv,

@@ -9,5 +9,5 @@ mod sglang_bench;
 mod trtllm_bench;
 mod vllm_bench;
 
-pub(crate) use adapter::push;
 pub use adapter::{ClientAdapter, Dataset, NAMES, Run, adapter};
+pub(crate) use adapter::{load, push, random_lengths};

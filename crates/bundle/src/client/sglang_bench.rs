@@ -1,6 +1,6 @@
 //! SGLang's `python -m sglang.bench_serving` (ignores EOS unless `--disable-ignore-eos`).
 
-use super::{ClientAdapter, Dataset, Run, push};
+use super::{ClientAdapter, Dataset, Run, load, push, random_lengths};
 use crate::Ctx;
 
 /// `python -m sglang.bench_serving`.
@@ -12,7 +12,6 @@ impl ClientAdapter for SglangBench {
     }
 
     fn argv(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Vec<String> {
-        let b = &ctx.case.config.benchmark;
         let mut argv: Vec<String> = ["python3", "-m", "sglang.bench_serving"]
             .map(String::from)
             .to_vec();
@@ -26,15 +25,10 @@ impl ClientAdapter for SglangBench {
             ],
         );
         match run.dataset {
-            Dataset::Random => push(
-                &mut argv,
-                &[
-                    ("--dataset-name", "random-ids".into()),
-                    ("--random-input-len", b.input_length.to_string()),
-                    ("--random-output-len", ctx.output_length().to_string()),
-                    ("--random-range-ratio", b.benchmark_ratio.to_string()),
-                ],
-            ),
+            Dataset::Random => {
+                push(&mut argv, &[("--dataset-name", "random-ids".into())]);
+                push(&mut argv, &random_lengths(ctx));
+            }
             Dataset::Custom(path) => push(
                 &mut argv,
                 &[
@@ -43,16 +37,13 @@ impl ClientAdapter for SglangBench {
                 ],
             ),
         }
+        push(&mut argv, &load(run));
         push(
             &mut argv,
-            &[
-                ("--num-prompts", run.num_prompts.to_string()),
-                ("--max-concurrency", run.concurrency.to_string()),
-                (
-                    "--output-file",
-                    format!("{}/{}", run.result_dir, self.result_file()),
-                ),
-            ],
+            &[(
+                "--output-file",
+                format!("{}/{}", run.result_dir, self.result_file()),
+            )],
         );
         argv
     }

@@ -1,6 +1,6 @@
 //! TensorRT-LLM's `benchmark_serving` (upstream's `run_benchmark.sh` / `_nv_sa.sh` commands).
 
-use super::{ClientAdapter, Dataset, Run, push};
+use super::{ClientAdapter, Dataset, Run, load, push, random_lengths};
 use crate::Ctx;
 
 /// `python -m tensorrt_llm.serve.scripts.benchmark_serving`.
@@ -33,14 +33,7 @@ impl ClientAdapter for TrtllmBench {
             Dataset::Random => {
                 push(&mut argv, &[("--dataset-name", "random".into())]);
                 argv.push("--random-ids".into());
-                push(
-                    &mut argv,
-                    &[
-                        ("--random-input-len", b.input_length.to_string()),
-                        ("--random-output-len", ctx.output_length().to_string()),
-                        ("--random-range-ratio", b.benchmark_ratio.to_string()),
-                    ],
-                );
+                push(&mut argv, &random_lengths(ctx));
             }
             Dataset::Custom(path) => push(
                 &mut argv,
@@ -50,13 +43,7 @@ impl ClientAdapter for TrtllmBench {
                 ],
             ),
         }
-        push(
-            &mut argv,
-            &[
-                ("--num-prompts", run.num_prompts.to_string()),
-                ("--max-concurrency", run.concurrency.to_string()),
-            ],
-        );
+        push(&mut argv, &load(run));
         argv.push("--ignore-eos".into());
         argv.push("--trust-remote-code".into());
         argv.push("--no-test-input".into());

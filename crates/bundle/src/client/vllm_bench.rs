@@ -1,6 +1,6 @@
 //! vLLM's `vllm bench serve`.
 
-use super::{ClientAdapter, Dataset, Run, push};
+use super::{ClientAdapter, Dataset, Run, load, push, random_lengths};
 use crate::Ctx;
 
 /// `vllm bench serve`.
@@ -12,7 +12,6 @@ impl ClientAdapter for VllmBench {
     }
 
     fn argv(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Vec<String> {
-        let b = &ctx.case.config.benchmark;
         let mut argv: Vec<String> = ["vllm", "bench", "serve"].map(String::from).to_vec();
         push(
             &mut argv,
@@ -25,15 +24,10 @@ impl ClientAdapter for VllmBench {
             ],
         );
         match run.dataset {
-            Dataset::Random => push(
-                &mut argv,
-                &[
-                    ("--dataset-name", "random".into()),
-                    ("--random-input-len", b.input_length.to_string()),
-                    ("--random-output-len", ctx.output_length().to_string()),
-                    ("--random-range-ratio", b.benchmark_ratio.to_string()),
-                ],
-            ),
+            Dataset::Random => {
+                push(&mut argv, &[("--dataset-name", "random".into())]);
+                push(&mut argv, &random_lengths(ctx));
+            }
             Dataset::Custom(path) => push(
                 &mut argv,
                 &[
@@ -42,13 +36,10 @@ impl ClientAdapter for VllmBench {
                 ],
             ),
         }
+        push(&mut argv, &load(run));
         push(
             &mut argv,
-            &[
-                ("--num-prompts", run.num_prompts.to_string()),
-                ("--max-concurrency", run.concurrency.to_string()),
-                ("--percentile-metrics", "ttft,tpot,itl,e2el".into()),
-            ],
+            &[("--percentile-metrics", "ttft,tpot,itl,e2el".into())],
         );
         argv.push("--ignore-eos".into());
         argv.push("--save-result".into());
