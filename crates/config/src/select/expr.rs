@@ -455,17 +455,6 @@ mod tests {
         assert!(holds(&ok, &["a"]));
     }
 
-    fn proptest_config() -> ProptestConfig {
-        let cases = std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(256);
-        ProptestConfig {
-            cases,
-            ..ProptestConfig::default()
-        }
-    }
-
     fn tokens() -> impl Strategy<Value = String> {
         let token = prop_oneof![
             Just("and".to_owned()),
@@ -480,7 +469,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(proptest_config())]
+        // Case count: PROPTEST_CASES (proptest reads it; 256 by default).
 
         #[test]
         fn never_panics_on_any_string(src in "\\PC{0,64}") {

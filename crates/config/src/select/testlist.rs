@@ -810,17 +810,6 @@ mod tests {
         assert!(p[2].starts_with("l.txt:4:"));
     }
 
-    fn proptest_config() -> ProptestConfig {
-        let cases = std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(256);
-        ProptestConfig {
-            cases,
-            ..ProptestConfig::default()
-        }
-    }
-
     fn list_lines() -> impl Strategy<Value = String> {
         let piece = prop_oneof![
             Just("test_disagg.py::TestDisaggBenchmark::test_benchmark[".to_owned()),
@@ -842,7 +831,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(proptest_config())]
+        // Case count: PROPTEST_CASES (proptest reads it; 256 by default).
 
         #[test]
         fn parser_never_panics(text in "\\PC{0,200}") {

@@ -506,19 +506,8 @@ mod props {
     use super::*;
     use proptest::prelude::*;
 
-    fn config() -> ProptestConfig {
-        let cases = std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(256);
-        ProptestConfig {
-            cases,
-            ..ProptestConfig::default()
-        }
-    }
-
     proptest! {
-        #![proptest_config(config())]
+        // Case count: PROPTEST_CASES (proptest reads it; 256 by default).
 
         /// Any list text, resolved against real-looking keys: errors or a selection, never a panic,
         /// and selected indices are valid and in input order.
