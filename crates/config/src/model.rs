@@ -564,38 +564,4 @@ impl TestCase {
             markers,
         }
     }
-
-    /// Nodes per role (ctx, gen) under the config's placement policy (SPEC 5.2): `packed` is
-    /// `ceil(world x servers / gpus_per_node)`, `exclusive` is `ceil(world / gpus_per_node) x
-    /// servers`. Roles never share a node.
-    pub fn role_nodes(&self) -> (u64, u64) {
-        let hw = &self.config.hardware;
-        let gpn = hw.gpus_per_node.max(1);
-        let nodes = |world: u64, servers: u64| match hw.placement {
-            Placement::Packed => world.saturating_mul(servers).div_ceil(gpn),
-            Placement::Exclusive => world.div_ceil(gpn).saturating_mul(servers),
-        };
-        match &self.config.deployment {
-            Deployment::Disagg { ctx, generation } => (
-                ctx.as_ref()
-                    .map_or(0, |c| nodes(c.world_size(), hw.num_ctx_servers)),
-                nodes(generation.world_size(), hw.num_gen_servers),
-            ),
-            Deployment::Agg { server, .. } => (0, nodes(server.world_size(), 1)),
-        }
-    }
-
-    /// Total GPUs of the deployment (servers only).
-    pub fn total_gpus(&self) -> u64 {
-        let hw = &self.config.hardware;
-        match &self.config.deployment {
-            Deployment::Disagg { ctx, generation } => {
-                let ctx_gpus = ctx
-                    .as_ref()
-                    .map_or(0, |c| c.world_size() * hw.num_ctx_servers);
-                ctx_gpus + generation.world_size() * hw.num_gen_servers
-            }
-            Deployment::Agg { server, .. } => server.world_size(),
-        }
-    }
 }

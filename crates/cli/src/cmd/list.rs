@@ -59,9 +59,20 @@ fn role(w: &Worker, servers: u64) -> serde_json::Value {
     })
 }
 
+/// Nodes (ctx, gen or aggregated) and GPUs the servers use, from the planner, so `list` and
+/// `show` count exactly what `plan` and `run` would; `None` when the case cannot be planned.
+pub(crate) fn counts(case: &TestCase) -> Option<(u64, u64, u64)> {
+    let plan = servebench_plan::plan_case(case, &servebench_plan::PlanOptions::default()).ok()?;
+    Some((
+        plan.ctx.nodes,
+        plan.total_nodes.saturating_sub(plan.ctx.nodes),
+        plan.used_gpus,
+    ))
+}
+
 fn case_json(case: &TestCase, metrics: bool) -> serde_json::Value {
     let c = &case.config;
-    let (ctx_nodes, gen_nodes) = case.role_nodes();
+    let counts = counts(case);
     let (ctx, generation) = match &c.deployment {
         Deployment::Disagg { ctx, generation } => (
             ctx.as_ref().map(|w| role(w, c.hardware.num_ctx_servers)),
@@ -89,8 +100,8 @@ fn case_json(case: &TestCase, metrics: bool) -> serde_json::Value {
         "gpus_per_node": c.hardware.gpus_per_node,
         "ctx": ctx,
         "gen": generation,
-        "nodes": ctx_nodes + gen_nodes,
-        "gpus": case.total_gpus(),
+        "nodes": counts.map(|(cn, gn, _)| cn + gn),
+        "gpus": counts.map(|(_, _, gpus)| gpus),
     });
     if metrics {
         v["metrics"] = json!(c.metrics);
@@ -206,15 +217,16 @@ fn table(loaded: &Loaded, verbose: bool, metrics: bool) -> String {
                 );
                 if verbose {
                     let g = case.config.deployment.gen_role();
-                    let (cn, gn) = case.role_nodes();
+                    let (nodes, gpus) = counts(case)
+                        .map_or(("-".into(), "-".into()), |(cn, gn, gpus)| {
+                            ((cn + gn).to_string(), gpus.to_string())
+                        });
                     let _ = write!(
                         out,
-                        "  {}  bs={} adp={} nodes={} gpus={}",
+                        "  {}  bs={} adp={} nodes={nodes} gpus={gpus}",
                         topology(case),
                         g.max_batch_size.map_or("-".into(), |b| b.to_string()),
                         if g.attention_dp { "on" } else { "off" },
-                        cn + gn,
-                        case.total_gpus()
                     );
                 }
                 out.push('\n');

@@ -156,7 +156,6 @@ fn summary(case: &TestCase) -> String {
         "supported gpus: {}",
         c.metadata.supported_gpus.join(", ")
     );
-    let (cn, gn) = case.role_nodes();
     match &c.deployment {
         Deployment::Disagg { ctx, generation } => {
             if let Some(w) = ctx {
@@ -178,16 +177,23 @@ fn summary(case: &TestCase) -> String {
             let _ = writeln!(out, "server:         {}", worker_line(server));
         }
     }
-    let _ = writeln!(
-        out,
-        "nodes:          {} ({} ctx + {} gen, {:?} placement, {} GPUs/node), {} GPUs",
-        cn + gn,
-        cn,
-        gn,
-        c.hardware.placement,
-        c.hardware.gpus_per_node,
-        case.total_gpus()
-    );
+    match super::list::counts(case) {
+        Some((cn, gn, gpus)) => {
+            let _ = writeln!(
+                out,
+                "nodes:          {} ({cn} ctx + {gn} gen, {:?} placement, {} GPUs/node), {gpus} GPUs",
+                cn + gn,
+                c.hardware.placement,
+                c.hardware.gpus_per_node,
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "nodes:          cannot be planned (see `servebench plan`)"
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "metrics:        {} from {}",
