@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 pub mod exit;
+mod prepare;
 mod suite;
 
 /// Run performance and accuracy test suites for LLM serving.

@@ -4,13 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use servebench_bundle::{RenderOptions, render_case, write_bundle};
-use servebench_config::diag::Severity;
+use servebench_bundle::{RenderOptions, write_bundle};
 use servebench_config::model::Engine;
-use servebench_config::validate::{ValidateOptions, validate_case};
-use servebench_plan::{check_node_count, plan_case};
+use servebench_config::validate::ValidateOptions;
 
 use crate::exit;
+use crate::prepare::Prepare;
 use crate::suite::{PlanningArgs, SuiteArgs, usage};
 
 /// Engine override on the command line.
@@ -84,48 +83,21 @@ pub fn run(args: RenderArgs) -> ExitCode {
     };
     let mut failed = 0usize;
     let mut written = 0usize;
+    let prepare = Prepare {
+        validate: ValidateOptions::default(),
+        plan: &plan_opts,
+        node_count: args.planning.node_count,
+        render: &opts,
+    };
     for case in loaded.cases() {
-        let errors: Vec<String> = validate_case(case, &ValidateOptions::default())
-            .into_iter()
-            .filter(|d| d.severity == Severity::Error)
-            .map(|d| d.message)
-            .collect();
-        if !errors.is_empty() {
-            eprintln!(
-                "error: {}: not rendered, {} validation error(s): {}",
-                case.test_id,
-                errors.len(),
-                errors.join("; ")
-            );
-            failed += 1;
-            continue;
-        }
-        let plan = match plan_case(case, &plan_opts) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("error: {}: {e}", case.test_id);
-                failed += 1;
-                continue;
-            }
-        };
-        if let Some(n) = args.planning.node_count
-            && let Err(e) = check_node_count(&plan, n)
-        {
-            eprintln!("error: {e}");
-            failed += 1;
-            continue;
-        }
-        let bundle = match render_case(case, &plan, &opts) {
+        let bundle = match prepare.bundle(case) {
             Ok(b) => b,
-            Err(e) => {
-                eprintln!("error: {}: {e}", case.test_id);
+            Err(reason) => {
+                eprintln!("error: {}: not rendered: {reason}", case.test_id);
                 failed += 1;
                 continue;
             }
         };
-        for w in &bundle.warnings {
-            eprintln!("warning: {}: {w}", case.test_id);
-        }
         match write_bundle(&args.output, &bundle) {
             Ok(dir) => {
                 written += 1;

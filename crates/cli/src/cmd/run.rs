@@ -9,19 +9,18 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use servebench_bundle::{RenderOptions, render_case, write_bundle};
-use servebench_config::diag::Severity;
+use servebench_bundle::{RenderOptions, write_bundle};
 use servebench_config::model::Engine;
 use servebench_config::profile::Scheduler;
-use servebench_config::validate::{ValidateOptions, validate_case};
+use servebench_config::validate::ValidateOptions;
 use servebench_exec::backend::{LocalBackend, SlurmBackend, SystemRunner};
 use servebench_exec::journal::{self, Journal, Record, RunView, TestEntry};
 use servebench_exec::{AnyBackend, ExecEvent, JobVerdict, RunSummary, SchedOptions, drive};
-use servebench_plan::{check_node_count, plan_case};
 use servebench_results::{CaseResult, GpuCounts, Verdict};
 
 use crate::cmd::render::EngineArg;
 use crate::exit;
+use crate::prepare::Prepare;
 use crate::suite::{PlanningArgs, SuiteArgs, usage};
 
 /// Executor on the command line.
@@ -217,57 +216,22 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     let mut entries = Vec::new();
     let mut not_run: Vec<CaseResult> = Vec::new();
+    let prepare = Prepare {
+        validate: validate_opts,
+        plan: &plan_opts,
+        node_count: args.planning.node_count,
+        render: &render_opts,
+    };
     for case in loaded.cases() {
-        let errors: Vec<String> = validate_case(case, &validate_opts)
-            .into_iter()
-            .filter(|d| d.severity == Severity::Error)
-            .map(|d| d.message)
-            .collect();
-        if !errors.is_empty() {
-            let reason = format!(
-                "not submitted: {} validation error(s): {}",
-                errors.len(),
-                errors.join("; ")
-            );
-            eprintln!("error: {}: {reason}", case.test_id);
-            not_run.push(CaseResult::error(&case.test_id, reason));
-            continue;
-        }
-        let plan = match plan_case(case, &plan_opts) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("error: {}: {e}", case.test_id);
-                not_run.push(CaseResult::error(
-                    &case.test_id,
-                    format!("not submitted: {e}"),
-                ));
-                continue;
-            }
-        };
-        if let Some(n) = args.planning.node_count
-            && let Err(e) = check_node_count(&plan, n)
-        {
-            eprintln!("error: {e}");
-            not_run.push(CaseResult::error(
-                &case.test_id,
-                format!("not submitted: {e}"),
-            ));
-            continue;
-        }
-        let bundle = match render_case(case, &plan, &render_opts) {
+        let bundle = match prepare.bundle(case) {
             Ok(b) => b,
-            Err(e) => {
-                eprintln!("error: {}: {e}", case.test_id);
-                not_run.push(CaseResult::error(
-                    &case.test_id,
-                    format!("not submitted: {e}"),
-                ));
+            Err(reason) => {
+                let reason = format!("not submitted: {reason}");
+                eprintln!("error: {}: {reason}", case.test_id);
+                not_run.push(CaseResult::error(&case.test_id, reason));
                 continue;
             }
         };
-        for w in &bundle.warnings {
-            eprintln!("warning: {}: {w}", case.test_id);
-        }
         let status_file = bundle.launch.status_file.clone();
         match write_bundle(&bundles_dir, &bundle) {
             Ok(dir) => entries.push(TestEntry {
