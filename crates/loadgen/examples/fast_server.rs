@@ -3,8 +3,11 @@
 //! iteration over the batch), on a single thread (pin it to a core with `taskset`).
 //!
 //! `GET /stats` returns what it served since start or the last `GET /reset`: requests, tokens,
-//! the busy window (first request byte to last event written) and server-side TTFT percentiles
-//! (first request byte to first event written), so that every client is measured the same way.
+//! the busy window (first request byte to last event written) and server-side TTFT percentiles,
+//! so that every client is measured the same way: `ttft_*` from the kernel's arrival stamp of a
+//! request's first byte to its first event written (this is the server's truth: it includes the
+//! time a request waited while this one thread served other streams), `ttft_read_*` from the
+//! server's read of that byte (what the server alone would think it took).
 //!
 //! Usage: `fast_server [PORT [ITL_US]]` (port 0 or none picks one); prints `listening on ADDR`.
 //! With `ITL_US` > 0 each stream sends its tokens that many microseconds apart (the first at
@@ -15,7 +18,8 @@ use std::io::Write as _;
 use std::rc::Rc;
 use std::time::Instant;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use servebench_loadgen::rxstamp::{self, StampedReader};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 #[derive(Default)]
@@ -24,7 +28,34 @@ struct Stats {
     tokens: u64,
     first: Option<Instant>,
     last: Option<Instant>,
+    /// First request byte's arrival (kernel stamp) to the first event written.
     ttft_us: Vec<f64>,
+    /// The server's read of the first request byte to the first event written: leaves out the
+    /// time the request waited in the socket while this single thread served other streams.
+    ttft_read_us: Vec<f64>,
+}
+
+/// When a request's first byte arrived (kernel stamp) and when this server read it.
+#[derive(Clone, Copy)]
+struct Received {
+    arrived: Instant,
+    read: Instant,
+}
+
+impl Received {
+    fn now() -> Self {
+        let now = Instant::now();
+        Self {
+            arrived: now,
+            read: now,
+        }
+    }
+
+    fn record_ttft(&self, st: &mut Stats) {
+        st.ttft_us.push(self.arrived.elapsed().as_secs_f64() * 1e6);
+        st.ttft_read_us
+            .push(self.read.elapsed().as_secs_f64() * 1e6);
+    }
 }
 
 type Shared = Rc<RefCell<Stats>>;
@@ -53,6 +84,7 @@ fn main() -> std::io::Result<()> {
         loop {
             let (stream, _) = listener.accept().await?;
             stream.set_nodelay(true)?;
+            rxstamp::enable(&stream);
             tokio::task::spawn_local(serve(Rc::clone(&stats), stream));
         }
     })
@@ -77,26 +109,30 @@ fn number_after(body: &[u8], key: &[u8]) -> Option<u64> {
 async fn serve(stats: Shared, mut s: TcpStream) {
     let mut buf: Vec<u8> = Vec::with_capacity(16384);
     let mut tmp = vec![0u8; 65536];
+    let mut rx = StampedReader::new();
     loop {
         // Read one request.
         let mut received = if buf.is_empty() {
             None
         } else {
-            Some(Instant::now())
+            Some(Received::now())
         };
         let head_end = loop {
             if let Some(i) = find(&buf, b"\r\n\r\n") {
                 break i + 4;
             }
-            match s.read(&mut tmp).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => {
-                    received.get_or_insert_with(Instant::now);
+            match rx.read(&s, &mut tmp).await {
+                Ok((0, _)) | Err(_) => return,
+                Ok((n, arrived)) => {
+                    received.get_or_insert_with(|| Received {
+                        arrived,
+                        read: Instant::now(),
+                    });
                     buf.extend_from_slice(&tmp[..n]);
                 }
             }
         };
-        let received = received.unwrap_or_else(Instant::now);
+        let received = received.unwrap_or_else(Received::now);
         let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
         let len = head
             .lines()
@@ -108,9 +144,9 @@ async fn serve(stats: Shared, mut s: TcpStream) {
             })
             .unwrap_or(0);
         while buf.len() < head_end + len {
-            match s.read(&mut tmp).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&tmp[..n]),
+            match rx.read(&s, &mut tmp).await {
+                Ok((0, _)) | Err(_) => return,
+                Ok((n, _)) => buf.extend_from_slice(&tmp[..n]),
             }
         }
         let body: Vec<u8> = buf[head_end..head_end + len].to_vec();
@@ -132,12 +168,13 @@ async fn serve(stats: Shared, mut s: TcpStream) {
                 let doc = {
                     let mut st = stats.borrow_mut();
                     st.ttft_us.sort_by(f64::total_cmp);
-                    let pct = |p: f64| {
-                        let n = st.ttft_us.len();
+                    st.ttft_read_us.sort_by(f64::total_cmp);
+                    let pct = |v: &[f64], p: f64| {
+                        let n = v.len();
                         if n == 0 {
                             0.0
                         } else {
-                            st.ttft_us[((n - 1) as f64 * p).round() as usize]
+                            v[((n - 1) as f64 * p).round() as usize]
                         }
                     };
                     let window = match (st.first, st.last) {
@@ -145,11 +182,13 @@ async fn serve(stats: Shared, mut s: TcpStream) {
                         _ => 0.0,
                     };
                     format!(
-                        r#"{{"requests":{},"tokens":{},"window_s":{window},"ttft_p50_us":{},"ttft_p99_us":{}}}"#,
+                        r#"{{"requests":{},"tokens":{},"window_s":{window},"ttft_p50_us":{},"ttft_p99_us":{},"ttft_read_p50_us":{},"ttft_read_p99_us":{}}}"#,
                         st.requests,
                         st.tokens,
-                        pct(0.5),
-                        pct(0.99)
+                        pct(&st.ttft_us, 0.5),
+                        pct(&st.ttft_us, 0.99),
+                        pct(&st.ttft_read_us, 0.5),
+                        pct(&st.ttft_read_us, 0.99)
                     )
                 };
                 json(&mut s, &doc).await
@@ -173,7 +212,7 @@ async fn json(s: &mut TcpStream, doc: &str) -> bool {
 async fn complete(
     stats: &Shared,
     s: &mut TcpStream,
-    received: Instant,
+    received: Received,
     path: &str,
     body: &[u8],
 ) -> bool {
@@ -190,7 +229,7 @@ async fn complete(
     {
         let mut st = stats.borrow_mut();
         st.requests += 1;
-        st.first.get_or_insert(received);
+        st.first.get_or_insert(received.arrived);
     }
     if !stream {
         let text = " t".repeat(max_tokens as usize);
@@ -206,7 +245,7 @@ async fn complete(
         let ok = json(s, &doc).await;
         let mut st = stats.borrow_mut();
         st.tokens += max_tokens;
-        st.ttft_us.push(received.elapsed().as_secs_f64() * 1e6);
+        received.record_ttft(&mut st);
         st.last = Some(Instant::now());
         return ok;
     }
@@ -233,10 +272,7 @@ async fn complete(
             return false;
         }
         if i == 0 {
-            stats
-                .borrow_mut()
-                .ttft_us
-                .push(received.elapsed().as_secs_f64() * 1e6);
+            received.record_ttft(&mut stats.borrow_mut());
         }
         stats.borrow_mut().tokens += 1;
         // One event per stream per round, like one decode iteration over the batch.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::error::BenchError;
-use crate::http1::{Conn, HttpError};
+use crate::http1::{Conn, HttpError, prefault};
 use crate::report::{ErrorKind, RequestError, RequestRecord};
 use crate::sse::{SseParser, decode_chunk};
 
@@ -158,65 +158,130 @@ pub(crate) fn request_head(target: &Target, path: &str, api_key: Option<&str>) -
     h.into_bytes()
 }
 
+/// Most memory prefaulted for inter-token latencies before the clock starts; a larger run gets
+/// the rest as it goes.
+const ITL_PREFAULT_BUDGET: usize = 256 << 20;
+
+/// One request's inter-token-latency buffer, allocated (and its pages touched) before the run:
+/// the first touch of a fresh page costs tens of microseconds in a virtual machine, and a run
+/// that allocates as it streams pays that in the middle of its measurements.
+type ItlSlot = std::sync::Mutex<Vec<f64>>;
+
+fn itl_slots(expected: &[u64]) -> Vec<ItlSlot> {
+    let mut budget = ITL_PREFAULT_BUDGET / std::mem::size_of::<f64>();
+    expected
+        .iter()
+        .map(|&e| {
+            let cap = (e.min(1 << 16) as usize).saturating_sub(1);
+            if cap == 0 || cap > budget {
+                return ItlSlot::new(Vec::new());
+            }
+            budget -= cap;
+            let mut v = vec![0.0; cap];
+            prefault(&mut v);
+            v.clear();
+            ItlSlot::new(v)
+        })
+        .collect()
+}
+
 /// Runs all requests of `plan` on `workers` workers. `conns` are pre-opened connections (fewer
 /// than `workers` is fine: the rest connect on first use). Returns records in index order, the
 /// start of the run, the time it took, and the connections still usable.
+///
+/// Every worker is spawned and has its buffers ready before the clock starts; then all start
+/// together, so the first requests are not sent late by task creation and page faults.
 pub(crate) async fn run(
     plan: Arc<Plan>,
     workers: usize,
     mut conns: Vec<Conn>,
 ) -> Result<(Vec<RequestRecord>, Instant, Duration, Vec<Conn>), BenchError> {
-    let next = Arc::new(AtomicUsize::new(0));
+    let workers = workers.max(1);
+    let shared = Arc::new(Shared {
+        next: AtomicUsize::new(0),
+        itl: itl_slots(&plan.expected),
+        share: plan.bodies.len().div_ceil(workers),
+        ready: tokio::sync::Barrier::new(workers + 1),
+    });
+    let (start_tx, start_rx) = tokio::sync::watch::channel(None);
     // Workers are spawned from a task on the runtime, not from the caller's thread (often the
     // `block_on` thread): spawning from outside wakes a runtime thread once per worker, and on
     // a client pinned to one core that ping-pong delayed the first requests by tens of ms.
     let spawner = tokio::spawn(async move {
-        let t0 = Instant::now();
         let mut handles = Vec::with_capacity(workers);
-        for _ in 0..workers.max(1) {
+        for _ in 0..workers {
             let sender = conns.pop();
             // Unconstrained: tokio's cooperative budget would otherwise send a worker that just
             // finished a long stream to the back of the run queue before it writes its next
             // request, which at concurrency 1024 on one thread is a round of every stream.
             handles.push(tokio::spawn(tokio::task::unconstrained(worker(
                 Arc::clone(&plan),
-                Arc::clone(&next),
-                t0,
+                Arc::clone(&shared),
+                start_rx.clone(),
                 sender,
             ))));
         }
+        shared.ready.wait().await;
+        let t0 = Instant::now();
+        start_tx.send_replace(Some(t0));
+        let mut done = Vec::with_capacity(workers);
+        for h in handles {
+            done.push(
+                h.await
+                    .map_err(|e| BenchError::Internal(format!("worker failed: {e}")))?,
+            );
+        }
+        let duration = t0.elapsed();
         let mut records = Vec::with_capacity(plan.bodies.len());
         let mut returned = Vec::with_capacity(workers);
-        for h in handles {
-            let (recs, sender) = h
-                .await
-                .map_err(|e| BenchError::Internal(format!("worker failed: {e}")))?;
+        for (recs, sender) in done {
             records.extend(recs);
             returned.extend(sender);
         }
-        Ok::<_, BenchError>((records, returned, t0))
+        Ok::<_, BenchError>((records, returned, t0, duration))
     });
-    let (mut records, returned, t0) = spawner
+    let (mut records, returned, t0, duration) = spawner
         .await
         .map_err(|e| BenchError::Internal(format!("worker spawner failed: {e}")))??;
-    let duration = t0.elapsed();
     records.sort_unstable_by_key(|r| r.index);
     Ok((records, t0, duration, returned))
 }
 
+/// What the workers of one run share.
+struct Shared {
+    /// The next request index to send.
+    next: AtomicUsize,
+    /// Per-request inter-token-latency buffers.
+    itl: Vec<ItlSlot>,
+    /// Requests per worker if they were spread evenly (to size each worker's record list).
+    share: usize,
+    /// Every worker and the spawner meet here before the clock starts.
+    ready: tokio::sync::Barrier,
+}
+
 async fn worker(
     plan: Arc<Plan>,
-    next: Arc<AtomicUsize>,
-    t0: Instant,
+    shared: Arc<Shared>,
+    mut start: tokio::sync::watch::Receiver<Option<Instant>>,
     mut sender: Option<Conn>,
 ) -> (Vec<RequestRecord>, Option<Conn>) {
-    let mut records = Vec::new();
+    // Room for a fair share and then some, touched now rather than during the run.
+    let mut records = Vec::with_capacity(shared.share + shared.share / 4 + 4);
+    records.resize_with(records.capacity(), || RequestRecord::new(0, Duration::ZERO));
+    records.clear();
     let mut sse = SseParser::new();
     let mut text_buf = String::new();
+    shared.ready.wait().await;
+    let t0 = start
+        .wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|t| *t)
+        .unwrap_or_else(Instant::now);
     let mut free_at = t0;
     let deadline_at = plan.deadline.map(|d| t0 + d);
     loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
+        let i = shared.next.fetch_add(1, Ordering::Relaxed);
         let (Some(body), Some(&offset)) = (plan.bodies.get(i), plan.schedule.get(i)) else {
             break;
         };
@@ -249,7 +314,13 @@ async fn worker(
             limit_is_deadline = true;
         }
         let expected = plan.expected.get(i).copied().unwrap_or(0);
-        let mut state = StreamState::new(expected, plan.keep_text, std::mem::take(&mut text_buf));
+        let itl = shared
+            .itl
+            .get(i)
+            .and_then(|slot| slot.lock().ok().map(|mut v| std::mem::take(&mut *v)))
+            .unwrap_or_default();
+        let mut state =
+            StreamState::new(expected, itl, plan.keep_text, std::mem::take(&mut text_buf));
         let outcome = tokio::time::timeout_at(
             limit.into(),
             one_request(&plan, &mut sender, body, &mut sse, &mut state),
@@ -309,12 +380,16 @@ struct StreamState {
 }
 
 impl StreamState {
-    fn new(expected: u64, keep_text: bool, text: String) -> Self {
+    /// `itl` is the request's prepared buffer (empty when none was prepared: one is allocated).
+    fn new(expected: u64, mut itl: Vec<f64>, keep_text: bool, text: String) -> Self {
+        if itl.capacity() == 0 {
+            itl.reserve(expected.min(1 << 16) as usize);
+        }
         Self {
             first: None,
             last: None,
             chunks: 0,
-            itl: Vec::with_capacity(expected.min(1 << 16) as usize),
+            itl,
             done: false,
             head: false,
             wrote: None,

@@ -30,6 +30,7 @@ mod error;
 mod http1;
 mod metrics;
 mod report;
+pub mod rxstamp;
 mod sse;
 pub mod stats;
 

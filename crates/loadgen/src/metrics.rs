@@ -147,9 +147,27 @@ pub(crate) fn health(
     cpu: (Duration, Duration),
     cores: usize,
 ) -> ClientHealth {
+    let lateness = |r: &RequestRecord| Some(r.sent?.saturating_sub(r.eligible).as_secs_f64() * 1e3);
+    // Closed loop at infinite rate, the first request of every worker is due at time zero: one
+    // thread cannot write them all at once, and the time it takes is the ramp-up, reported on
+    // its own. Lateness and the verdict look at the requests after it. Open-loop schedules have
+    // no ramp: a burst the schedule asks for is the client's to keep up with.
+    let ramp_n = match cfg.request_rate {
+        RequestRate::Infinite => cfg
+            .max_concurrency
+            .unwrap_or(records.len())
+            .min(records.len()),
+        RequestRate::PerSecond { .. } => 0,
+    };
+    let ramp_ms = records
+        .iter()
+        .filter(|r| r.index < ramp_n)
+        .filter_map(lateness)
+        .fold(0.0, f64::max);
     let mut late: Vec<f64> = records
         .iter()
-        .filter_map(|r| Some((r.sent?.saturating_sub(r.eligible)).as_secs_f64() * 1e3))
+        .filter(|r| r.index >= ramp_n)
+        .filter_map(lateness)
         .collect();
     late.sort_unstable_by(f64::total_cmp);
     let (mean_conc, peak) = concurrency(records);
@@ -179,6 +197,7 @@ pub(crate) fn health(
         }
     }
     ClientHealth {
+        ramp_up_ms: ramp_ms,
         lateness_p50_ms: percentile_sorted(&late, 50.0),
         lateness_p99_ms: p99,
         lateness_max_ms: late.last().copied().unwrap_or(0.0),
@@ -367,5 +386,51 @@ mod tests {
         assert!(h.reasons[0].contains("lateness"));
         assert!(h.reasons[1].contains("CPU"));
         assert!((h.lateness_p50_ms - 5.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn closed_loop_ramp_up_is_reported_apart_from_lateness() {
+        // Cap 4: requests 0-3 are all due at 0 and went out up to 6 ms later (the ramp-up);
+        // 4-7 went out 0.1 ms after their worker freed up.
+        let mut cfg = BenchConfig::new("http://x", DatasetSpec::Jsonl { path: "x".into() });
+        cfg.max_concurrency = Some(4);
+        let mut recs: Vec<RequestRecord> = (0..8).map(|i| rec(i, 0, 1, 2, 1, Some(1))).collect();
+        for (i, r) in recs.iter_mut().enumerate() {
+            let (eligible, late_us) = if i < 4 {
+                (0, 2000 * i as u64)
+            } else {
+                (20, 100)
+            };
+            r.eligible = ms(eligible);
+            r.sent = Some(ms(eligible) + Duration::from_micros(late_us));
+            r.end = ms(40);
+        }
+        let samples: Vec<Sample> = (0..8).map(|_| sample(1)).collect();
+        let (m, _) = compute(&cfg, &samples, &mut recs, ms(100), None);
+        let h = health(&cfg, &recs, &m, (ms(1), ms(0)), 1);
+        assert!((h.ramp_up_ms - 6.0).abs() < 1e-9, "{}", h.ramp_up_ms);
+        assert!(
+            (h.lateness_max_ms - 0.1).abs() < 1e-9,
+            "{}",
+            h.lateness_max_ms
+        );
+        assert!(
+            !h.reasons.iter().any(|r| r.contains("lateness")),
+            "{:?}",
+            h.reasons
+        );
+        // The same sends on an open-loop schedule have no ramp-up: the 6 ms counts.
+        cfg.request_rate = RequestRate::PerSecond {
+            rate: 100.0,
+            burstiness: 1.0,
+        };
+        let h = health(&cfg, &recs, &m, (ms(1), ms(0)), 1);
+        assert_eq!(h.ramp_up_ms, 0.0);
+        assert!((h.lateness_max_ms - 6.0).abs() < 1e-9);
+        assert!(
+            h.reasons.iter().any(|r| r.contains("lateness")),
+            "{:?}",
+            h.reasons
+        );
     }
 }

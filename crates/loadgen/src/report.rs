@@ -204,7 +204,10 @@ impl BenchMetrics {
 /// Evidence that the client measured the server and not itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientHealth {
-    /// How late requests went out after they became eligible (ms): p50.
+    /// Closed loop at infinite rate: how long the first request of every worker (all due at
+    /// time zero) took to go out, ms; 0 for open-loop schedules.
+    pub ramp_up_ms: f64,
+    /// How late requests after the ramp-up went out after they became eligible (ms): p50.
     pub lateness_p50_ms: f64,
     /// p99 of the lateness (ms).
     pub lateness_p99_ms: f64,
@@ -415,6 +418,7 @@ pub fn write_text(report: &BenchReport, w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "{}", "=".repeat(50))?;
     let h = &report.health;
     writeln!(w, "{}", centred(" Client health ", '-', 50))?;
+    row(w, "Ramp-up (ms):", &fx(h.ramp_up_ms, 3))?;
     row(w, "Schedule lateness p50 (ms):", &fx(h.lateness_p50_ms, 3))?;
     row(w, "Schedule lateness p99 (ms):", &fx(h.lateness_p99_ms, 3))?;
     row(w, "Schedule lateness max (ms):", &fx(h.lateness_max_ms, 3))?;
@@ -564,6 +568,7 @@ pub fn result_json(report: &BenchReport) -> Value {
             "min_ms": Metric::ALL.iter().map(|&k| (k.key().to_owned(), json!(m.summary(k).min))).collect::<Map<_, _>>(),
             "max_ms": Metric::ALL.iter().map(|&k| (k.key().to_owned(), json!(m.summary(k).max))).collect::<Map<_, _>>(),
             "client_health": {
+                "ramp_up_ms": h.ramp_up_ms,
                 "lateness_p50_ms": h.lateness_p50_ms,
                 "lateness_p99_ms": h.lateness_p99_ms,
                 "lateness_max_ms": h.lateness_max_ms,

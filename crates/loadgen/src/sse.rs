@@ -10,6 +10,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
+use crate::http1::prefault;
+
 /// Incremental SSE parser; reuse one per connection with [`SseParser::reset`].
 #[derive(Debug, Default)]
 pub(crate) struct SseParser {
@@ -21,10 +23,17 @@ pub(crate) struct SseParser {
 }
 
 impl SseParser {
+    /// A parser with its buffers allocated and touched (see [`prefault`]).
     pub(crate) fn new() -> Self {
+        let ready = |n: usize| {
+            let mut v = vec![0; n];
+            prefault(&mut v);
+            v.clear();
+            v
+        };
         Self {
-            partial: Vec::with_capacity(16 * 1024),
-            data: Vec::with_capacity(4 * 1024),
+            partial: ready(16 * 1024),
+            data: ready(4 * 1024),
             has_data: false,
         }
     }

@@ -66,6 +66,7 @@ fn synthetic() -> BenchReport {
         metrics,
         errors: vec![("HTTPStatus503".into(), 1)],
         health: ClientHealth {
+            ramp_up_ms: 1.5,
             lateness_p50_ms: 0.01,
             lateness_p99_ms: 0.05,
             lateness_max_ms: 0.2,
