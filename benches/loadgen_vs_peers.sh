@@ -8,7 +8,15 @@
 #   req/s       requests the server served / the same window
 #   cpu us/tok  the client's user+system CPU time (all its processes) / streamed tokens
 #   +TTFT ms    client-added TTFT: the client's reported median TTFT minus the server's own median
-#               (first request byte to first event written); "n/a" when the client prints none
+#               TTFT, counted from the kernel's arrival stamp of the request's first byte to the
+#               first event written (so a request that waited while the single-threaded server
+#               served other streams is the server's time, not the client's); "n/a" when the
+#               client prints none
+#   +TTFT(read) the same against the server's TTFT counted from its own read of the request (the
+#               definition of earlier runs: it charges the server's queueing to the client)
+# A "floor" row comes first: crates/loadgen/examples/raw_floor.rs, one thread reading each socket
+# when epoll says so and parsing nothing. Its CPU per token is what the kernel charges for
+# receiving the tokens on this machine; no client that reads tokens as they arrive spends less.
 # Two passes: "flat out" (the server streams as fast as it can: throughput and CPU) and "paced"
 # (each stream gets a token every PACED_ITL_US, so the client is below saturation: added TTFT).
 #
@@ -45,6 +53,7 @@ log() { echo "[peerbench] $*" >&2; }
 log "building the client and the server (release)"
 cargo build --release -q -p servebench-loadgen --examples || { log "build failed"; exit 3; }
 BENCH=$ROOT/target/release/examples/bench
+FLOOR=$ROOT/target/release/examples/raw_floor
 SERVER=$ROOT/target/release/examples/fast_server
 
 # --- helpers --------------------------------------------------------------------------------
@@ -121,6 +130,8 @@ row = {
     "client_median_ttft_ms": ttft,
     "server_median_ttft_ms": round(st.get("ttft_p50_us", 0) / 1000, 3),
     "added_ttft_ms": round(ttft - st.get("ttft_p50_us", 0) / 1000, 3) if ttft is not None else None,
+    "server_read_median_ttft_ms": round(st.get("ttft_read_p50_us", 0) / 1000, 3),
+    "added_ttft_vs_read_ms": round(ttft - st.get("ttft_read_p50_us", 0) / 1000, 3) if ttft is not None else None,
 }
 print(json.dumps(row))
 PYEOF
@@ -198,6 +209,7 @@ install_peer() {  # $1 = peer; sets STATUS[$1]; venv in target/peerbench/venv-$1
 peer_cmd() {  # $1 = client, $2 = concurrency, $3 = prompts -> command on stdout (one word per line)
   local c=$2 n=$3 v=$OUT/venv-$1/bin
   case $1 in
+    floor) printf '%s\n' "$FLOOR" "$URL" "$c" "$n" $ISL $OSL ;;
     servebench) printf '%s\n' "$BENCH" --base-url "$URL" --model fast --dataset-name random --random-ids \
         --random-input-len $ISL --random-output-len $OSL --num-prompts "$n" --max-concurrency "$c" \
         --ignore-eos --threads 1 --percentile-metrics ttft,tpot,itl,e2el --metric-percentiles 50,99 ;;
@@ -226,8 +238,8 @@ run_pass() {  # $1 = pass name, $2 = itl_us, $3 = concurrencies
   start_server "$2"
   for c in $3; do
     local n=$((c * ROUNDS)); [ $n -lt "$MIN_PROMPTS" ] && n=$MIN_PROMPTS
-    for client in servebench $PEERS; do
-      if [ "$client" != servebench ] && [ "${STATUS[$client]:-}" != installed ]; then continue; fi
+    for client in floor servebench $PEERS; do
+      if [ "$client" != servebench ] && [ "$client" != floor ] && [ "${STATUS[$client]:-}" != installed ]; then continue; fi
       mapfile -t cmd < <(peer_cmd "$client" "$c" "$n")
       log "$1: $client c=$c n=$n"
       taskset -c "$CLIENT_CORE" "$PY" "$OUT/measure.py" "$URL" "$client" "$c" "$RUN_TIMEOUT" \
@@ -260,10 +272,11 @@ for pass in flat paced; do
   "$PY" - "$OUT/results-$pass.jsonl" <<'PYEOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print(f"{'client':<12} {'conc':>5} {'out tok/s':>10} {'req/s':>8} {'cpu us/tok':>10} {'+TTFT ms':>9}  exit")
+print(f"{'client':<12} {'conc':>5} {'out tok/s':>10} {'req/s':>8} {'cpu us/tok':>10} {'+TTFT ms':>9} {'+TTFT(read)':>11}  exit")
 for r in rows:
     f = lambda v, fmt: format(v, fmt) if isinstance(v, (int, float)) else "n/a"
     print(f"{r['client']:<12} {r['concurrency']:>5} {f(r['tok_s'], ',d'):>10} {f(r['req_s'], '.1f'):>8} "
-          f"{f(r['cpu_us_per_tok'], '.3f'):>10} {f(r['added_ttft_ms'], '.3f'):>9}  {r['rc']}")
+          f"{f(r['cpu_us_per_tok'], '.3f'):>10} {f(r['added_ttft_ms'], '.3f'):>9} "
+          f"{f(r.get('added_ttft_vs_read_ms'), '.3f'):>11}  {r['rc']}")
 PYEOF
 done

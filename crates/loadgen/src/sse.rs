@@ -112,11 +112,36 @@ pub(crate) struct ChunkInfo<'a> {
 #[derive(Deserialize)]
 struct RawChunk<'a> {
     #[serde(borrow, default)]
-    choices: Option<Vec<RawChoice<'a>>>,
+    choices: Option<FirstChoice<'a>>,
     #[serde(default)]
     usage: Option<RawUsage>,
     #[serde(default)]
     error: Option<serde::de::IgnoredAny>,
+}
+
+/// The first element of `choices`; the rest are skipped without allocating (this runs once per
+/// streamed token).
+struct FirstChoice<'a>(Option<RawChoice<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = FirstChoice<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of choices")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let first = seq.next_element::<RawChoice<'a>>()?;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(FirstChoice(first))
+            }
+        }
+        d.deserialize_seq(Visit(std::marker::PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
@@ -156,7 +181,7 @@ pub(crate) fn decode_chunk(data: &[u8]) -> Result<ChunkInfo<'_>, serde_json::Err
         info.prompt_tokens = usage.prompt_tokens;
         info.completion_tokens = usage.completion_tokens;
     }
-    if let Some(first) = raw.choices.and_then(|c| c.into_iter().next()) {
+    if let Some(FirstChoice(Some(first))) = raw.choices {
         info.has_choice = true;
         info.text = first.text.or_else(|| {
             first
@@ -241,6 +266,13 @@ mod tests {
                 .error
         );
         assert!(decode_chunk(b"not json").is_err());
+        // Only the first of several choices counts; null and missing choices carry none.
+        let c = decode_chunk(br#"{"choices":[{"text":"one"},{"text":"two"},3]}"#).unwrap();
+        assert!(c.has_choice);
+        assert_eq!(c.text.as_deref(), Some("one"));
+        assert!(!decode_chunk(br#"{"choices":null}"#).unwrap().has_choice);
+        assert!(!decode_chunk(br#"{"id":"x"}"#).unwrap().has_choice);
+        assert!(decode_chunk(br#"{"choices":{"text":"x"}}"#).is_err());
     }
 
     proptest! {
