@@ -204,6 +204,8 @@ pub(crate) async fn run(
         ready: tokio::sync::Barrier::new(workers + 1),
     });
     let (start_tx, start_rx) = tokio::sync::watch::channel(None);
+    let pacer = Pacer::start(&plan, workers);
+    let gate = pacer.as_ref().map(|p| Arc::clone(&p.gate));
     // Workers are spawned from a task on the runtime, not from the caller's thread (often the
     // `block_on` thread): spawning from outside wakes a runtime thread once per worker, and on
     // a client pinned to one core that ping-pong delayed the first requests by tens of ms.
@@ -218,11 +220,15 @@ pub(crate) async fn run(
                 Arc::clone(&plan),
                 Arc::clone(&shared),
                 start_rx.clone(),
+                gate.clone(),
                 sender,
             ))));
         }
         shared.ready.wait().await;
         let t0 = Instant::now();
+        if let Some(p) = &pacer {
+            p.go(t0);
+        }
         start_tx.send_replace(Some(t0));
         let mut done = Vec::with_capacity(workers);
         for h in handles {
@@ -247,6 +253,89 @@ pub(crate) async fn run(
     Ok((records, t0, duration, returned))
 }
 
+/// Releases one send permit at each planned send time of an open-loop schedule, from its own OS
+/// thread. tokio's timers tick in milliseconds, which made open-loop sends about 1 ms late at the
+/// median (2-3 ms at p99); a thread sleeping on the kernel's high-resolution timer, with its
+/// timer slack at 1 ns, is late by tens of microseconds. It never spins: between sends it sleeps.
+struct Pacer {
+    gate: Arc<tokio::sync::Semaphore>,
+    start: std::sync::mpsc::Sender<Instant>,
+    /// Set when the run ends or is dropped: the thread releases every worker and exits.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Pacer {
+    /// A pacer for an open-loop `plan` (none for a closed loop, where every send is due at 0),
+    /// waiting for [`Pacer::go`].
+    fn start(plan: &Arc<Plan>, workers: usize) -> Option<Self> {
+        if plan.schedule.iter().all(Duration::is_zero) {
+            return None;
+        }
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (start, t0) = std::sync::mpsc::channel();
+        let all = plan.schedule.len() + workers;
+        let (plan, g, halt) = (Arc::clone(plan), Arc::clone(&gate), Arc::clone(&stop));
+        let spawned = std::thread::Builder::new()
+            .name("servebench-pacer".into())
+            .spawn(move || {
+                if let Ok(t0) = t0.recv() {
+                    pace(&plan, t0, &g, &halt);
+                }
+                // Once every send is released, one more permit per worker lets each see that
+                // nothing is left and stop.
+                g.add_permits(all);
+            });
+        if spawned.is_err() {
+            // No thread: release everything now; workers fall back to tokio's timers.
+            gate.add_permits(all);
+        }
+        Some(Self { gate, start, stop })
+    }
+
+    /// Starts the schedule at `t0`.
+    fn go(&self, t0: Instant) {
+        let _ = self.start.send(t0);
+    }
+}
+
+impl Drop for Pacer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Releases one permit at `t0 + offset` for every offset of the schedule; past the deadline, or
+/// when stopped, it returns at once (the caller then releases everything).
+fn pace(
+    plan: &Plan,
+    t0: Instant,
+    gate: &tokio::sync::Semaphore,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    #[cfg(target_os = "linux")]
+    let _ = nix::sys::prctl::set_timerslack(1);
+    let deadline = plan.deadline.map(|d| t0 + d);
+    for &offset in &plan.schedule {
+        let at = t0 + offset;
+        if deadline.is_some_and(|dl| at >= dl) {
+            return;
+        }
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let now = Instant::now();
+            if now >= at {
+                break;
+            }
+            // Short naps so that a stopped run is noticed.
+            std::thread::sleep((at - now).min(Duration::from_millis(20)));
+        }
+        gate.add_permits(1);
+    }
+}
+
 /// What the workers of one run share.
 struct Shared {
     /// The next request index to send.
@@ -263,6 +352,7 @@ async fn worker(
     plan: Arc<Plan>,
     shared: Arc<Shared>,
     mut start: tokio::sync::watch::Receiver<Option<Instant>>,
+    gate: Option<Arc<tokio::sync::Semaphore>>,
     mut sender: Option<Conn>,
 ) -> (Vec<RequestRecord>, Option<Conn>) {
     // Room for a fair share and then some, touched now rather than during the run.
@@ -281,6 +371,13 @@ async fn worker(
     let mut free_at = t0;
     let deadline_at = plan.deadline.map(|d| t0 + d);
     loop {
+        // Open loop: wait for the pacer to say the next send is due.
+        if let Some(g) = &gate {
+            match g.acquire().await {
+                Ok(permit) => permit.forget(),
+                Err(_) => break,
+            }
+        }
         let i = shared.next.fetch_add(1, Ordering::Relaxed);
         let (Some(body), Some(&offset)) = (plan.bodies.get(i), plan.schedule.get(i)) else {
             break;

@@ -279,7 +279,9 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
             .await
             .map_err(unreachable)?
     } else {
-        vec![engine::connect(target.addr).await.map_err(unreachable)?]
+        let first = engine::connect(target.addr).await.map_err(unreachable)?;
+        first.reserve_fds(workers + 16);
+        vec![first]
     };
     let keep_text = cfg.keep_text || tok.is_some();
     let head = engine::request_head(&target, cfg.endpoint.path(), cfg.api_key.as_deref());

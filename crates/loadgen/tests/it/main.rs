@@ -467,9 +467,10 @@ fn open_loop_follows_the_schedule() {
             late.push(sent - r.scheduled);
         }
         late.sort();
-        // tokio timers tick in milliseconds: a send is up to about 1 ms late by design.
+        // The pacer thread sleeps on the kernel's high-resolution timer: sends are tens of
+        // microseconds late (tokio's millisecond timers made the median about 1.1 ms).
         let (median, max) = (late[late.len() / 2], late[late.len() - 1]);
-        if median >= Duration::from_millis(2) || max >= Duration::from_millis(10) {
+        if median >= Duration::from_micros(700) || max >= Duration::from_millis(10) {
             return Err(format!("lateness median {median:?} max {max:?}"));
         }
         Ok(())
