@@ -119,6 +119,19 @@ cpu = (end_cpu - start_cpu) if start_cpu is not None and end_cpu is not None els
 text = open(log_path, errors="replace").read()
 m = re.search(r"Median TTFT \(ms\):\s+([\d.]+)", text)
 ttft = float(m.group(1)) if m else None
+if ttft is None:
+    # AIPerf prints a table: find the p50 column in its header, then the TTFT row.
+    lines = text.splitlines()
+    head = next((l for l in lines if "Metric" in l and "p50" in l), None)
+    row_ = next((l for l in lines if "Time to First Token (ms)" in l), None)
+    if head and row_:
+        cols = [c.strip() for c in re.split("[\u2503\u2502]", head)]
+        vals = [c.strip() for c in re.split("[\u2503\u2502]", row_)]
+        if "p50" in cols and cols.index("p50") < len(vals):
+            try:
+                ttft = float(vals[cols.index("p50")].replace(",", ""))
+            except ValueError:
+                pass
 tokens, window = st.get("tokens", 0), st.get("window_s", 0) or 0
 row = {
     "client": name, "concurrency": int(conc), "rc": rc, "wall_s": round(wall, 2),
@@ -228,7 +241,10 @@ peer_cmd() {  # $1 = client, $2 = concurrency, $3 = prompts -> command on stdout
         --profile "kind=concurrent,streams=$c" --constraint "kind=max_requests,count=$n" \
         --data "kind=synthetic_text,prompt_tokens=$ISL,output_tokens=$OSL" \
         --output "kind=json,path=$OUT/guidellm-$c.json" --disable-console-interactive ;;
-    aiperf) printf '%s\n' "$v/aiperf" profile --model fast --url "$URL" --endpoint-type completions --streaming \
+    # AIPerf 0.13.0 in Hugging Face offline mode resolves a tokenizer only through the hub cache
+    # and rejects a local directory (HFValidationError); outside offline mode it loads the local
+    # directory without touching the network.
+    aiperf) printf '%s\n' env -u HF_HUB_OFFLINE -u TRANSFORMERS_OFFLINE -u HF_DATASETS_OFFLINE "$v/aiperf" profile --model fast --url "$URL" --endpoint-type completions --streaming \
         --tokenizer "$TOK" --concurrency "$c" --request-count "$n" --synthetic-input-tokens-mean $ISL \
         --output-tokens-mean $OSL --extra-inputs ignore_eos:true --artifact-dir "$OUT/aiperf-$c" ;;
   esac
