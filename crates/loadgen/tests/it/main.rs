@@ -340,6 +340,54 @@ fn the_deadline_ends_the_run_and_fails_what_is_left() {
     );
 }
 
+/// An open-loop schedule that runs past the deadline: the pacer stops at the deadline instead of
+/// holding the remaining sends until their planned times, so the run ends with it.
+#[test]
+fn the_deadline_cuts_an_open_loop_schedule_short() {
+    let _serial = serial();
+    let srv = TestServer::start();
+    let rows: Vec<_> = (0..40).map(|i| (format!("req-{i};itl=1"), 2)).collect();
+    let f = dataset(&rows);
+    let mut cfg = config(&srv, &f, 40);
+    // 40 sends at 10 per second plan about 4 s; the deadline allows 0.4 s.
+    cfg.request_rate = RequestRate::PerSecond {
+        rate: 10.0,
+        burstiness: 1.0,
+    };
+    cfg.deadline = Some(Duration::from_millis(400));
+    let start = Instant::now();
+    let report = run(&cfg);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        start.elapsed()
+    );
+    let deadline = report
+        .requests
+        .iter()
+        .filter(|r| {
+            r.error
+                .as_ref()
+                .is_some_and(|e| e.kind == ErrorKind::Deadline)
+        })
+        .count();
+    let planned_after = report
+        .requests
+        .iter()
+        .filter(|r| r.scheduled >= Duration::from_millis(400))
+        .count();
+    assert!(planned_after > 20, "schedule too short: {planned_after}");
+    assert!(deadline >= planned_after, "{deadline} < {planned_after}");
+    assert!(
+        report
+            .requests
+            .iter()
+            .filter(|r| r.scheduled >= Duration::from_millis(400))
+            .all(|r| r.sent.is_none()),
+        "a request planned after the deadline was sent"
+    );
+}
+
 #[test]
 fn unreachable_server_is_an_infrastructure_error() {
     let _serial = serial();
