@@ -201,6 +201,7 @@ fn map_builtin(sb: &Map<String, Value>, p: &mut Parsed) {
         return;
     };
     for (src, dst) in [
+        ("ramp_up_ms", "client_ramp_up_ms"),
         ("lateness_p50_ms", "client_lateness_p50_ms"),
         ("lateness_p99_ms", "client_lateness_p99_ms"),
         ("lateness_max_ms", "client_lateness_max_ms"),
@@ -450,7 +451,7 @@ mod tests {
             "p99_tpot_ms": 5.5, "ttfts": [0.01], "errors": [""],
             "servebench": {"schema_version": 1, "expected_output_tokens": 320,
               "output_len_mismatches": 0, "min_ms": {"ttft": 8.0}, "max_ms": {"ttft": 13.0},
-              "client_health": {"lateness_p50_ms": 0.01, "lateness_p99_ms": 0.2,
+              "client_health": {"ramp_up_ms": 2.5, "lateness_p50_ms": 0.01, "lateness_p99_ms": 0.2,
                 "lateness_max_ms": 0.3, "configured_concurrency": 4,
                 "achieved_concurrency_mean": 3.9, "achieved_concurrency_peak": 4,
                 "cpu_user_s": 0.1, "cpu_sys_s": 0.05, "cpu_per_output_token_us": 3.0,
@@ -476,6 +477,7 @@ mod tests {
             })
         );
         assert_eq!(p.extra["client_cpu_s"], 0.15000000000000002);
+        assert_eq!(p.extra["client_ramp_up_ms"], 2.5);
     }
 
     #[test]

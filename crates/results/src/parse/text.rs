@@ -419,6 +419,7 @@ fn health_row(p: &mut Parsed, line: &str) {
             h.reasons.push(value.to_string());
             return;
         }
+        "ramp-up (ms)" => "client_ramp_up_ms",
         "schedule lateness p50 (ms)" => "client_lateness_p50_ms",
         "schedule lateness p99 (ms)" => "client_lateness_p99_ms",
         "schedule lateness max (ms)" => "client_lateness_max_ms",
@@ -627,6 +628,7 @@ Std Dev TPOT (ms):                       0.10
 P99 TPOT (ms):                           5.50      
 ==================================================
 ------------------ Client health -----------------
+Ramp-up (ms):                            1.612     
 Schedule lateness p50 (ms):              0.010     
 Configured concurrency:                  8         
 Client CPU use (% of cores):             1.00 of 4 
@@ -649,6 +651,8 @@ Benchmark with concurrency 8 done
         assert_eq!(p.metrics["p99.9_ttft_ms"], 12.5);
         assert_eq!(p.extra["total_requests"], 16.0);
         assert_eq!(p.extra["client_cpu_utilization_pct"], 1.0);
+        assert_eq!(p.extra["client_ramp_up_ms"], 1.612);
+        assert_eq!(p.extra["client_lateness_p50_ms"], 0.01);
         let h = p.client_health.as_ref().unwrap();
         assert!(h.bound);
         assert_eq!(h.reasons, vec!["lateness p99 3 ms > 1 ms".to_string()]);
