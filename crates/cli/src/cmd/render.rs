@@ -3,38 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
-use servebench_bundle::{RenderOptions, write_bundle};
-use servebench_config::model::Engine;
+use clap::Args;
+use servebench_bundle::write_bundle;
 use servebench_config::validate::ValidateOptions;
 
 use crate::exit;
-use crate::prepare::Prepare;
+use crate::prepare::{BundleArgs, Prepare};
 use crate::suite::{PlanningArgs, SuiteArgs, usage};
-
-/// Engine override on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EngineArg {
-    /// TensorRT-LLM.
-    Trtllm,
-    /// vLLM.
-    Vllm,
-    /// SGLang.
-    Sglang,
-    /// The built-in simulator.
-    Sim,
-}
-
-impl From<EngineArg> for Engine {
-    fn from(e: EngineArg) -> Self {
-        match e {
-            EngineArg::Trtllm => Engine::Trtllm,
-            EngineArg::Vllm => Engine::Vllm,
-            EngineArg::Sglang => Engine::Sglang,
-            EngineArg::Sim => Engine::Sim,
-        }
-    }
-}
 
 /// Arguments of `servebench render`.
 #[derive(Debug, Args)]
@@ -46,19 +21,8 @@ pub struct RenderArgs {
     /// Directory the bundles are written into (one subdirectory per test id).
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     output: PathBuf,
-    /// Run every selected config on this engine instead of its own (`sim` runs anything).
-    #[arg(long, value_enum)]
-    engine: Option<EngineArg>,
-    /// Benchmark client (builtin, trtllm-bench-serving, vllm-bench-serve, sglang-bench-serving,
-    /// aiperf); default: the config's `benchmark.client`, else the engine's.
-    #[arg(long)]
-    client: Option<String>,
-    /// Simulator time scale (wall seconds per simulated second).
-    #[arg(long, value_name = "X")]
-    sim_time_scale: Option<f64>,
-    /// Do not check that dataset files exist here (they exist on the cluster).
-    #[arg(long)]
-    no_dataset_check: bool,
+    #[command(flatten)]
+    bundle: BundleArgs,
     /// Only print the summary line.
     #[arg(short, long)]
     quiet: bool,
@@ -73,14 +37,7 @@ pub fn run(args: RenderArgs) -> ExitCode {
         Err(e) => return usage(e),
     };
     let plan_opts = args.planning.options(&loaded);
-    let opts = RenderOptions {
-        profile: loaded.profile.clone(),
-        gpu_type: loaded.gpu.clone(),
-        sim_time_scale: args.sim_time_scale,
-        client: args.client.clone(),
-        engine: args.engine.map(Engine::from),
-        skip_dataset_check: args.no_dataset_check,
-    };
+    let opts = args.bundle.options(&loaded, None);
     let mut failed = 0usize;
     let mut written = 0usize;
     let prepare = Prepare {

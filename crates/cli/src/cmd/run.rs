@@ -9,8 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use servebench_bundle::{RenderOptions, write_bundle};
-use servebench_config::model::Engine;
+use servebench_bundle::write_bundle;
 use servebench_config::profile::Scheduler;
 use servebench_config::validate::ValidateOptions;
 use servebench_exec::backend::{LocalBackend, SlurmBackend, SystemRunner};
@@ -18,9 +17,8 @@ use servebench_exec::journal::{self, Journal, Record, RunView, TestEntry};
 use servebench_exec::{AnyBackend, ExecEvent, JobVerdict, RunSummary, SchedOptions, drive};
 use servebench_results::{CaseResult, GpuCounts, Verdict};
 
-use crate::cmd::render::EngineArg;
 use crate::exit;
-use crate::prepare::Prepare;
+use crate::prepare::{BundleArgs, Prepare};
 use crate::suite::{PlanningArgs, SuiteArgs, usage};
 
 /// Executor on the command line.
@@ -87,20 +85,8 @@ pub struct RunArgs {
     /// rendering configs; the suite filters do not apply.
     #[arg(long, value_name = "DIR", conflicts_with = "from_logs")]
     bundles: Option<PathBuf>,
-    /// Run every selected config on this engine instead of its own (`sim` runs anything).
-    #[arg(long, value_enum)]
-    engine: Option<EngineArg>,
-    /// Benchmark client override.
-    #[arg(long)]
-    client: Option<String>,
-    /// Simulator time scale (wall seconds per simulated second) [default: 0.5 with the local
-    /// executor: the default suite takes about half a minute and the client stays ahead of the
-    /// servers].
-    #[arg(long, value_name = "X")]
-    sim_time_scale: Option<f64>,
-    /// Do not check that dataset files exist here (they exist on the cluster).
-    #[arg(long)]
-    no_dataset_check: bool,
+    #[command(flatten)]
+    bundle: BundleArgs,
     /// Outer wait limit per job in seconds, queue time included.
     #[arg(long, default_value_t = 15 * 3600, value_name = "SECS")]
     job_timeout: u64,
@@ -203,17 +189,13 @@ pub fn run(args: RunArgs) -> ExitCode {
         .unwrap_or_else(|_| journal::runs_dir(&args.out.output).join(&run_id));
     let bundles_dir = run_dir.join("bundles");
     let plan_opts = args.planning.options(&loaded);
-    let render_opts = RenderOptions {
-        profile: loaded.profile.clone(),
-        gpu_type: loaded.gpu.clone(),
-        sim_time_scale: args.sim_time_scale.or(match executor {
+    let render_opts = args.bundle.options(
+        &loaded,
+        match executor {
             ExecutorArg::Local => Some(DEFAULT_LOCAL_TIME_SCALE),
             ExecutorArg::Slurm => None,
-        }),
-        client: args.client.clone(),
-        engine: args.engine.map(Engine::from),
-        skip_dataset_check: args.no_dataset_check,
-    };
+        },
+    );
     let validate_opts = ValidateOptions {
         submission: executor == ExecutorArg::Slurm,
     };
