@@ -86,6 +86,23 @@ pub(crate) fn load(run: &Run<'_>) -> [(&'static str, String); 2] {
     ]
 }
 
+/// `--percentile-metrics ttft,tpot,itl,e2el`: every latency the verdicts read.
+pub(crate) fn all_percentile_metrics() -> [(&'static str, String); 1] {
+    [("--percentile-metrics", "ttft,tpot,itl,e2el".into())]
+}
+
+/// `--save-result --result-dir DIR --result-filename FILE`, as `benchmark_serving` spells it.
+pub(crate) fn save_result(argv: &mut Vec<String>, run: &Run<'_>, file: &str) {
+    argv.push("--save-result".into());
+    push(
+        argv,
+        &[
+            ("--result-dir", run.result_dir.to_string()),
+            ("--result-filename", file.into()),
+        ],
+    );
+}
+
 /// Pushes `flag value` pairs.
 pub(crate) fn push(argv: &mut Vec<String>, pairs: &[(&str, String)]) {
     for (f, v) in pairs {

@@ -1,6 +1,8 @@
 //! The built-in load generator (`servebench bench`, SPEC 13).
 
-use super::{ClientAdapter, Dataset, Run, load, push, random_lengths};
+use super::{
+    ClientAdapter, Dataset, Run, all_percentile_metrics, load, push, random_lengths, save_result,
+};
 use crate::Ctx;
 
 /// `servebench bench`.
@@ -41,21 +43,11 @@ impl ClientAdapter for Builtin {
         }
         push(&mut argv, &load(run));
         argv.push("--ignore-eos".into());
-        push(
-            &mut argv,
-            &[("--percentile-metrics", "ttft,tpot,itl,e2el".into())],
-        );
+        push(&mut argv, &all_percentile_metrics());
         if !b.streaming {
             argv.push("--non-streaming".into());
         }
-        argv.push("--save-result".into());
-        push(
-            &mut argv,
-            &[
-                ("--result-dir", run.result_dir.to_string()),
-                ("--result-filename", self.result_file().into()),
-            ],
-        );
+        save_result(&mut argv, run, self.result_file());
         argv
     }
 }

@@ -10,4 +10,4 @@ mod trtllm_bench;
 mod vllm_bench;
 
 pub use adapter::{ClientAdapter, Dataset, NAMES, Run, adapter};
-pub(crate) use adapter::{load, push, random_lengths};
+pub(crate) use adapter::{all_percentile_metrics, load, push, random_lengths, save_result};

@@ -1,6 +1,8 @@
 //! TensorRT-LLM's `benchmark_serving` (upstream's `run_benchmark.sh` / `_nv_sa.sh` commands).
 
-use super::{ClientAdapter, Dataset, Run, load, push, random_lengths};
+use super::{
+    ClientAdapter, Dataset, Run, all_percentile_metrics, load, push, random_lengths, save_result,
+};
 use crate::Ctx;
 
 /// `python -m tensorrt_llm.serve.scripts.benchmark_serving`.
@@ -47,24 +49,14 @@ impl ClientAdapter for TrtllmBench {
         argv.push("--ignore-eos".into());
         argv.push("--trust-remote-code".into());
         argv.push("--no-test-input".into());
-        push(
-            &mut argv,
-            &[("--percentile-metrics", "ttft,tpot,itl,e2el".into())],
-        );
+        push(&mut argv, &all_percentile_metrics());
         if b.use_nv_sa_benchmark {
             argv.push("--use-chat-template".into());
         }
         if !b.streaming {
             argv.push("--non-streaming".into());
         }
-        argv.push("--save-result".into());
-        push(
-            &mut argv,
-            &[
-                ("--result-dir", run.result_dir.to_string()),
-                ("--result-filename", self.result_file().into()),
-            ],
-        );
+        save_result(&mut argv, run, self.result_file());
         argv
     }
 }

@@ -1,6 +1,8 @@
 //! vLLM's `vllm bench serve`.
 
-use super::{ClientAdapter, Dataset, Run, load, push, random_lengths};
+use super::{
+    ClientAdapter, Dataset, Run, all_percentile_metrics, load, push, random_lengths, save_result,
+};
 use crate::Ctx;
 
 /// `vllm bench serve`.
@@ -37,19 +39,9 @@ impl ClientAdapter for VllmBench {
             ),
         }
         push(&mut argv, &load(run));
-        push(
-            &mut argv,
-            &[("--percentile-metrics", "ttft,tpot,itl,e2el".into())],
-        );
+        push(&mut argv, &all_percentile_metrics());
         argv.push("--ignore-eos".into());
-        argv.push("--save-result".into());
-        push(
-            &mut argv,
-            &[
-                ("--result-dir", run.result_dir.to_string()),
-                ("--result-filename", self.result_file().into()),
-            ],
-        );
+        save_result(&mut argv, run, self.result_file());
         argv
     }
 }
