@@ -269,33 +269,33 @@ pub fn map_state(state: &str, reason: &str, exit_code: Option<i32>) -> Remote {
 
 /// `squeue -h -o %i|%T|%r` lines.
 pub fn parse_squeue(stdout: &str) -> Vec<(String, Remote)> {
-    stdout
-        .lines()
-        .filter_map(|l| {
-            let mut parts = l.trim().split('|');
-            let id = parts.next()?.trim().to_string();
-            let state = parts.next()?.trim();
-            let reason = parts.next().unwrap_or_default().trim();
-            (!id.is_empty()).then(|| (id, map_state(state, reason, None)))
+    rows(stdout)
+        .map(|(id, state, reason)| (id.to_string(), map_state(state, reason, None)))
+        .collect()
+}
+
+/// `sacct -n -P -X -o JobID,State,ExitCode` lines (`123|FAILED|1:0`); job steps (`123.0`)
+/// are skipped.
+pub fn parse_sacct(stdout: &str) -> Vec<(String, Remote)> {
+    rows(stdout)
+        .filter(|(id, _, _)| !id.contains('.'))
+        .map(|(id, state, exit)| {
+            let code = exit.split(':').next().and_then(|c| c.trim().parse().ok());
+            (id.to_string(), map_state(state, "", code))
         })
         .collect()
 }
 
-/// `sacct -n -P -X -o JobID,State,ExitCode` lines (`123|FAILED|1:0`).
-pub fn parse_sacct(stdout: &str) -> Vec<(String, Remote)> {
-    stdout
-        .lines()
-        .filter_map(|l| {
-            let mut parts = l.trim().split('|');
-            let id = parts.next()?.trim().to_string();
-            let state = parts.next()?.trim();
-            let code = parts
-                .next()
-                .and_then(|c| c.split(':').next())
-                .and_then(|c| c.trim().parse().ok());
-            (!id.is_empty() && !id.contains('.')).then(|| (id, map_state(state, "", code)))
-        })
-        .collect()
+/// `id|state|third` rows of `squeue`/`sacct` output, trimmed; lines without an id or a state
+/// are skipped, a missing third field is empty.
+fn rows(stdout: &str) -> impl Iterator<Item = (&str, &str, &str)> {
+    stdout.lines().filter_map(|l| {
+        let mut parts = l.trim().split('|');
+        let id = parts.next()?.trim();
+        let state = parts.next()?.trim();
+        let third = parts.next().unwrap_or_default().trim();
+        (!id.is_empty()).then_some((id, state, third))
+    })
 }
 
 /// The newest (last listed) job id whose work directory (`id|dir` lines) is `bundle`.
