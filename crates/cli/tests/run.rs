@@ -150,6 +150,30 @@ fn wait_output(child: Child, limit: Duration) -> Output {
     waiter.join().unwrap()
 }
 
+/// Asserts that `out` exited with one of `codes`, showing its stderr otherwise.
+fn exits(out: &Output, codes: &[i32]) {
+    assert!(
+        out.status.code().is_some_and(|c| codes.contains(&c)),
+        "exit {:?}, expected one of {codes:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `servebench job exec [EXTRA] BUNDLE` from `dir`, stopped if it runs over a minute.
+fn job_exec(dir: &Path, bundle: &Path, extra: &[&str]) -> Output {
+    wait_output(
+        servebench(dir)
+            .args(["job", "exec"])
+            .args(extra)
+            .arg(bundle)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(60),
+    )
+}
+
 fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
@@ -203,21 +227,8 @@ fn job_exec_runs_a_sim_bundle_and_reports_progress() {
             "echo accuracy $STEP"
         )]);
     });
-    let out = wait_output(
-        servebench(dir.path())
-            .args(["job", "exec"])
-            .arg(&bundle)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-        Duration::from_secs(60),
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = job_exec(dir.path(), &bundle, &[]);
+    exits(&out, &[0]);
     let events = status_events(&bundle);
     let kinds: Vec<&str> = events
         .iter()
@@ -282,15 +293,7 @@ fn never_healthy_server_fails_with_the_health_timeout() {
     let bundle = render(dir.path(), "2", 32, "0.05");
     add_server_args(&bundle, "GEN_0", &["--fault", "never-healthy"]);
     let start = Instant::now();
-    let out = wait_output(
-        servebench(dir.path())
-            .args(["job", "exec", "--health-timeout", "2"])
-            .arg(&bundle)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-        Duration::from_secs(60),
-    );
+    let out = job_exec(dir.path(), &bundle, &["--health-timeout", "2"]);
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -312,21 +315,8 @@ fn crash_mid_benchmark_fails_fast_naming_the_role() {
     let bundle = render(dir.path(), "2 4 8", 256, "0.2");
     add_server_args(&bundle, "GEN_0", &["--fault", "crash-after=2"]);
     let start = Instant::now();
-    let out = wait_output(
-        servebench(dir.path())
-            .args(["job", "exec"])
-            .arg(&bundle)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-        Duration::from_secs(60),
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = job_exec(dir.path(), &bundle, &[]);
+    exits(&out, &[3]);
     let f = finished(&bundle);
     // The simulated engine logs a traceback as it dies: the fatal pattern or the exit, whichever
     // is seen first, names the role.
@@ -458,12 +448,7 @@ fn dry_run_prints_commands_and_submits_nothing() {
         .args(["--executor", "slurm", "--dry-run"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, &[0]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("sbatch --parsable --chdir="), "{stdout}");
     assert!(stdout.contains("/job.sbatch"));
@@ -492,12 +477,7 @@ fn sigint_on_run_cancels_every_job() {
     });
     signal(pid, "-INT");
     let out = wait_output(child, Duration::from_secs(60));
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, &[130]);
     let run = only_run(&out_dir);
     let j = journal(&run);
     assert!(
@@ -541,11 +521,7 @@ fn sigkill_then_resume_completes_without_resubmitting() {
             .unwrap(),
         Duration::from_secs(60),
     );
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, &[0, 1]);
     let j = journal(&run);
     assert_eq!(
         j.iter().filter(|r| r["type"] == "submitted").count(),
@@ -775,12 +751,7 @@ fn slurm_never_healthy_and_crash_fail_with_reasons() {
     }
     std::fs::remove_dir_all(&healthy).unwrap();
     let (out, run) = run_slurm_bundles(dir.path(), &[], Duration::from_secs(180));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, &[1]);
     let j = journal(&run);
     let fin = |id: &str| {
         j.iter()
@@ -836,12 +807,7 @@ fn slurm_sigint_and_sigterm_on_run_leave_no_job() {
         let run = wait_running(&dir.path().join("out"), 1, Duration::from_secs(60));
         signal(child.id(), sig);
         let out = wait_output(child, Duration::from_secs(120));
-        assert_eq!(
-            out.status.code(),
-            Some(130),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        exits(&out, &[130]);
         let ids = submitted_ids(&run);
         assert!(in_queue(&ids).is_empty(), "jobs left in squeue: {ids:?}");
         let j = journal(&run);
@@ -900,11 +866,7 @@ fn slurm_sigkill_then_resume_submits_nothing_twice() {
         slurm_cmd(dir.path(), &["resume"]).arg(&run),
         Duration::from_secs(240),
     );
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, &[0, 1]);
     let ids = submitted_ids(&run);
     assert_eq!(ids.len(), 3, "{ids:?}");
     let j = journal(&run);
@@ -1024,11 +986,7 @@ fn timed_run(
     let start = Instant::now();
     let (out, run) = run_slurm_bundles(dir.path(), &extra, Duration::from_secs(500));
     let took = start.elapsed();
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, &[0, 1]);
     let summary = summary_of(&run);
     let ok = summary["jobs"]
         .as_array()
@@ -1095,12 +1053,7 @@ fn slurm_time_limit_ends_timeout() {
     )
     .unwrap();
     let (out, run) = run_slurm_bundles(dir.path(), &["-q"], Duration::from_secs(240));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, &[1]);
     let j = journal(&run);
     let fin = j.iter().find(|r| r["type"] == "finished").unwrap();
     assert_eq!(fin["verdict"], "timed_out", "{fin}");
@@ -1163,11 +1116,7 @@ fn slurm_node_failure_is_retried_once() {
     cluster_sh(&["node-kill", &index, "all"]);
     let out = wait_output(child, Duration::from_secs(400));
     cluster_sh(&["node-start", &index]);
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, &[0, 1]);
     let j = journal(&run);
     let ends: Vec<&serde_json::Value> = j.iter().filter(|r| r["type"] == "finished").collect();
     assert_eq!(ends.len(), 2, "{j:?}");
@@ -1229,12 +1178,7 @@ fn window_of_one_stop_on_error_and_retries() {
             .arg(&out_dir),
         Duration::from_secs(60),
     );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, &[1]);
     let run = only_run(&out_dir);
     let j = journal(&run);
     let kinds: Vec<String> = j
@@ -1361,12 +1305,7 @@ fn adopt_case(ended: bool) {
     tiny_bundle(&dir.path().join("bundles"), "orphan", 22002, 8, "0.1");
     let out_dir = dir.path().join("out");
     let (out, run) = run_slurm_bundles(dir.path(), &["--detach"], Duration::from_secs(60));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, &[0]);
     let id = submitted_ids(&run).remove(0);
     // As if `servebench run` died between `submitting` and `submitted`.
     let journal_path = run.join("journal.jsonl");
@@ -1388,11 +1327,7 @@ fn adopt_case(ended: bool) {
             .arg(run.file_name().unwrap()),
         Duration::from_secs(120),
     );
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, &[0, 1]);
     assert_eq!(submitted_ids(&run), vec![id.clone()]);
     let summary = summary_of(&run);
     assert!(
@@ -1437,11 +1372,7 @@ fn resume_adopts_a_local_job_whose_id_was_never_recorded() {
         servebench(dir.path()).arg("resume").arg(&run),
         Duration::from_secs(60),
     );
-    assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exits(&out, &[0, 1]);
     assert_eq!(submitted_ids(&run), vec![id]);
     assert_eq!(summary_of(&run)["jobs"][0]["verdict"], "succeeded");
     assert_no_leftovers(dir.path());
