@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use servebench_launch::{FailureKind, Scheduler};
 
 use crate::job::status::now_ts;
 
@@ -26,6 +27,53 @@ pub struct TestEntry {
     pub bundle: PathBuf,
     /// The bundle's `status.jsonl`.
     pub status_file: PathBuf,
+    /// Run-time limit of this test in seconds (a test list's `TIMEOUT (N)`), replacing the
+    /// run's outer wait limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_s: Option<u64>,
+    /// Run alone: no other job of the run in flight at the same time (`ISOLATION`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub isolated: bool,
+}
+
+impl TestEntry {
+    /// An entry for the bundle at `bundle` whose status file is `status_file` (relative to it).
+    pub fn new(test_id: &str, bundle: PathBuf, status_file: &str) -> TestEntry {
+        TestEntry {
+            test_id: test_id.to_string(),
+            status_file: bundle.join(status_file),
+            bundle,
+            time_limit_s: None,
+            isolated: false,
+        }
+    }
+
+    /// The same entry with relative paths made absolute against `dir` (journals store bundle
+    /// paths relative to the run directory, so a copied run directory reads its own bundles).
+    pub fn resolved(&self, dir: &Path) -> TestEntry {
+        TestEntry {
+            bundle: dir.join(&self.bundle),
+            status_file: dir.join(&self.status_file),
+            ..self.clone()
+        }
+    }
+
+    /// The same entry with paths inside `dir` made relative to it.
+    pub fn relative_to(&self, dir: &Path) -> TestEntry {
+        let rel = |p: &Path| p.strip_prefix(dir).map_or_else(|_| p.to_path_buf(), Path::to_path_buf);
+        TestEntry {
+            bundle: rel(&self.bundle),
+            status_file: rel(&self.status_file),
+            ..self.clone()
+        }
+    }
+}
+
+/// The outer wait limit of journals written before it was recorded (15 hours).
+pub const DEFAULT_JOB_TIMEOUT_S: u64 = 15 * 3600;
+
+fn default_job_timeout() -> u64 {
+    DEFAULT_JOB_TIMEOUT_S
 }
 
 /// How a job ended, before results are parsed.
@@ -67,10 +115,13 @@ pub enum Record {
         ts: f64,
         /// Run id.
         run_id: String,
-        /// `local` or `slurm`.
-        executor: String,
+        /// Executor.
+        executor: Scheduler,
         /// Pid of the `servebench run` process.
         pid: u32,
+        /// Outer wait limit per job in seconds, queue time included (0 = none).
+        #[serde(default = "default_job_timeout")]
+        job_timeout_s: u64,
         /// Window size (0 = unlimited).
         max_parallel: usize,
         /// Retries for infrastructure failures.
@@ -149,6 +200,9 @@ pub enum Record {
         exit_code: Option<i32>,
         /// Why it failed.
         reason: Option<String>,
+        /// The failure class, when it failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<FailureKind>,
         /// Whether another attempt follows.
         will_retry: bool,
     },
@@ -279,34 +333,13 @@ pub fn read_journal(dir: &Path) -> Result<Vec<Record>, JournalError> {
 
 /// A new run id: `YYYYMMDD-HHMMSS-xxxx` (UTC, then 4 hex digits from the pid and clock).
 pub fn new_run_id() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs();
-    let (y, m, d) = civil_from_days(i64::try_from(secs / 86_400).unwrap_or_default());
-    let rem = secs % 86_400;
-    let salt =
-        (u64::from(now.subsec_nanos()) ^ u64::from(std::process::id()).rotate_left(16)) & 0xffff;
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{salt:04x}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    run_id_at(jiff::Timestamp::now(), std::process::id())
 }
 
-/// Days since 1970-01-01 to (year, month, day) (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    (if m <= 2 { y + 1 } else { y }, m, d)
+fn run_id_at(now: jiff::Timestamp, pid: u32) -> String {
+    let salt = (u64::from(now.subsec_nanosecond().unsigned_abs()) ^ u64::from(pid).rotate_left(16))
+        & 0xffff;
+    format!("{}-{salt:04x}", now.strftime("%Y%m%d-%H%M%S"))
 }
 
 /// `<output>/runs`.
@@ -392,8 +425,10 @@ pub enum TestState {
 pub struct RunView {
     /// Run id.
     pub run_id: String,
-    /// Executor name.
-    pub executor: String,
+    /// Executor.
+    pub executor: Scheduler,
+    /// Outer wait limit per job in seconds (0 = none).
+    pub job_timeout_s: u64,
     /// Pid of the last process that drove the run.
     pub pid: u32,
     /// Window size.
@@ -421,6 +456,7 @@ impl RunView {
                 run_id,
                 executor,
                 pid,
+                job_timeout_s,
                 max_parallel,
                 retries,
                 stop_on_error,
@@ -430,7 +466,8 @@ impl RunView {
             {
                 view = Some(RunView {
                     run_id: run_id.clone(),
-                    executor: executor.clone(),
+                    executor: *executor,
+                    job_timeout_s: *job_timeout_s,
                     pid: *pid,
                     max_parallel: *max_parallel,
                     retries: *retries,
@@ -561,6 +598,19 @@ impl RunView {
         view
     }
 
+    /// Reads and folds the journal of the run directory `dir`, with bundle paths resolved
+    /// against it.
+    pub fn load(dir: &Path) -> Result<RunView, JournalError> {
+        let records = read_journal(dir)?;
+        let mut view = RunView::fold(&records).ok_or_else(|| JournalError::Empty {
+            path: dir.join(JOURNAL),
+        })?;
+        for (t, _) in &mut view.tests {
+            *t = t.resolved(dir);
+        }
+        Ok(view)
+    }
+
     /// The attempt number a test's next submission gets.
     pub fn attempts(&self, test_id: &str) -> u32 {
         u32::try_from(
@@ -583,19 +633,15 @@ mod tests {
     use super::*;
 
     fn entry(id: &str) -> TestEntry {
-        TestEntry {
-            test_id: id.into(),
-            bundle: PathBuf::from(format!("/b/{id}")),
-            status_file: PathBuf::from(format!("/b/{id}/logs/status.jsonl")),
-        }
+        TestEntry::new(id, PathBuf::from(format!("/b/{id}")), "logs/status.jsonl")
     }
 
     #[test]
     fn run_ids_look_right() {
         let id = new_run_id();
         assert_eq!(id.len(), 20, "{id}");
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_454), (2026, 1, 1));
+        let at: jiff::Timestamp = "2026-01-01T00:00:07Z".parse().unwrap();
+        assert!(run_id_at(at, 1).starts_with("20260101-000007-"));
     }
 
     #[test]
@@ -606,8 +652,9 @@ mod tests {
             Record::RunStarted {
                 ts: 0.0,
                 run_id: "r".into(),
-                executor: "slurm".into(),
+                executor: Scheduler::Slurm,
                 pid: 1,
+                job_timeout_s: 60,
                 max_parallel: 2,
                 retries: 1,
                 stop_on_error: false,
@@ -652,6 +699,7 @@ mod tests {
                 scheduler_state: Some("NODE_FAIL".into()),
                 exit_code: None,
                 reason: None,
+                kind: None,
                 will_retry: true,
             },
             Record::Submitting {

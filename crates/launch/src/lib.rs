@@ -1,7 +1,13 @@
 //! The launch spec: what `servebench job exec BUNDLE` executes (SPEC 6.1, 6.2).
 //!
-//! This crate is the schema only (serde and thiserror types, no rendering, no I/O, no tokio), so the in-job
-//! orchestrator can depend on it without pulling the renderer. `servebench-bundle` writes a
+//! This crate is the protocol between bundle, exec and results (serde and thiserror types, no
+//! rendering, no I/O, no tokio), so the in-job orchestrator and the collector can depend on it
+//! without pulling the renderer:
+//! - [`LaunchSpec`] (`launch.json`): what to run, with per-run [`Expectations`] and the bundle's
+//!   [`Gates`] (custom metrics, accuracy);
+//! - [`StatusEvent`] / [`StatusLog`] (`status.jsonl`): progress and the final [`Finish`];
+//! - [`FailureKind`]: why a job failed, one closed set;
+//! - the wire vocabulary [`Engine`], [`Client`], [`Scheduler`], [`Role`]. `servebench-bundle` writes a
 //! [`LaunchSpec`] as `launch.json` in every bundle; the orchestrator reads it back with
 //! [`LaunchSpec::from_json`], which rejects a [`LaunchSpec::schema_version`] it does not know.
 //!
@@ -24,12 +30,23 @@
 //! assert_eq!(back, spec);
 //! ```
 
+mod expect;
+mod failure;
+mod status;
+mod vocab;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// The launch-spec schema version this crate reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub use expect::{AccuracyGate, AccuracyRule, Expectations, Gates, MetricExtractor};
+pub use failure::FailureKind;
+pub use status::{Finish, StatusEvent, StatusLog};
+pub use vocab::{Client, Engine, Role, Scheduler};
+
+/// The launch-spec schema version this crate reads and writes (2: typed engine, client,
+/// scheduler and roles; per-run expectations and bundle gates).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything the orchestrator needs to run one test case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,12 +56,12 @@ pub struct LaunchSpec {
     pub schema_version: u32,
     /// Test id.
     pub test_id: String,
-    /// Engine adapter (`trtllm`, `vllm`, `sglang`, `sim`).
-    pub engine: String,
-    /// Client adapter (`builtin`, `trtllm-bench-serving`, ...).
-    pub client: String,
-    /// Scheduler the bundle was rendered for (`slurm` or `local`).
-    pub scheduler: String,
+    /// Engine adapter.
+    pub engine: Engine,
+    /// Client adapter.
+    pub client: Client,
+    /// Scheduler the bundle was rendered for.
+    pub scheduler: Scheduler,
     /// Log directory (relative), created by the orchestrator.
     pub log_dir: String,
     /// Status events file (JSON lines), inside `log_dir`.
@@ -73,6 +90,23 @@ pub struct LaunchSpec {
     pub done_marker: String,
     /// Warnings found while rendering (e.g. a dataset fallback), repeated at run time.
     pub warnings: Vec<String>,
+    /// Custom-metric and accuracy gates the collector applies.
+    pub gates: Gates,
+    /// GPUs of the deployment, for per-GPU metrics and cost attribution.
+    pub gpus: GpuUse,
+}
+
+/// GPUs a deployment uses, by role.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpuUse {
+    /// Every GPU of the deployment.
+    pub total: u64,
+    /// GPUs of context servers.
+    pub ctx: u64,
+    /// GPUs of generation servers (of the aggregated server, when aggregated); `gen` in JSON.
+    #[serde(rename = "gen")]
+    pub generation: u64,
 }
 
 /// A long-running process (server or router).
@@ -81,8 +115,8 @@ pub struct LaunchSpec {
 pub struct Process {
     /// `GEN_0`, `CTX_1`, `AGG_0`, `ROUTER`.
     pub name: String,
-    /// `gen`, `ctx`, `agg` or `router`.
-    pub role: String,
+    /// Role.
+    pub role: Role,
     /// Argument vector.
     pub argv: Vec<String>,
     /// Environment added to the inherited one.
@@ -153,7 +187,7 @@ pub struct Step {
 }
 
 /// One benchmark client run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientRun {
     /// The concurrency as listed in the config.
@@ -170,6 +204,8 @@ pub struct ClientRun {
     pub result_file: String,
     /// Line appended to the bench log after the run (`Benchmark with concurrency C done`).
     pub done_line: String,
+    /// What the run must produce.
+    pub expect: Expectations,
 }
 
 /// What happens on every exit path.
@@ -206,9 +242,9 @@ impl LaunchSpec {
         LaunchSpec {
             schema_version: SCHEMA_VERSION,
             test_id: test_id.to_string(),
-            engine: String::new(),
-            client: String::new(),
-            scheduler: "local".into(),
+            engine: Engine::Trtllm,
+            client: Client::Builtin,
+            scheduler: Scheduler::Local,
             log_dir: "logs".into(),
             status_file: "logs/status.jsonl".into(),
             nodes: Vec::new(),
@@ -226,7 +262,14 @@ impl LaunchSpec {
             },
             done_marker: "8_done_{jobid}.txt".into(),
             warnings: Vec::new(),
+            gates: Gates::default(),
+            gpus: GpuUse::default(),
         }
+    }
+
+    /// The done marker's file name for a job id (`8_done_1234.txt`; `local` off SLURM).
+    pub fn done_marker_for(&self, job_id: &str) -> String {
+        self.done_marker.replace("{jobid}", job_id)
     }
 
     /// Pretty JSON with a trailing newline (deterministic: maps are sorted).
@@ -261,12 +304,12 @@ mod tests {
     fn rejects_other_versions_and_unknown_fields() {
         let mut v: serde_json::Value =
             serde_json::from_str(&LaunchSpec::empty("t").to_json()).unwrap();
-        v["schema_version"] = 2.into();
+        v["schema_version"] = 1.into();
         assert!(matches!(
             LaunchSpec::from_json(&v.to_string()),
-            Err(LaunchError::Version { found: 2 })
+            Err(LaunchError::Version { found: 1 })
         ));
-        v["schema_version"] = 1.into();
+        v["schema_version"] = SCHEMA_VERSION.into();
         v["surprise"] = true.into();
         assert!(matches!(
             LaunchSpec::from_json(&v.to_string()),

@@ -9,8 +9,9 @@
 //! may still be found by a whole block stating its concurrency). Then the validity checks, then
 //! the verdict:
 //! - `Error` when the job failed other than by a client or accuracy step (the bundle's
-//!   `finished` event in `status.jsonl` decides; [`JobOutcome`] counts when there is none), or
-//!   no run produced any result; the reason is the job's;
+//!   `finished` event in `status.jsonl` decides, except that a scheduler end state such as
+//!   TIMEOUT or NODE_FAIL in [`JobOutcome`] explains a job the scheduler killed; the
+//!   executor's view counts when there is no `finished` event), or no run produced any result;
 //! - `Skipped` when the spec has no client run (`Fail` if its accuracy step failed);
 //! - `Invalid` when any check fails (or the client reported a failure though every check held);
 //! - `Fail` when every check held but the accuracy step failed;
@@ -20,12 +21,11 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use servebench_launch::{ClientRun, LaunchSpec};
+use servebench_launch::{ClientRun, FailureKind, Finish, LaunchSpec, StatusEvent, StatusLog};
 
 use crate::metrics;
 use crate::model::{CaseResult, Check, Excerpt, GpuCounts, PointResult, Verdict};
 use crate::parse::{LogSegment, Parsed, parse_result_text, parse_text_blocks, split_bench_log};
-use crate::status::{StatusSummary, read_status};
 use crate::validity::{CheckInput, point_checks};
 
 /// How the executor saw the job end, when it knows more than the bundle (SLURM state, exit
@@ -36,17 +36,31 @@ pub struct JobOutcome {
     pub ok: bool,
     /// Why it did not (`TIMEOUT`, `NODE_FAIL`, `exit code 3: health timeout`, ...).
     pub reason: Option<String>,
+    /// The failure class the executor saw.
+    pub kind: Option<FailureKind>,
     /// Wall time of the job.
     pub duration_s: Option<f64>,
+}
+
+impl JobOutcome {
+    /// Whether the scheduler's account overrides what the job wrote: it killed the job at its
+    /// time limit, lost its node, preempted it or ran it out of memory.
+    fn scheduler_explains(&self) -> bool {
+        matches!(
+            self.kind,
+            Some(
+                FailureKind::JobTimeout
+                    | FailureKind::NodeFailure
+                    | FailureKind::Preempted
+                    | FailureKind::OutOfMemory
+            )
+        )
+    }
 }
 
 /// Options of [`collect_with`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CollectOptions {
-    /// GPUs of the deployment, for the per-GPU metrics.
-    pub gpus: GpuCounts,
-    /// Failed requests tolerated, in percent of `num_prompts` (default 0).
-    pub max_failed_pct: f64,
     /// What the executor knows about the job's end.
     pub job: Option<JobOutcome>,
 }
@@ -55,15 +69,35 @@ pub struct CollectOptions {
 const EXCERPT_LINES: usize = 20;
 
 /// Reads what the orchestrator left in `bundle_dir` and judges it (SPEC 10.1).
-pub fn collect(bundle_dir: &Path, spec: &LaunchSpec, gpus: GpuCounts) -> CaseResult {
-    collect_with(
-        bundle_dir,
-        spec,
-        &CollectOptions {
-            gpus,
-            ..CollectOptions::default()
-        },
-    )
+pub fn collect(bundle_dir: &Path, spec: &LaunchSpec) -> CaseResult {
+    collect_with(bundle_dir, spec, &CollectOptions::default())
+}
+
+/// What the collector needs of `status.jsonl`.
+struct Status {
+    log: StatusLog,
+    finish: Option<Finish>,
+}
+
+impl Status {
+    fn failed(&self) -> bool {
+        self.finish.as_ref().is_some_and(|f| !f.ok)
+    }
+    fn kind(&self) -> Option<FailureKind> {
+        self.finish.as_ref().and_then(|f| f.kind)
+    }
+    fn reason(&self) -> String {
+        self.finish
+            .as_ref()
+            .and_then(|f| f.reason.clone())
+            .unwrap_or_else(|| "the job reported a failure".into())
+    }
+    fn last_stage(&self) -> Option<&str> {
+        self.log.events.iter().rev().find_map(|e| match e {
+            StatusEvent::Stage { stage, .. } => Some(stage.as_str()),
+            _ => None,
+        })
+    }
 }
 
 fn read_lossy(path: &Path) -> Option<String> {
@@ -78,52 +112,6 @@ fn rel_join(a: &str, b: &str) -> PathBuf {
     } else {
         Path::new(a).join(b)
     }
-}
-
-/// The value after `flag` in `argv`.
-fn flag<'a>(argv: &'a [String], name: &str) -> Option<&'a str> {
-    let mut it = argv.iter();
-    while let Some(a) = it.next() {
-        if a == name {
-            return it.next().map(String::as_str);
-        }
-        if let Some(v) = a.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
-            return Some(v);
-        }
-    }
-    None
-}
-
-/// Output tokens a run must produce when its client ignores EOS and every prompt asks for the
-/// same length (`None` when the command does not say so).
-pub(crate) fn expected_from_argv(argv: &[String], num_prompts: u64) -> Option<u64> {
-    let sglang = argv.iter().any(|a| a.contains("sglang.bench_serving"));
-    let ignore_eos = argv
-        .iter()
-        .any(|a| a == "--ignore-eos" || a.contains("ignore_eos:true"))
-        || (sglang && !argv.iter().any(|a| a == "--disable-ignore-eos"));
-    if !ignore_eos {
-        return None;
-    }
-    let osl: u64 = flag(argv, "--random-output-len")
-        .or_else(|| flag(argv, "--output-tokens-mean"))?
-        .parse()
-        .ok()?;
-    if flag(argv, "--dataset-name").is_some_and(|d| !d.starts_with("random")) {
-        return None;
-    }
-    if flag(argv, "--output-tokens-stddev").is_some_and(|s| s.parse::<f64>() != Ok(0.0)) {
-        return None;
-    }
-    // Equal lengths: vLLM/TensorRT-LLM with ratio 0 ([osl(1-r), osl(1+r)]); SGLang with ratio
-    // 1 ([osl*r, osl]).
-    // Both clients default the ratio to 0.
-    let ratio: f64 = match flag(argv, "--random-range-ratio") {
-        Some(r) => r.parse().ok()?,
-        None => 0.0,
-    };
-    let exact = if sglang { ratio == 1.0 } else { ratio == 0.0 };
-    exact.then(|| num_prompts.saturating_mul(osl))
 }
 
 /// The concurrency of a done line (`Benchmark with concurrency C done`).
@@ -151,9 +139,16 @@ struct Stretch {
 
 /// Judges a bundle directory, with the executor's view of the job.
 pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions) -> CaseResult {
-    let status = read_lossy(&bundle_dir.join(&spec.status_file))
-        .map(|t| read_status(&t))
+    let log = read_lossy(&bundle_dir.join(&spec.status_file))
+        .map(|t| StatusLog::parse(&t))
         .unwrap_or_default();
+    let status = Status {
+        finish: log.finish(),
+        log,
+    };
+    let last_run = status.log.last_run();
+    let status_errors = status.log.errors();
+    let gpus = GpuCounts::new(spec.gpus.total, spec.gpus.generation);
 
     // Bench logs, cut into stretches per marker concurrency.
     let mut logs: BTreeMap<String, Option<String>> = BTreeMap::new();
@@ -195,7 +190,7 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
             // The unfinished tail belongs to the run in progress when the log ended: the
             // last run the status file saw begin, else the first run without a marker.
             let taken = tail_taken.entry(run.step.log.clone()).or_insert(false);
-            let owner = match status.last_run {
+            let owner = match last_run {
                 Some(r) => r == (run.concurrency, run.repeat),
                 None => !*taken,
             };
@@ -265,8 +260,8 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
             (None, Some(l)) => Some((l, log_rel.clone())),
             (None, None) => None,
         };
-        let point = chosen.map(|(p, source)| to_point(run, p, source, opts.gpus));
-        let expected = expected_from_argv(&run.step.argv, run.num_prompts).map(|e| {
+        let point = chosen.map(|(p, source)| to_point(run, p, source, gpus));
+        let expected = run.expect.expected_output_tokens.map(|e| {
             // The built-in client knows exactly what it asked for.
             point
                 .as_ref()
@@ -277,12 +272,11 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
             point: point.as_ref(),
             concurrency: run.concurrency,
             repeat: run.repeat,
-            num_prompts: run.num_prompts,
+            num_prompts: run.expect.num_prompts,
             expected_output_tokens: expected,
-            max_failed_pct: opts.max_failed_pct,
+            max_failed_pct: run.expect.max_failed_pct,
         });
-        let errs: Vec<&str> = status
-            .errors
+        let errs: Vec<&str> = status_errors
             .iter()
             .filter(|(r, _)| *r == Some((run.concurrency, run.repeat)))
             .map(|(_, m)| m.as_str())
@@ -315,7 +309,7 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
         .job
         .as_ref()
         .and_then(|j| j.duration_s)
-        .or_else(|| status.duration_s());
+        .or_else(|| status.log.duration_s());
     let (verdict, reason) = judge(spec, opts, &status, &checks, points.len(), missing);
     if verdict == Verdict::Error {
         let status_rel = PathBuf::from(&spec.status_file);
@@ -345,37 +339,33 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
 fn judge(
     spec: &LaunchSpec,
     opts: &CollectOptions,
-    status: &StatusSummary,
+    status: &Status,
     checks: &[Check],
     found: usize,
     missing: usize,
 ) -> (Verdict, Option<String>) {
-    let executor_failure = match &opts.job {
-        Some(j) if !j.ok => Some(j.reason.clone().unwrap_or_else(|| "the job failed".into())),
-        _ => None,
-    };
+    let job_failure = opts.job.as_ref().filter(|j| !j.ok);
+    let executor_reason =
+        |j: &JobOutcome| j.reason.clone().unwrap_or_else(|| "the job failed".into());
+    // The scheduler explains a job it killed (TIMEOUT, NODE_FAIL, ...) better than the job's
+    // own "interrupted by SIGTERM".
+    if let Some(j) = job_failure.filter(|j| j.scheduler_explains()) {
+        return (Verdict::Error, Some(executor_reason(j)));
+    }
     // The bundle's own `finished` event decides (SPEC 8.1: the bundle status decides, the
     // scheduler explains); the executor's view counts when the job never got to write one.
     // A failed client or accuracy step is a test failure, judged by the results.
-    let test_step = matches!(status.failure_kind.as_deref(), Some("client" | "accuracy"));
-    let status_reason = || {
-        status
-            .reason
-            .clone()
-            .unwrap_or_else(|| "the job reported a failure".into())
-    };
-    if status.finished {
-        if status.failed && !test_step {
-            return (Verdict::Error, Some(status_reason()));
+    let test_step = status.kind().is_some_and(FailureKind::is_test_failure);
+    if status.finish.is_some() {
+        if status.failed() && !test_step {
+            return (Verdict::Error, Some(status.reason()));
         }
-    } else if let Some(r) = executor_failure {
-        return (Verdict::Error, Some(r));
-    } else if status.failed {
-        return (Verdict::Error, Some(status_reason()));
+    } else if let Some(j) = job_failure {
+        return (Verdict::Error, Some(executor_reason(j)));
     }
     if spec.benchmark.is_empty() {
-        if status.failed {
-            return (Verdict::Fail, Some(status_reason()));
+        if status.failed() {
+            return (Verdict::Fail, Some(status.reason()));
         }
         return (
             Verdict::Skipped,
@@ -384,10 +374,10 @@ fn judge(
     }
     if found == 0 {
         // Nothing to judge: the scheduler's account (TIMEOUT, NODE_FAIL, ...) explains why.
-        if let Some(r) = executor_failure {
-            return (Verdict::Error, Some(r));
+        if let Some(j) = job_failure {
+            return (Verdict::Error, Some(executor_reason(j)));
         }
-        let why = match (&status.last_stage, status.events) {
+        let why = match (status.last_stage(), status.log.events.len()) {
             (_, 0) => "no status events".to_string(),
             (Some(st), _) => format!("last status stage `{st}`"),
             (None, n) => format!("{n} status events"),
@@ -408,11 +398,13 @@ fn judge(
         })
         .collect();
     if failing.is_empty() {
-        return match status.failure_kind.as_deref() {
+        return match status.kind() {
             // Valid results, but the accuracy step failed: a test failure.
-            Some("accuracy") if status.failed => (Verdict::Fail, Some(status_reason())),
+            Some(FailureKind::Accuracy) if status.failed() => {
+                (Verdict::Fail, Some(status.reason()))
+            }
             // The client said it failed, yet every check held: not a pass.
-            _ if status.failed => (Verdict::Invalid, Some(status_reason())),
+            _ if status.failed() => (Verdict::Invalid, Some(status.reason())),
             _ => (Verdict::Pass, None),
         };
     }
@@ -455,37 +447,5 @@ fn to_point(run: &ClientRun, p: Parsed, source: PathBuf, gpus: GpuCounts) -> Poi
         complete: p.complete,
         client_bound,
         client_health_reported: p.client_health.is_some(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn argv(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
-    }
-
-    #[test]
-    fn expected_tokens_from_the_command() {
-        let b = "servebench bench --dataset-name random --random-input-len 128 --random-output-len 32 --random-range-ratio 0 --random-ids --num-prompts 8 --ignore-eos";
-        assert_eq!(expected_from_argv(&argv(b), 8), Some(256));
-        assert_eq!(
-            expected_from_argv(&argv(&b.replace(" --ignore-eos", "")), 8),
-            None
-        );
-        assert_eq!(
-            expected_from_argv(&argv(&b.replace("ratio 0", "ratio 0.8")), 8),
-            None
-        );
-        assert_eq!(
-            expected_from_argv(&argv(&b.replace("random --", "trtllm_custom --")), 8),
-            None
-        );
-        let s = "python3 -m sglang.bench_serving --dataset-name random-ids --random-output-len 10 --random-range-ratio 1.0";
-        assert_eq!(expected_from_argv(&argv(s), 3), Some(30));
-        assert_eq!(expected_from_argv(&argv(&s.replace("1.0", "0.5")), 3), None);
-        let a = "aiperf profile --output-tokens-mean 64 --extra-inputs ignore_eos:true --request-count 4";
-        assert_eq!(expected_from_argv(&argv(a), 4), Some(256));
     }
 }

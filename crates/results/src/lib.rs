@@ -34,7 +34,6 @@ pub mod metrics;
 mod model;
 mod output;
 pub mod parse;
-pub mod status;
 mod table;
 mod validity;
 

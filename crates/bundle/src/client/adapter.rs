@@ -1,17 +1,10 @@
 //! The client adapter trait, the adapter registry and helpers shared by the adapters.
 
+use servebench_launch::Client;
+
 use crate::Ctx;
 
 use super::{aiperf, builtin, sglang_bench, trtllm_bench, vllm_bench};
-
-/// Every client name.
-pub const NAMES: [&str; 5] = [
-    "builtin",
-    "trtllm-bench-serving",
-    "vllm-bench-serve",
-    "sglang-bench-serving",
-    "aiperf",
-];
 
 /// Which prompts the client sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,26 +38,45 @@ pub struct Run<'a> {
 
 /// What a client contributes: its command for one run.
 pub trait ClientAdapter {
-    /// Client name.
-    fn name(&self) -> &'static str;
+    /// Which client this is.
+    fn name(&self) -> Client;
     /// Command of one run.
     fn argv(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Vec<String>;
     /// Result file inside `result_dir`.
     fn result_file(&self) -> &'static str {
         "result.json"
     }
+    /// Output tokens the run must generate in total, when every request produces exactly the
+    /// configured output length (EOS ignored, random dataset, equal lengths); `None` otherwise.
+    /// The `benchmark_serving` family draws `[len * (1 - r), len * (1 + r)]`: equal at `r = 0`.
+    fn expected_output_tokens(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Option<u64> {
+        fixed_output(ctx, run, 0.0)
+    }
 }
 
-/// The adapter named `name`.
-pub fn adapter(name: &str) -> Option<&'static dyn ClientAdapter> {
-    Some(match name {
-        "builtin" => &builtin::Builtin,
-        "trtllm-bench-serving" => &trtllm_bench::TrtllmBench,
-        "vllm-bench-serve" => &vllm_bench::VllmBench,
-        "sglang-bench-serving" => &sglang_bench::SglangBench,
-        "aiperf" => &aiperf::Aiperf,
-        _ => return None,
-    })
+/// `num_prompts * output_length` when the run uses the random dataset and the range ratio is
+/// the one that gives equal lengths for this client (`exact_ratio`; `None`: any ratio).
+pub(crate) fn fixed_output(ctx: &Ctx<'_>, run: &Run<'_>, exact_ratio: impl Into<Option<f64>>) -> Option<u64> {
+    if *run.dataset != Dataset::Random {
+        return None;
+    }
+    if let Some(r) = exact_ratio.into()
+        && ctx.case.config.benchmark.benchmark_ratio != r
+    {
+        return None;
+    }
+    Some(run.num_prompts.saturating_mul(ctx.output_length()))
+}
+
+/// The adapter of `client`.
+pub fn adapter(client: Client) -> &'static dyn ClientAdapter {
+    match client {
+        Client::Builtin => &builtin::Builtin,
+        Client::TrtllmBenchServing => &trtllm_bench::TrtllmBench,
+        Client::VllmBenchServe => &vllm_bench::VllmBench,
+        Client::SglangBenchServing => &sglang_bench::SglangBench,
+        Client::Aiperf => &aiperf::Aiperf,
+    }
 }
 
 /// `--random-input-len/--random-output-len/--random-range-ratio`, spelled the same by every

@@ -1,14 +1,15 @@
 //! NVIDIA AIPerf (`aiperf profile`): synthetic prompts of the configured lengths.
 
-use super::{ClientAdapter, Dataset, Run, push};
+use super::{ClientAdapter, Dataset, Run, fixed_output, push};
 use crate::Ctx;
+use servebench_launch::Client;
 
 /// `aiperf profile`.
 pub struct Aiperf;
 
 impl ClientAdapter for Aiperf {
-    fn name(&self) -> &'static str {
-        "aiperf"
+    fn name(&self) -> Client {
+        Client::Aiperf
     }
 
     fn argv(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Vec<String> {
@@ -57,5 +58,10 @@ impl ClientAdapter for Aiperf {
 
     fn result_file(&self) -> &'static str {
         "profile_export_aiperf.json"
+    }
+
+    /// Synthetic AIPerf prompts ask for the mean output length with no spread, EOS ignored.
+    fn expected_output_tokens(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Option<u64> {
+        fixed_output(ctx, run, None)
     }
 }

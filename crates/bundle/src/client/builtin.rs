@@ -4,13 +4,14 @@ use super::{
     ClientAdapter, Dataset, Run, all_percentile_metrics, load, push, random_lengths, save_result,
 };
 use crate::Ctx;
+use servebench_launch::Client;
 
 /// `servebench bench`.
 pub struct Builtin;
 
 impl ClientAdapter for Builtin {
-    fn name(&self) -> &'static str {
-        "builtin"
+    fn name(&self) -> Client {
+        Client::Builtin
     }
 
     fn argv(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Vec<String> {

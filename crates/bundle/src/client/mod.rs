@@ -9,5 +9,7 @@ mod sglang_bench;
 mod trtllm_bench;
 mod vllm_bench;
 
-pub use adapter::{ClientAdapter, Dataset, NAMES, Run, adapter};
-pub(crate) use adapter::{all_percentile_metrics, load, push, random_lengths, save_result};
+pub use adapter::{ClientAdapter, Dataset, Run, adapter};
+pub(crate) use adapter::{
+    all_percentile_metrics, fixed_output, load, push, random_lengths, save_result,
+};

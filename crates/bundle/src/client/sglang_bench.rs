@@ -1,14 +1,15 @@
 //! SGLang's `python -m sglang.bench_serving` (ignores EOS unless `--disable-ignore-eos`).
 
-use super::{ClientAdapter, Dataset, Run, load, push, random_lengths};
+use super::{ClientAdapter, Dataset, Run, fixed_output, load, push, random_lengths};
 use crate::Ctx;
+use servebench_launch::Client;
 
 /// `python -m sglang.bench_serving`.
 pub struct SglangBench;
 
 impl ClientAdapter for SglangBench {
-    fn name(&self) -> &'static str {
-        "sglang-bench-serving"
+    fn name(&self) -> Client {
+        Client::SglangBenchServing
     }
 
     fn argv(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Vec<String> {
@@ -50,5 +51,10 @@ impl ClientAdapter for SglangBench {
 
     fn result_file(&self) -> &'static str {
         "result.jsonl"
+    }
+
+    /// SGLang draws `[len * r, len]` and ignores EOS by default: equal lengths at `r = 1`.
+    fn expected_output_tokens(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Option<u64> {
+        fixed_output(ctx, run, 1.0)
     }
 }

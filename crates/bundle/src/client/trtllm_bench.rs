@@ -4,13 +4,14 @@ use super::{
     ClientAdapter, Dataset, Run, all_percentile_metrics, load, push, random_lengths, save_result,
 };
 use crate::Ctx;
+use servebench_launch::Client;
 
 /// `python -m tensorrt_llm.serve.scripts.benchmark_serving`.
 pub struct TrtllmBench;
 
 impl ClientAdapter for TrtllmBench {
-    fn name(&self) -> &'static str {
-        "trtllm-bench-serving"
+    fn name(&self) -> Client {
+        Client::TrtllmBenchServing
     }
 
     fn argv(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Vec<String> {

@@ -4,13 +4,14 @@ use super::{
     ClientAdapter, Dataset, Run, all_percentile_metrics, load, push, random_lengths, save_result,
 };
 use crate::Ctx;
+use servebench_launch::Client;
 
 /// `vllm bench serve`.
 pub struct VllmBench;
 
 impl ClientAdapter for VllmBench {
-    fn name(&self) -> &'static str {
-        "vllm-bench-serve"
+    fn name(&self) -> Client {
+        Client::VllmBenchServe
     }
 
     fn argv(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Vec<String> {

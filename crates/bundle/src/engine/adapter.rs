@@ -32,7 +32,7 @@ pub trait EngineAdapter {
         "/health"
     }
     /// Client adapter used when the config names none.
-    fn default_client(&self) -> &'static str;
+    fn default_client(&self) -> servebench_launch::Client;
     /// The model name clients send (`--model`).
     fn served_model(&self, ctx: &Ctx<'_>) -> String {
         ctx.model_path()

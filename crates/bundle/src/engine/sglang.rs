@@ -102,7 +102,7 @@ impl EngineAdapter for Sglang {
         argv
     }
 
-    fn default_client(&self) -> &'static str {
-        "sglang-bench-serving"
+    fn default_client(&self) -> servebench_launch::Client {
+        servebench_launch::Client::SglangBenchServing
     }
 }

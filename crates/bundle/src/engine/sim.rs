@@ -78,8 +78,8 @@ impl EngineAdapter for Sim {
         argv
     }
 
-    fn default_client(&self) -> &'static str {
-        "builtin"
+    fn default_client(&self) -> servebench_launch::Client {
+        servebench_launch::Client::Builtin
     }
 
     fn served_model(&self, ctx: &Ctx<'_>) -> String {

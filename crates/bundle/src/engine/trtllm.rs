@@ -120,7 +120,7 @@ impl EngineAdapter for Trtllm {
         true
     }
 
-    fn default_client(&self) -> &'static str {
-        "trtllm-bench-serving"
+    fn default_client(&self) -> servebench_launch::Client {
+        servebench_launch::Client::TrtllmBenchServing
     }
 }

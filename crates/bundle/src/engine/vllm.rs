@@ -46,7 +46,7 @@ impl EngineAdapter for Vllm {
         argv
     }
 
-    fn default_client(&self) -> &'static str {
-        "vllm-bench-serve"
+    fn default_client(&self) -> servebench_launch::Client {
+        servebench_launch::Client::VllmBenchServe
     }
 }

@@ -1,8 +1,10 @@
-//! Executors: where jobs run. A closed set dispatched through [`AnyBackend`] (STYLE 5): the
-//! local executor runs `servebench job exec` as child process groups; the SLURM executor submits
-//! the bundle's batch script with `sbatch` and polls `squeue`/`sacct` through a
-//! [`CommandRunner`], the seam that lets state mapping run on canned text.
+//! Executors: where jobs run, behind one [`Backend`] trait the dispatcher is generic over.
+//! [`AnyBackend`] is the closed set a run chooses from (STYLE 5): the local executor runs
+//! `servebench job exec` as child process groups; the SLURM executor submits the bundle's batch
+//! script with `sbatch` and polls `squeue`/`sacct` through a [`CommandRunner`], the seam that
+//! lets state mapping run on canned text. [`FakeBackend`] is a scripted executor for tests.
 
+pub mod fake;
 pub mod local;
 pub mod slurm;
 
@@ -10,6 +12,9 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
+use servebench_launch::Scheduler;
+
+pub use fake::FakeBackend;
 pub use local::LocalBackend;
 pub use slurm::{SlurmBackend, SystemRunner};
 
@@ -71,13 +76,43 @@ pub struct CommandOutput {
     pub stderr: String,
 }
 
-/// The subprocess boundary of the SLURM executor (STYLE 5): tests replace it with canned text.
+/// The subprocess boundary (STYLE 5): every scheduler command (`sbatch`, `squeue`, `sacct`,
+/// `scancel`, `scontrol`) goes through it; tests replace it with canned text.
 pub trait CommandRunner: Send + Sync {
     /// Runs `argv` and captures its output.
     fn run(&self, argv: &[String]) -> impl Future<Output = std::io::Result<CommandOutput>> + Send;
 }
 
-/// Every executor, dispatched without `dyn` (the set is closed).
+/// An executor as the dispatcher sees it.
+pub trait Backend: Send {
+    /// Which scheduler this is.
+    fn kind(&self) -> Scheduler;
+    /// The exact command that submits `bundle` (for `--dry-run` and the journal).
+    fn submit_command(&self, bundle: &Path) -> Vec<String>;
+    /// Checks the executor can submit at all (SLURM: `sbatch --version`), before anything is
+    /// written.
+    fn preflight(&mut self) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// Submits one bundle and returns its job id.
+    fn submit(&mut self, bundle: &Path) -> impl Future<Output = Result<String, BackendError>> + Send;
+    /// States of the given jobs (one scheduler query for all of them).
+    fn poll(
+        &mut self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, Remote>, BackendError>> + Send;
+    /// Asks the jobs to stop (SIGTERM to local process groups, `scancel` on SLURM).
+    fn cancel(&mut self, ids: &[String]) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// Stops the jobs at once (SIGKILL, `scancel --signal=KILL`).
+    fn kill(&mut self, ids: &[String]) -> impl Future<Output = Result<(), BackendError>> + Send;
+    /// Takes over a job submitted by an earlier process (`resume`).
+    fn reattach(&mut self, id: &str, bundle: PathBuf);
+    /// Finds a job an earlier process may have submitted for `bundle` without recording its id
+    /// (it died between `submitting` and `submitted`).
+    fn find_submitted(&mut self, bundle: &Path) -> impl Future<Output = Option<String>> + Send;
+    /// Scheduler command counts (`squeue` -> 12), for reports and tests.
+    fn call_counts(&self) -> BTreeMap<String, u64>;
+}
+
+/// Every real executor, dispatched without `dyn` (the set is closed).
 #[derive(Debug)]
 pub enum AnyBackend {
     /// Child process groups on this machine.
@@ -87,40 +122,57 @@ pub enum AnyBackend {
 }
 
 impl AnyBackend {
-    /// `local` or `slurm`.
-    pub fn name(&self) -> &'static str {
+    /// The executor of `kind`; `bin` is the servebench binary jobs run (`job exec`).
+    pub fn new(kind: Scheduler, bin: PathBuf) -> AnyBackend {
+        match kind {
+            Scheduler::Slurm => {
+                let runner = SystemRunner {
+                    env: vec![("SERVEBENCH_BIN".into(), bin.display().to_string())],
+                };
+                AnyBackend::Slurm(SlurmBackend::new(runner, Vec::new()))
+            }
+            Scheduler::Local => AnyBackend::Local(LocalBackend::new(bin)),
+        }
+    }
+}
+
+impl Backend for AnyBackend {
+    fn kind(&self) -> Scheduler {
         match self {
-            AnyBackend::Local(_) => "local",
-            AnyBackend::Slurm(_) => "slurm",
+            AnyBackend::Local(_) => Scheduler::Local,
+            AnyBackend::Slurm(_) => Scheduler::Slurm,
         }
     }
 
-    /// The exact command that submits `bundle` (for `--dry-run` and the journal).
-    pub fn submit_command(&self, bundle: &Path) -> Vec<String> {
+    fn submit_command(&self, bundle: &Path) -> Vec<String> {
         match self {
             AnyBackend::Local(b) => b.submit_command(bundle),
             AnyBackend::Slurm(b) => b.submit_command(bundle),
         }
     }
 
-    /// Submits one bundle and returns its job id.
-    pub async fn submit(&mut self, bundle: &Path) -> Result<String, BackendError> {
+    async fn preflight(&mut self) -> Result<(), BackendError> {
+        match self {
+            AnyBackend::Local(_) => Ok(()),
+            AnyBackend::Slurm(b) => b.preflight().await,
+        }
+    }
+
+    async fn submit(&mut self, bundle: &Path) -> Result<String, BackendError> {
         match self {
             AnyBackend::Local(b) => b.submit(bundle),
             AnyBackend::Slurm(b) => b.submit(bundle).await,
         }
     }
 
-    /// States of the given jobs (one scheduler query for all of them).
-    pub async fn poll(&mut self, ids: &[String]) -> Result<BTreeMap<String, Remote>, BackendError> {
+    async fn poll(&mut self, ids: &[String]) -> Result<BTreeMap<String, Remote>, BackendError> {
         match self {
             AnyBackend::Local(b) => Ok(b.poll(ids)),
             AnyBackend::Slurm(b) => b.poll(ids).await,
         }
     }
 
-    /// Asks the jobs to stop (SIGTERM to local process groups, `scancel` on SLURM).
-    pub async fn cancel(&mut self, ids: &[String]) -> Result<(), BackendError> {
+    async fn cancel(&mut self, ids: &[String]) -> Result<(), BackendError> {
         match self {
             AnyBackend::Local(b) => {
                 b.signal(ids, nix::sys::signal::Signal::SIGTERM);
@@ -130,8 +182,7 @@ impl AnyBackend {
         }
     }
 
-    /// Stops the jobs at once (SIGKILL to local process groups, `scancel --signal=KILL`).
-    pub async fn kill(&mut self, ids: &[String]) -> Result<(), BackendError> {
+    async fn kill(&mut self, ids: &[String]) -> Result<(), BackendError> {
         match self {
             AnyBackend::Local(b) => {
                 b.signal(ids, nix::sys::signal::Signal::SIGKILL);
@@ -141,18 +192,13 @@ impl AnyBackend {
         }
     }
 
-    /// Takes over a job submitted by an earlier process (`resume`).
-    pub fn reattach(&mut self, id: &str, bundle: PathBuf) {
+    fn reattach(&mut self, id: &str, bundle: PathBuf) {
         if let AnyBackend::Local(b) = self {
             b.reattach(id, bundle);
         }
     }
 
-    /// Finds a job an earlier process may have submitted for `bundle` without recording its id
-    /// (it died between `submitting` and `submitted`): SLURM jobs still queued or running with
-    /// that working directory (then ended ones, from accounting); a live local `job exec` of
-    /// that bundle.
-    pub async fn find_submitted(&mut self, bundle: &Path) -> Option<String> {
+    async fn find_submitted(&mut self, bundle: &Path) -> Option<String> {
         match self {
             AnyBackend::Local(b) => {
                 let id = b.find_by_bundle(bundle)?;
@@ -163,8 +209,7 @@ impl AnyBackend {
         }
     }
 
-    /// Scheduler command counts (`squeue` -> 12), for reports and tests.
-    pub fn call_counts(&self) -> BTreeMap<String, u64> {
+    fn call_counts(&self) -> BTreeMap<String, u64> {
         match self {
             AnyBackend::Local(_) => BTreeMap::new(),
             AnyBackend::Slurm(b) => b.call_counts(),

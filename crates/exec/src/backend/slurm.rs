@@ -91,13 +91,26 @@ impl<R: CommandRunner> SlurmBackend<R> {
         if out.code != 0 {
             return Err(BackendError::Command {
                 command,
-                message: first_line(&out.stderr),
+                message: stderr_text(&out.stderr, out.code),
             });
         }
         parse_sbatch(&out.stdout).ok_or_else(|| BackendError::Command {
             command,
             message: format!("unexpected output `{}`", out.stdout.trim()),
         })
+    }
+
+    /// `sbatch --version`: whether SLURM's client tools are here and answer.
+    pub async fn preflight(&mut self) -> Result<(), BackendError> {
+        let argv = vec!["sbatch".to_string(), "--version".into()];
+        match self.call(argv).await {
+            Ok(out) if out.code == 0 => Ok(()),
+            Ok(out) => Err(BackendError::Command {
+                command: "sbatch --version".into(),
+                message: stderr_text(&out.stderr, out.code),
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     /// One `squeue` for every job, then one `sacct` for those that left the queue or ended.
@@ -232,6 +245,19 @@ impl<R: CommandRunner> SlurmBackend<R> {
         }
         Ok(())
     }
+}
+
+/// A scheduler command's whole stderr (bounded to 4 KiB), or its exit code when it printed none.
+fn stderr_text(stderr: &str, code: i32) -> String {
+    let text = stderr.trim();
+    if text.is_empty() {
+        return format!("exit code {code}, no output on stderr");
+    }
+    let mut cut: String = text.chars().take(4096).collect();
+    if cut.len() < text.len() {
+        cut.push_str(" [...]");
+    }
+    cut
 }
 
 /// The job id printed by `sbatch --parsable` (`123` or `123;cluster`).

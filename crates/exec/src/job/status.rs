@@ -1,103 +1,12 @@
-//! `status.jsonl`: the events the orchestrator appends so the outer command can show progress
-//! without SSH (SPEC 6.2). One JSON object per line, tagged by `event`.
+//! Writing `status.jsonl` ([`servebench_launch::StatusEvent`], one flushed line each) and reading
+//! it back through the one typed reader, [`servebench_launch::StatusLog`].
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
-
-/// One line of `status.jsonl`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum StatusEvent {
-    /// A stage begins: `setup`, `starting`, `router`, `benchmark`, `accuracy`, `teardown`.
-    Stage {
-        /// Seconds since the Unix epoch.
-        ts: f64,
-        /// Stage name.
-        stage: String,
-    },
-    /// Server readiness changed.
-    Readiness {
-        /// Seconds since the Unix epoch.
-        ts: f64,
-        /// `ctx 1/2 gen 4/4`.
-        text: String,
-        /// Role -> (healthy, total).
-        ready: BTreeMap<String, (u64, u64)>,
-    },
-    /// A benchmark client run begins.
-    Concurrency {
-        /// Seconds since the Unix epoch.
-        ts: f64,
-        /// Client concurrency.
-        c: u64,
-        /// 1-based position among the client runs.
-        k: u64,
-        /// Number of client runs.
-        n: u64,
-        /// Repeat index.
-        repeat: u64,
-    },
-    /// An accuracy task begins.
-    Accuracy {
-        /// Seconds since the Unix epoch.
-        ts: f64,
-        /// Step name.
-        task: String,
-    },
-    /// A warning (render-time warnings are repeated here).
-    Warning {
-        /// Seconds since the Unix epoch.
-        ts: f64,
-        /// Text.
-        message: String,
-    },
-    /// An error that does not end the job by itself (a client run that failed).
-    Error {
-        /// Seconds since the Unix epoch.
-        ts: f64,
-        /// Text.
-        message: String,
-    },
-    /// The job ended; always the last event.
-    Finished {
-        /// Seconds since the Unix epoch.
-        ts: f64,
-        /// Exit code of `servebench job exec`.
-        code: u8,
-        /// Whether the job succeeded.
-        ok: bool,
-        /// Failure class ([`crate::JobFailure::kind`]), when it failed.
-        kind: Option<String>,
-        /// Failure reason, when it failed.
-        reason: Option<String>,
-    },
-}
-
-impl StatusEvent {
-    /// A short human description (`benchmark c=8 2/3`, `ctx 1/2 gen 4/4`).
-    pub fn describe(&self) -> String {
-        match self {
-            StatusEvent::Stage { stage, .. } => stage.clone(),
-            StatusEvent::Readiness { text, .. } => format!("starting {text}"),
-            StatusEvent::Concurrency { c, k, n, .. } => format!("benchmark c={c} {k}/{n}"),
-            StatusEvent::Accuracy { task, .. } => format!("accuracy {task}"),
-            StatusEvent::Warning { message, .. } => format!("warning: {message}"),
-            StatusEvent::Error { message, .. } => format!("error: {message}"),
-            StatusEvent::Finished { ok, reason, .. } => {
-                if *ok {
-                    "done".into()
-                } else {
-                    format!("failed: {}", reason.as_deref().unwrap_or("unknown"))
-                }
-            }
-        }
-    }
-}
+use servebench_launch::{StatusEvent, StatusLog};
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now_ts() -> f64 {
@@ -107,14 +16,11 @@ pub(crate) fn now_ts() -> f64 {
         .unwrap_or_default()
 }
 
-/// Reads every event of a status file; unreadable lines (a line being written) are skipped.
-pub fn read_status(path: &Path) -> Vec<StatusEvent> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    text.lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+/// Reads a status file; a missing file is an empty log, a partial line is counted, not fatal.
+pub fn read_status(path: &Path) -> StatusLog {
+    std::fs::read(path)
+        .map(|b| StatusLog::parse(&String::from_utf8_lossy(&b)))
+        .unwrap_or_default()
 }
 
 /// Appends events, one flushed line each.
@@ -140,11 +46,10 @@ impl StatusWriter {
 
     /// Appends one event; a failed write is ignored (status is advisory, the exit code is not).
     pub(crate) fn emit(&mut self, event: &StatusEvent) {
-        if let Some(f) = &mut self.file
-            && let Ok(mut line) = serde_json::to_string(event)
-        {
-            line.push('\n');
-            let _ = f.write_all(line.as_bytes()).and_then(|()| f.flush());
+        if let Some(f) = &mut self.file {
+            let _ = f
+                .write_all(event.to_line().as_bytes())
+                .and_then(|()| f.flush());
         }
     }
 }
@@ -154,7 +59,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trips_and_skips_partial_lines() {
+    fn written_events_read_back_typed() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("logs/status.jsonl");
         let mut w = StatusWriter::create(&p).unwrap();
@@ -169,16 +74,9 @@ mod tests {
             kind: None,
             reason: None,
         });
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&p)
-            .unwrap()
-            .write_all(b"{\"event\":")
-            .unwrap();
-        let events = read_status(&p);
-        assert_eq!(events.len(), 2);
-        assert_eq!(events[1].describe(), "done");
-        let line = std::fs::read_to_string(&p).unwrap();
-        assert!(line.starts_with("{\"event\":\"stage\""), "{line}");
+        let log = read_status(&p);
+        assert_eq!(log.events.len(), 2);
+        assert!(log.finish().is_some_and(|f| f.ok));
+        assert_eq!(read_status(&dir.path().join("none")).events.len(), 0);
     }
 }

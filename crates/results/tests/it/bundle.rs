@@ -3,13 +3,13 @@
 use std::fs;
 use std::path::Path;
 
-use servebench_launch::{ClientRun, LaunchSpec, Step};
-use servebench_results::{GpuCounts, Verdict, collect};
+use servebench_launch::{Client, ClientRun, Expectations, FailureKind, GpuUse, LaunchSpec, Step};
+use servebench_results::{Verdict, collect};
 
 /// A launch spec with one built-in client run per concurrency.
 pub fn spec(concurrencies: &[(u64, u64)]) -> LaunchSpec {
     let mut spec = LaunchSpec::empty("disagg_perf_deepseek-r1_1k1k_ctx1_gen1_dep8_bs32");
-    spec.client = "builtin".into();
+    spec.client = Client::Builtin;
     for &(c, n) in concurrencies {
         let dir = format!("logs/concurrency_{c}");
         spec.benchmark.push(ClientRun {
@@ -32,9 +32,25 @@ pub fn spec(concurrencies: &[(u64, u64)]) -> LaunchSpec {
             },
             result_file: format!("{dir}/result.json"),
             done_line: format!("Benchmark with concurrency {c} done"),
+            expect: Expectations {
+                num_prompts: n,
+                expected_output_tokens: Some(n * 8),
+                max_failed_pct: 0.0,
+            },
         });
     }
     spec
+}
+
+/// The same spec with a deployment of `total` GPUs, `generation` of them on generation servers.
+pub fn with_gpus(spec: &LaunchSpec, total: u64, generation: u64) -> LaunchSpec {
+    let mut s = spec.clone();
+    s.gpus = GpuUse {
+        total,
+        ctx: total - generation,
+        generation,
+    };
+    s
 }
 
 /// The built-in client's result JSON for `n` prompts of 8 output tokens.
@@ -84,7 +100,7 @@ fn builtin_json_passes() {
             &builtin_json(c, n, 0, false),
         );
     }
-    let r = collect(d.path(), &spec, GpuCounts::new(16, 8));
+    let r = collect(d.path(), &with_gpus(&spec, 16, 8));
     assert_eq!(r.verdict, Verdict::Pass, "{:#?}", r.checks);
     assert_eq!(r.points.len(), 2);
     let p = &r.points[1];
@@ -192,7 +208,7 @@ pub fn sample_cases() -> Vec<servebench_results::CaseResult> {
         "logs/status.jsonl",
         &(status_start() + FINISHED_OK),
     );
-    out.push(collect(d.path(), &s, GpuCounts::new(8, 4)));
+    out.push(collect(d.path(), &with_gpus(&s, 8, 4)));
 
     // Invalid: failed requests at c=8, client bound at c=4 (result JSON).
     let d = tempfile::tempdir().unwrap();
@@ -222,7 +238,7 @@ pub fn sample_cases() -> Vec<servebench_results::CaseResult> {
         "logs/status.jsonl",
         &(status_start() + FINISHED_OK),
     );
-    out.push(collect(d.path(), &s, GpuCounts::new(8, 4)));
+    out.push(collect(d.path(), &with_gpus(&s, 8, 4)));
 
     // Invalid: the c=16 client failed (no result, no marker); the last run was cut short.
     let d = tempfile::tempdir().unwrap();
@@ -248,7 +264,7 @@ pub fn sample_cases() -> Vec<servebench_results::CaseResult> {
                {\"event\":\"concurrency\",\"ts\":1012.0,\"c\":32,\"k\":3,\"n\":3,\"repeat\":0}\n\
                {\"event\":\"finished\",\"ts\":1030.0,\"code\":5,\"ok\":false,\"kind\":\"client\",\"reason\":\"client failed at concurrency 16\"}\n"),
     );
-    out.push(collect(d.path(), &s, GpuCounts::new(8, 4)));
+    out.push(collect(d.path(), &with_gpus(&s, 8, 4)));
 
     // Error: health timeout, nothing ran.
     let d = tempfile::tempdir().unwrap();
@@ -261,7 +277,7 @@ pub fn sample_cases() -> Vec<servebench_results::CaseResult> {
          {\"event\":\"readiness\",\"ts\":1001.0,\"text\":\"ctx 1/1 gen 0/1\",\"ready\":{}}\n\
          {\"event\":\"finished\",\"ts\":2800.0,\"code\":3,\"ok\":false,\"kind\":\"health_timeout\",\"reason\":\"GEN_0 not healthy after 1800 s (last answer: HTTP 503)\"}\n",
     );
-    out.push(collect(d.path(), &s, GpuCounts::new(8, 4)));
+    out.push(collect(d.path(), &with_gpus(&s, 8, 4)));
 
     // Fail: valid results, the accuracy step failed.
     let d = tempfile::tempdir().unwrap();
@@ -278,14 +294,14 @@ pub fn sample_cases() -> Vec<servebench_results::CaseResult> {
         "{\"event\":\"stage\",\"ts\":1000.0,\"stage\":\"benchmark\"}\n\
          {\"event\":\"finished\",\"ts\":1100.0,\"code\":5,\"ok\":false,\"kind\":\"accuracy\",\"reason\":\"accuracy_gsm8k exited with code 1\"}\n",
     );
-    out.push(collect(d.path(), &s, GpuCounts::new(8, 4)));
+    out.push(collect(d.path(), &with_gpus(&s, 8, 4)));
 
     // Skipped: no client run.
     let d = tempfile::tempdir().unwrap();
     let mut s = spec(&[]);
     s.test_id = "disagg_accuracy_e_gsm8k".into();
     write(d.path(), "logs/status.jsonl", FINISHED_OK);
-    out.push(collect(d.path(), &s, GpuCounts::new(8, 4)));
+    out.push(collect(d.path(), &with_gpus(&s, 8, 4)));
     out
 }
 
@@ -367,7 +383,7 @@ fn repeats_take_their_own_stretch() {
         text_block(4, 16, 2, false)
     );
     write(d.path(), "logs/6_bench.log", &log);
-    let r = collect(d.path(), &s, GpuCounts::default());
+    let r = collect(d.path(), &s);
     assert_eq!(r.points.len(), 2);
     assert_eq!(r.points[0].metrics["failed"], 0.0);
     assert_eq!(r.points[1].metrics["failed"], 2.0);
@@ -393,6 +409,7 @@ fn executor_failure_counts_without_a_bundle_status_and_garbage_never_panics() {
             job: Some(JobOutcome {
                 ok: false,
                 reason: Some("NODE_FAIL".into()),
+                kind: Some(FailureKind::NodeFailure),
                 duration_s: Some(12.0),
             }),
             ..Default::default()
@@ -413,7 +430,7 @@ fn executor_failure_counts_without_a_bundle_status_and_garbage_never_panics() {
     .unwrap();
     fs::write(d.path().join("logs/6_bench.log"), [0xfe, b'\n', b'=', 0x1b]).unwrap();
     fs::write(d.path().join("logs/status.jsonl"), "{\"event\":\n\u{0}").unwrap();
-    let r = collect(d.path(), &s, GpuCounts::default());
+    let r = collect(d.path(), &s);
     assert_eq!(r.verdict, Verdict::Error);
     assert!(
         r.reason
@@ -421,7 +438,7 @@ fn executor_failure_counts_without_a_bundle_status_and_garbage_never_panics() {
             .starts_with("no result for any of the 1 client run(s)")
     );
     // A missing bundle directory is an error too, not a panic.
-    let r = collect(&d.path().join("nope"), &s, GpuCounts::default());
+    let r = collect(&d.path().join("nope"), &s);
     assert_eq!(r.verdict, Verdict::Error);
 }
 
@@ -444,7 +461,7 @@ fn failed_client_block_without_marker_is_found_by_its_concurrency() {
          {\"event\":\"concurrency\",\"ts\":3.0,\"c\":16,\"k\":2,\"n\":2,\"repeat\":0}\n\
          {\"event\":\"finished\",\"ts\":4.0,\"code\":5,\"ok\":false,\"kind\":\"client\",\"reason\":\"client failed at concurrency 8\"}\n",
     );
-    let r = collect(d.path(), &s, GpuCounts::default());
+    let r = collect(d.path(), &s);
     assert_eq!(r.verdict, Verdict::Invalid);
     assert_eq!(r.points.len(), 2);
     assert_eq!(r.points[0].metrics["failed"], 3.0);
@@ -478,6 +495,7 @@ fn the_bundle_status_decides_and_the_executor_explains() {
         job: Some(JobOutcome {
             ok: false,
             reason: Some("failed".into()),
+            kind: None,
             duration_s: None,
         }),
         ..Default::default()
@@ -537,7 +555,8 @@ fn the_bundle_status_decides_and_the_executor_explains() {
     let timed_out = CollectOptions {
         job: Some(JobOutcome {
             ok: false,
-            reason: Some("SLURM state TIMEOUT".into()),
+            reason: Some("SLURM time limit reached (TIMEOUT)".into()),
+            kind: Some(FailureKind::JobTimeout),
             duration_s: None,
         }),
         ..Default::default()
@@ -545,7 +564,25 @@ fn the_bundle_status_decides_and_the_executor_explains() {
     let r = collect_with(d.path(), &s, &timed_out);
     assert_eq!(
         (r.verdict, r.reason.as_deref()),
-        (Verdict::Error, Some("SLURM state TIMEOUT"))
+        (Verdict::Error, Some("SLURM time limit reached (TIMEOUT)"))
+    );
+    // The same when the job was killed by SIGTERM at its time limit and says "interrupted":
+    // the scheduler's TIMEOUT explains it, even with results on disk.
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "logs/status.jsonl",
+        &finished("interrupted", "interrupted by SIGTERM"),
+    );
+    write(
+        d.path(),
+        "logs/concurrency_4/result.json",
+        &builtin_json(4, 16, 0, false),
+    );
+    let r = collect_with(d.path(), &s, &timed_out);
+    assert_eq!(
+        (r.verdict, r.reason.as_deref()),
+        (Verdict::Error, Some("SLURM time limit reached (TIMEOUT)"))
     );
     // A crashed role: Error with the bundle's reason, results or not.
     let d = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use servebench_launch::LaunchSpec;
 use servebench_results::parse::{parse_result_text, parse_text_blocks, split_bench_log};
-use servebench_results::{GpuCounts, Verdict, collect};
+use servebench_results::{Verdict, collect};
 
 fn dir() -> PathBuf {
     PathBuf::from(concat!(
@@ -21,7 +21,7 @@ fn spec() -> LaunchSpec {
 
 #[test]
 fn collect_real_bundle() {
-    let r = collect(&dir(), &spec(), GpuCounts::new(5, 4));
+    let r = collect(&dir(), &spec());
     assert_eq!(r.verdict, Verdict::Invalid);
     assert_eq!(
         r.reason.as_deref(),
