@@ -112,4 +112,3 @@ pub(crate) fn dataset_choice(ctx: &Ctx<'_>) -> client::Dataset {
         None => client::Dataset::Custom(file.to_string()),
     }
 }
-

@@ -173,7 +173,13 @@ impl Ctx<'_> {
         out
     }
 
-    pub(crate) fn srun(&self, nodes: &[String], ntasks: u64, per_node: u64, mpi: Option<&str>) -> Vec<String> {
+    pub(crate) fn srun(
+        &self,
+        nodes: &[String],
+        ntasks: u64,
+        per_node: u64,
+        mpi: Option<&str>,
+    ) -> Vec<String> {
         let mut argv = vec![
             "srun".to_string(),
             "-l".into(),
@@ -190,4 +196,3 @@ impl Ctx<'_> {
         argv
     }
 }
-

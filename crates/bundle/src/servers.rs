@@ -204,4 +204,3 @@ pub(crate) fn setup_steps(ctx: &Ctx<'_>, nodes: &[String]) -> Vec<Step> {
     }
     steps
 }
-

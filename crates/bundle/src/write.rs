@@ -83,4 +83,3 @@ pub fn write_bundle(dir: &Path, bundle: &Bundle) -> Result<PathBuf, RenderError>
     }
     Ok(root)
 }
-

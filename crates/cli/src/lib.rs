@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 pub mod exit;
+mod live;
 mod prepare;
 mod suite;
 

@@ -534,6 +534,58 @@ fn sigkill_then_resume_completes_without_resubmitting() {
     assert_no_leftovers(dir.path());
 }
 
+#[test]
+fn resume_after_sigkill_keeps_the_original_job_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = render(dir.path(), "2", 32, "0.05");
+    // A server that never becomes healthy: only the job timeout can end this job quickly (its
+    // own health timeout is 30 minutes).
+    add_server_args(&bundle, "GEN_0", &["--fault", "never-healthy"]);
+    let out_dir = dir.path().join("out");
+    let mut child = servebench(dir.path())
+        .args(["run", "-q", "--job-timeout", "3", "--bundles"])
+        .arg(&bundle)
+        .arg("--output")
+        .arg(&out_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("a submitted job", Duration::from_secs(30), || {
+        std::fs::read_dir(out_dir.join("runs")).is_ok_and(|mut r| {
+            r.next().is_some_and(|e| {
+                std::fs::read_to_string(e.unwrap().path().join("journal.jsonl"))
+                    .is_ok_and(|j| j.contains("\"submitted\""))
+            })
+        })
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run = only_run(&out_dir);
+    let started = Instant::now();
+    let out = wait_output(
+        servebench(dir.path())
+            .args(["resume", "-q"])
+            .arg(&run)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(120),
+    );
+    exits(&out, &[1]);
+    assert!(started.elapsed() < Duration::from_secs(90));
+    let j = journal(&run);
+    assert_eq!(j.first().unwrap()["job_timeout_s"], 3);
+    let fin = j.iter().find(|r| r["type"] == "finished").unwrap();
+    assert_eq!(fin["verdict"], "timed_out", "{fin}");
+    assert!(
+        j.iter()
+            .any(|r| r["type"] == "cancel_requested" && r["by"] == "timeout")
+    );
+    assert_no_leftovers(dir.path());
+}
+
 // ---------------------------------------------------------------------------------------------
 // SLURM: the same binary through the real local cluster (`../shared/slurm/cluster.sh up 4`).
 // They are `#[ignore]`d so a plain `cargo test` on a machine without the cluster reports them

@@ -23,10 +23,7 @@ pub struct Interrupts {
 /// A connected pair.
 pub fn interrupts() -> (Interrupter, Interrupts) {
     let (tx, rx) = watch::channel((0, String::new()));
-    (
-        Interrupter { tx: Arc::new(tx) },
-        Interrupts { rx, seen: 0 },
-    )
+    (Interrupter { tx: Arc::new(tx) }, Interrupts { rx, seen: 0 })
 }
 
 impl Interrupter {

@@ -60,7 +60,10 @@ impl TestEntry {
 
     /// The same entry with paths inside `dir` made relative to it.
     pub fn relative_to(&self, dir: &Path) -> TestEntry {
-        let rel = |p: &Path| p.strip_prefix(dir).map_or_else(|_| p.to_path_buf(), Path::to_path_buf);
+        let rel = |p: &Path| {
+            p.strip_prefix(dir)
+                .map_or_else(|_| p.to_path_buf(), Path::to_path_buf)
+        };
         TestEntry {
             bundle: rel(&self.bundle),
             status_file: rel(&self.status_file),

@@ -7,9 +7,11 @@
 //!   [`Gates`] (custom metrics, accuracy);
 //! - [`StatusEvent`] / [`StatusLog`] (`status.jsonl`): progress and the final [`Finish`];
 //! - [`FailureKind`]: why a job failed, one closed set;
-//! - the wire vocabulary [`Engine`], [`Client`], [`Scheduler`], [`Role`]. `servebench-bundle` writes a
-//! [`LaunchSpec`] as `launch.json` in every bundle; the orchestrator reads it back with
-//! [`LaunchSpec::from_json`], which rejects a [`LaunchSpec::schema_version`] it does not know.
+//! - the wire vocabulary [`Engine`], [`Client`], [`Scheduler`], [`Role`].
+//!
+//! `servebench-bundle` writes a [`LaunchSpec`] as `launch.json` in every bundle; the
+//! orchestrator reads it back with [`LaunchSpec::from_json`], which rejects a
+//! [`LaunchSpec::schema_version`] it does not know.
 //!
 //! Conventions every consumer must follow:
 //! - Paths are relative to the bundle directory; the orchestrator runs every process with the

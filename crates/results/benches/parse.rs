@@ -7,9 +7,9 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use servebench_launch::{ClientRun, LaunchSpec, Step};
+use servebench_launch::{ClientRun, Expectations, GpuUse, LaunchSpec, Step};
+use servebench_results::collect;
 use servebench_results::parse::{parse_result_text, parse_text_blocks, split_bench_log};
-use servebench_results::{GpuCounts, collect};
 
 fn block(c: u64) -> String {
     let mut s = format!("Maximum request concurrency: {c}\nTotal failed requests: 0\n");
@@ -123,6 +123,11 @@ fn main() {
             },
             result_file: format!("logs/concurrency_{c}/result.json"),
             done_line: format!("Benchmark with concurrency {c} done"),
+            expect: Expectations {
+                num_prompts: 1024,
+                expected_output_tokens: None,
+                max_failed_pct: 0.0,
+            },
         });
         for _ in 0..2000 {
             bench_log.push_str("Benchmarking:  42%|####      | 430/1024\r\n");
@@ -133,7 +138,12 @@ fn main() {
     std::fs::create_dir_all(dir.path().join("logs")).unwrap();
     std::fs::write(dir.path().join("logs/6_bench.log"), &bench_log).unwrap();
     let t = Instant::now();
-    let r = collect(dir.path(), &spec, GpuCounts::new(8, 4));
+    spec.gpus = GpuUse {
+        total: 8,
+        ctx: 4,
+        generation: 4,
+    };
+    let r = collect(dir.path(), &spec);
     println!(
         "collect: 100 runs from a {} MB bench log in {:.3} s ({})",
         bench_log.len() / 1_000_000,

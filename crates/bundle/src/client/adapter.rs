@@ -56,7 +56,11 @@ pub trait ClientAdapter {
 
 /// `num_prompts * output_length` when the run uses the random dataset and the range ratio is
 /// the one that gives equal lengths for this client (`exact_ratio`; `None`: any ratio).
-pub(crate) fn fixed_output(ctx: &Ctx<'_>, run: &Run<'_>, exact_ratio: impl Into<Option<f64>>) -> Option<u64> {
+pub(crate) fn fixed_output(
+    ctx: &Ctx<'_>,
+    run: &Run<'_>,
+    exact_ratio: impl Into<Option<f64>>,
+) -> Option<u64> {
     if *run.dataset != Dataset::Random {
         return None;
     }

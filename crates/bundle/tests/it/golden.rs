@@ -124,10 +124,10 @@ fn every_fixture_renders_with_every_engine_and_client() {
             .to_string();
         for c in fixture(&rel) {
             for engine in Engine::ALL {
-                for client in servebench_bundle::client::NAMES {
+                for client in servebench_launch::Client::ALL {
                     let opts = RenderOptions {
                         engine: Some(engine),
-                        client: Some(client.into()),
+                        client: Some(client),
                         ..no_fs()
                     };
                     let b = render(&c, &opts);
@@ -406,7 +406,7 @@ worker_config:\n  ctx: {tensor_parallel_size: 2, max_seq_len: 128}\n  gen: {tens
         v.launch.router.as_ref().unwrap().argv.join(" "),
         "vllm-router --vllm-pd-disaggregation --decode http://<node0_placeholder>:8000 --prefill http://<node1_placeholder>:8000 --prefill http://<node1_placeholder>:8001 --host 0.0.0.0 --port 8333"
     );
-    assert_eq!(v.launch.client, "vllm-bench-serve");
+    assert_eq!(v.launch.client, servebench_launch::Client::VllmBenchServe);
     let s = render(
         &c,
         &RenderOptions {
@@ -428,7 +428,10 @@ worker_config:\n  ctx: {tensor_parallel_size: 2, max_seq_len: 128}\n  gen: {tens
         s.warnings,
         ["sglang: gen options not passed to the server: custom_knob"]
     );
-    assert_eq!(s.launch.client, "sglang-bench-serving");
+    assert_eq!(
+        s.launch.client,
+        servebench_launch::Client::SglangBenchServing
+    );
 }
 
 /// ctx_only: the context worker alone with output length 1, overlap scheduler off, no KV

@@ -8,7 +8,9 @@ use servebench_bundle::write_bundle;
 use servebench_config::validate::ValidateOptions;
 
 use crate::exit;
-use crate::prepare::{BundleArgs, Prepare};
+use servebench_suite::prepare::Prepare;
+
+use crate::prepare::BundleArgs;
 use crate::suite::{PlanningArgs, SuiteArgs, usage};
 
 /// Arguments of `servebench render`.
@@ -55,6 +57,9 @@ pub fn run(args: RenderArgs) -> ExitCode {
                 continue;
             }
         };
+        for w in &bundle.warnings {
+            eprintln!("warning: {}: {w}", case.test_id);
+        }
         match write_bundle(&args.output, &bundle) {
             Ok(dir) => {
                 written += 1;

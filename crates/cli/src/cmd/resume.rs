@@ -4,13 +4,9 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use servebench_exec::SchedOptions;
-use servebench_exec::journal::{Journal, Record, ts};
-use servebench_exec::proc::pid_alive;
+use servebench_suite::run::{ResumeRequest, resume};
 
-use crate::cmd::run::{OutputArgs, backend, drive_and_report, sched_defaults};
-use crate::cmd::status::load;
-use crate::exit;
+use crate::cmd::run::{OutputArgs, finish, live_view, run_dir, servebench_bin, signal_interrupts};
 
 /// Arguments of `servebench resume`.
 #[derive(Debug, Args)]
@@ -27,53 +23,21 @@ pub struct ResumeArgs {
     detach: bool,
 }
 
-/// Continues the run; exit codes as `servebench run`.
+/// Continues the run with the options it was started with; exit codes as `servebench run`.
 pub fn run(args: ResumeArgs) -> ExitCode {
-    let (dir, view) = match load(&args.out.output, args.run.as_deref()) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::USAGE);
-        }
+    let dir = match run_dir(&args.out.output, args.run.as_deref()) {
+        Ok(d) => d,
+        Err(e) => return finish(Err(e)),
     };
-    if !view.finished && view.pid != std::process::id() && pid_alive(view.pid) {
-        eprintln!(
-            "error: run {} is still driven by pid {}; cancel it or wait",
-            view.run_id, view.pid
-        );
-        return ExitCode::from(exit::USAGE);
-    }
-    let mut journal = match Journal::open(&dir) {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::INFRA);
-        }
-    };
-    if let Err(e) = journal.append(&Record::Resumed {
-        ts: ts(),
-        pid: std::process::id(),
-    }) {
-        eprintln!("error: {e}");
-        return ExitCode::from(exit::INFRA);
-    }
-    let opts = SchedOptions {
-        max_parallel: view.max_parallel,
-        retries: view.retries,
-        stop_on_error: view.stop_on_error,
+    let req = ResumeRequest {
+        dir,
+        bin: servebench_bin(),
+        retry_failed: args.retry_failed,
         detach: args.detach,
-        ..sched_defaults(&view.executor)
+        junit: args.out.junit.clone(),
     };
-    let mut b = backend(&view.executor);
-    eprintln!("resuming run {} ({})", view.run_id, dir.display());
-    drive_and_report(
-        &dir,
-        &mut journal,
-        &mut b,
-        &view,
-        &opts,
-        args.retry_failed,
-        Vec::new(),
-        &args.out,
-    )
+    let mut live = live_view(&args.out);
+    let result = resume(&req, signal_interrupts(), &mut live);
+    live.finish();
+    finish(result)
 }

@@ -1,25 +1,25 @@
-//! `servebench run`: discover, select, validate, plan, render, execute, judge, report (SPEC 14).
-//!
-//! Also holds what `resume` shares with it: driving a run to its end with the live view, then
-//! collecting verdicts into the results table, `results.json` and JUnit.
+//! `servebench run`: arguments -> a [`RunRequest`] for the pipeline (`servebench_suite`), the
+//! live view as its reporter, and the report's table and exit code. Also what `resume` shares:
+//! the output arguments and rendering a [`RunReport`].
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use servebench_bundle::write_bundle;
-use servebench_config::profile::Scheduler;
+use servebench_config::profile::Scheduler as ProfileScheduler;
 use servebench_config::validate::ValidateOptions;
-use servebench_exec::backend::{LocalBackend, SlurmBackend, SystemRunner};
-use servebench_exec::journal::{self, Journal, Record, RunView, TestEntry};
-use servebench_exec::{AnyBackend, ExecEvent, JobVerdict, RunSummary, SchedOptions, drive};
-use servebench_results::{CaseResult, GpuCounts, Verdict};
+use servebench_exec::journal;
+use servebench_exec::{Interrupts, SchedOptions, interrupts};
+use servebench_launch::Scheduler;
+use servebench_suite::prepare::Prepare;
+use servebench_suite::run::{NewRun, RunRequest, start};
+use servebench_suite::{PipelineError, RunReport};
 
 use crate::exit;
-use crate::prepare::{BundleArgs, Prepare};
-use crate::suite::{PlanningArgs, SuiteArgs, usage};
+use crate::live::{LiveView, use_bars};
+use crate::prepare::BundleArgs;
+use crate::suite::{PlanningArgs, SuiteArgs};
 
 /// Executor on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -87,8 +87,9 @@ pub struct RunArgs {
     bundles: Option<PathBuf>,
     #[command(flatten)]
     bundle: BundleArgs,
-    /// Outer wait limit per job in seconds, queue time included.
-    #[arg(long, default_value_t = 15 * 3600, value_name = "SECS")]
+    /// Outer wait limit per job in seconds, queue time included; 0 = no limit. Journaled, so
+    /// `resume` keeps it.
+    #[arg(long, default_value_t = journal::DEFAULT_JOB_TIMEOUT_S, value_name = "SECS")]
     job_timeout: u64,
     /// Emulate upstream's lazy batches (next batch only after the whole previous one ended);
     /// for comparisons only.
@@ -118,788 +119,178 @@ fn window(flag: Option<usize>) -> usize {
     })
 }
 
-/// Whether the live view draws progress bars: a stderr TTY, not CI, not quiet.
-pub(crate) fn use_bars(stderr_tty: bool, ci: bool, quiet: bool, term_dumb: bool) -> bool {
-    stderr_tty && !ci && !quiet && !term_dumb
-}
-
-fn servebench_bin() -> PathBuf {
+/// The servebench binary jobs run (`job exec`): this executable.
+pub(crate) fn servebench_bin() -> PathBuf {
     std::env::current_exe().unwrap_or_else(|_| PathBuf::from("servebench"))
 }
 
-/// Builds the executor.
-pub(crate) fn backend(executor: &str) -> AnyBackend {
-    if executor == "slurm" {
-        let runner = SystemRunner {
-            env: vec![(
-                "SERVEBENCH_BIN".into(),
-                servebench_bin().display().to_string(),
-            )],
+/// Interrupts fed by this process's SIGINT/SIGTERM; forwarding needs a runtime, so a small one
+/// runs the forwarder on its own thread for the life of the process.
+/// Returns once the handlers are installed, so no signal slips past between submission and
+/// the first wait.
+pub(crate) fn signal_interrupts() -> Interrupts {
+    let (tx, rx) = interrupts();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            let _ = ready_tx.send(());
+            return;
         };
-        AnyBackend::Slurm(SlurmBackend::new(runner, Vec::new()))
-    } else {
-        AnyBackend::Local(LocalBackend::new(servebench_bin()))
-    }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, std::io::Error> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-}
-
-/// Runs the suite.
-pub fn run(args: RunArgs) -> ExitCode {
-    let debug_mode = std::env::var("DEBUG_MODE").is_ok_and(|v| v == "1");
-    if let Some(dir) = &args.from_logs {
-        return from_logs(dir, &args.out);
-    }
-    if debug_mode {
-        let run = std::env::var("DEBUG_JOB_ID").ok();
-        return match journal::find_run(&args.out.output, run.as_deref()) {
-            Ok(dir) => from_logs(&dir, &args.out),
-            Err(e) => {
-                eprintln!("error: DEBUG_MODE=1: {e}");
-                ExitCode::from(exit::USAGE)
+        rt.block_on(async move {
+            let installed = tx.forward_signals().is_ok();
+            let _ = ready_tx.send(());
+            if installed {
+                std::future::pending::<()>().await;
             }
-        };
-    }
-    if let Some(dir) = &args.bundles {
-        return run_bundles(dir, &args);
-    }
-    let loaded = match args.suite.load() {
-        Ok(l) => l,
-        Err(e) => return usage(e),
-    };
-    let executor = args.executor.unwrap_or(
-        if loaded
-            .profile
-            .as_ref()
-            .is_some_and(|p| p.scheduler == Scheduler::Slurm)
-        {
-            ExecutorArg::Slurm
-        } else {
-            ExecutorArg::Local
-        },
-    );
-    let run_id = journal::new_run_id();
-    // Absolute, so the journal's bundle paths hold from any shell (status, cancel, resume).
-    let run_dir = std::path::absolute(journal::runs_dir(&args.out.output).join(&run_id))
-        .unwrap_or_else(|_| journal::runs_dir(&args.out.output).join(&run_id));
-    let bundles_dir = run_dir.join("bundles");
-    let plan_opts = args.planning.options(&loaded);
-    let render_opts = args.bundle.options(
-        &loaded,
-        match executor {
-            ExecutorArg::Local => Some(DEFAULT_LOCAL_TIME_SCALE),
-            ExecutorArg::Slurm => None,
-        },
-    );
-    let validate_opts = ValidateOptions {
-        submission: executor == ExecutorArg::Slurm,
-    };
-    let mut entries = Vec::new();
-    let mut not_run: Vec<CaseResult> = Vec::new();
-    let prepare = Prepare {
-        validate: validate_opts,
-        plan: &plan_opts,
-        node_count: args.planning.node_count,
-        render: &render_opts,
-    };
-    for case in loaded.cases() {
-        let bundle = match prepare.bundle(case) {
-            Ok(b) => b,
-            Err(reason) => {
-                let reason = format!("not submitted: {reason}");
-                eprintln!("error: {}: {reason}", case.test_id);
-                not_run.push(CaseResult::error(&case.test_id, reason));
-                continue;
-            }
-        };
-        let status_file = bundle.launch.status_file.clone();
-        match write_bundle(&bundles_dir, &bundle) {
-            Ok(dir) => entries.push(TestEntry {
-                test_id: case.test_id.clone(),
-                status_file: dir.join(status_file),
-                bundle: dir,
-            }),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(exit::INFRA);
-            }
-        }
-    }
-    if entries.is_empty() && not_run.is_empty() {
-        eprintln!("error: no test selected");
-        return ExitCode::from(exit::USAGE);
-    }
-    execute(&args, executor, run_id, &run_dir, entries, not_run)
-}
-
-/// `--bundles DIR`: submits rendered bundles as they are.
-fn run_bundles(dir: &Path, args: &RunArgs) -> ExitCode {
-    let mut found: Vec<PathBuf> = if dir.join("launch.json").is_file() {
-        vec![dir.to_path_buf()]
-    } else {
-        std::fs::read_dir(dir)
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.join("launch.json").is_file())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    found.sort();
-    let mut entries = Vec::new();
-    for b in found {
-        let spec = std::fs::read_to_string(b.join("launch.json"))
-            .map_err(|e| e.to_string())
-            .and_then(|t| servebench_launch::LaunchSpec::from_json(&t).map_err(|e| e.to_string()));
-        match spec {
-            Ok(spec) => {
-                let bundle = b.canonicalize().unwrap_or(b);
-                entries.push(TestEntry {
-                    test_id: spec.test_id.clone(),
-                    status_file: bundle.join(&spec.status_file),
-                    bundle,
-                });
-            }
-            Err(e) => {
-                eprintln!("error: {}: {e}", b.display());
-                return ExitCode::from(exit::USAGE);
-            }
-        }
-    }
-    if entries.is_empty() {
-        eprintln!("error: {}: no bundle (launch.json) found", dir.display());
-        return ExitCode::from(exit::USAGE);
-    }
-    let executor = args.executor.unwrap_or(ExecutorArg::Local);
-    let run_id = journal::new_run_id();
-    // Absolute, so the journal's bundle paths hold from any shell (status, cancel, resume).
-    let run_dir = std::path::absolute(journal::runs_dir(&args.out.output).join(&run_id))
-        .unwrap_or_else(|_| journal::runs_dir(&args.out.output).join(&run_id));
-    execute(args, executor, run_id, &run_dir, entries, Vec::new())
-}
-
-/// Submits the entries (or prints them with `--dry-run`), drives the run and reports.
-fn execute(
-    args: &RunArgs,
-    executor: ExecutorArg,
-    run_id: String,
-    run_dir: &Path,
-    entries: Vec<TestEntry>,
-    not_run: Vec<CaseResult>,
-) -> ExitCode {
-    let executor_name = match executor {
-        ExecutorArg::Local => "local",
-        ExecutorArg::Slurm => "slurm",
-    };
-    let mut backend = backend(executor_name);
-    if args.dry_run {
-        for e in &entries {
-            println!("# {} ({})", e.test_id, e.bundle.display());
-            println!("{}", shell_words(&backend.submit_command(&e.bundle)));
-        }
-        eprintln!(
-            "dry run: {} bundle(s), nothing submitted{}",
-            entries.len(),
-            if not_run.is_empty() {
-                String::new()
-            } else {
-                format!(", {} test(s) not submitted", not_run.len())
-            }
-        );
-        return ExitCode::from(if not_run.is_empty() {
-            exit::OK
-        } else {
-            exit::FAILED
         });
-    }
-    if executor == ExecutorArg::Slurm && !entries.is_empty() {
-        let ok = std::process::Command::new("sbatch")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
-            eprintln!(
-                "error: the slurm executor needs `sbatch` on PATH (is the cluster reachable? try --executor local)"
-            );
-            return ExitCode::from(exit::INFRA);
-        }
-    }
-    let opts = SchedOptions {
-        max_parallel: window(args.max_parallel),
-        stop_on_error: args.stop_on_error,
-        retries: args.retries,
-        detach: args.detach,
-        job_timeout: Duration::from_secs(args.job_timeout),
-        lazy_batches: args.lazy_batches,
-        ..sched_defaults(executor_name)
-    };
-    let mut journal = match Journal::open(run_dir) {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::INFRA);
-        }
-    };
-    let started = Record::RunStarted {
-        ts: journal::ts(),
-        run_id: run_id.clone(),
-        executor: executor_name.into(),
-        pid: std::process::id(),
-        max_parallel: opts.max_parallel,
-        retries: opts.retries,
-        stop_on_error: opts.stop_on_error,
-        tests: entries,
-    };
-    if let Err(e) = journal.append(&started) {
-        eprintln!("error: {e}");
-        return ExitCode::from(exit::INFRA);
-    }
-    let Some(view) = RunView::fold(std::slice::from_ref(&started)) else {
-        return ExitCode::from(exit::INFRA);
-    };
-    eprintln!(
-        "run {run_id}: {} test(s), {executor_name} executor, {} in flight at most -> {}",
-        view.tests.len(),
-        if opts.max_parallel == 0 {
-            "all".to_string()
-        } else {
-            opts.max_parallel.to_string()
-        },
-        run_dir.display()
-    );
-    drive_and_report(
-        run_dir,
-        &mut journal,
-        &mut backend,
-        &view,
-        &opts,
-        false,
-        not_run,
-        &args.out,
-    )
+    });
+    let _ = ready_rx.recv();
+    rx
 }
 
-/// Poll intervals per executor: local jobs are cheap to poll; slurmctld is not hammered.
-pub(crate) fn sched_defaults(executor: &str) -> SchedOptions {
-    if executor == "slurm" {
-        SchedOptions {
-            poll_min: Duration::from_secs(1),
-            poll_max: Duration::from_secs(10),
-            ..SchedOptions::default()
-        }
-    } else {
-        SchedOptions {
-            poll_min: Duration::from_millis(100),
-            poll_max: Duration::from_secs(1),
-            cancel_grace: Duration::from_secs(45),
-            ..SchedOptions::default()
-        }
-    }
-}
-
-/// Drives the run with the live view, then reports. Shared with `resume`.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the run's pieces, passed explicitly"
-)]
-pub(crate) fn drive_and_report(
-    run_dir: &Path,
-    journal: &mut Journal,
-    backend: &mut AnyBackend,
-    view: &RunView,
-    opts: &SchedOptions,
-    retry_failed: bool,
-    not_run: Vec<CaseResult>,
-    out: &OutputArgs,
-) -> ExitCode {
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::INFRA);
-        }
-    };
+/// The live view for these output arguments.
+pub(crate) fn live_view(out: &OutputArgs) -> LiveView {
     let bars = use_bars(
         std::io::stderr().is_terminal(),
         std::env::var_os("CI").is_some(),
         out.quiet,
         std::env::var("TERM").is_ok_and(|t| t == "dumb"),
     );
-    let mut live = LiveView::new(view.tests.len(), bars, out.quiet);
-    let result = rt.block_on(drive(
-        journal,
-        backend,
-        view,
-        opts,
-        retry_failed,
-        &mut |e| {
-            live.event(e);
-        },
-    ));
+    LiveView::new(bars, out.quiet)
+}
+
+/// Runs the suite.
+pub fn run(args: RunArgs) -> ExitCode {
+    let debug_mode = std::env::var("DEBUG_MODE").is_ok_and(|v| v == "1");
+    if let Some(dir) = &args.from_logs {
+        return finish(servebench_suite::logs::from_logs(
+            dir,
+            &args.out.output,
+            args.out.junit.as_deref(),
+        ));
+    }
+    if debug_mode {
+        let run = std::env::var("DEBUG_JOB_ID").ok();
+        return match journal::find_run(&args.out.output, run.as_deref()) {
+            Ok(dir) => finish(servebench_suite::logs::from_logs(
+                &dir,
+                &args.out.output,
+                args.out.junit.as_deref(),
+            )),
+            Err(e) => {
+                eprintln!("error: DEBUG_MODE=1: {e}");
+                ExitCode::from(exit::USAGE)
+            }
+        };
+    }
+    let mut live = live_view(&args.out);
+    let result = prepare_and_start(&args, &mut live);
     live.finish();
-    drop(rt);
-    let summary = match result {
-        Ok(s) => s,
+    finish(result)
+}
+
+fn prepare_and_start(args: &RunArgs, live: &mut LiveView) -> Result<RunReport, PipelineError> {
+    let new_run = NewRun::new(&args.out.output);
+    let (executor, entries, not_run) = if let Some(dir) = &args.bundles {
+        let entries = servebench_suite::logs::find_bundles(dir)?;
+        let executor = match args.executor {
+            Some(ExecutorArg::Slurm) => Scheduler::Slurm,
+            _ => Scheduler::Local,
+        };
+        (executor, entries, Vec::new())
+    } else {
+        let loaded = args.suite.load().map_err(|e| PipelineError::Usage(e.0))?;
+        let slurm_profile = loaded
+            .profile
+            .as_ref()
+            .is_some_and(|p| p.scheduler == ProfileScheduler::Slurm);
+        let executor = match args.executor {
+            Some(ExecutorArg::Slurm) => Scheduler::Slurm,
+            Some(ExecutorArg::Local) => Scheduler::Local,
+            None if slurm_profile => Scheduler::Slurm,
+            None => Scheduler::Local,
+        };
+        let plan_opts = args.planning.options(&loaded);
+        let render_opts = args.bundle.options(
+            &loaded,
+            (executor == Scheduler::Local).then_some(DEFAULT_LOCAL_TIME_SCALE),
+        );
+        let prepare = Prepare {
+            validate: ValidateOptions {
+                submission: executor == Scheduler::Slurm,
+            },
+            plan: &plan_opts,
+            node_count: args.planning.node_count,
+            render: &render_opts,
+        };
+        let prepared = prepare.write_all(loaded.cases(), &new_run.bundles_dir(), live)?;
+        (executor, prepared.entries, prepared.not_run)
+    };
+    if entries.is_empty() && not_run.is_empty() {
+        return Err(PipelineError::Usage("no test selected".into()));
+    }
+    let req = RunRequest {
+        output: args.out.output.clone(),
+        executor,
+        bin: servebench_bin(),
+        sched: SchedOptions {
+            max_parallel: window(args.max_parallel),
+            stop_on_error: args.stop_on_error,
+            retries: args.retries,
+            detach: args.detach,
+            job_timeout: SchedOptions::job_timeout_from_secs(args.job_timeout),
+            lazy_batches: args.lazy_batches,
+            ..SchedOptions::for_executor(executor)
+        },
+        dry_run: args.dry_run,
+        junit: args.out.junit.clone(),
+    };
+    start(&req, &new_run, entries, not_run, signal_interrupts(), live)
+}
+
+/// Prints a report's outcome and maps it (or the error) to the exit code.
+pub(crate) fn finish(result: Result<RunReport, PipelineError>) -> ExitCode {
+    let report = match result {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(exit::INFRA);
+            return exit::of_error(&e);
         }
     };
-    report(run_dir, &summary, not_run, out)
-}
-
-/// Collects verdicts, writes `results.json`, `summary.json`, JUnit, prints the table.
-fn report(
-    run_dir: &Path,
-    summary: &RunSummary,
-    mut cases: Vec<CaseResult>,
-    out: &OutputArgs,
-) -> ExitCode {
-    for o in &summary.outcomes {
-        let case = match o.verdict {
-            None if summary.detached && o.job_id.is_some() => continue,
-            None => CaseResult::error(
-                &o.entry.test_id,
-                if summary.interrupted {
-                    "not run: the run was cancelled"
-                } else {
-                    "not run (stop-on-error)"
-                },
-            ),
-            Some(verdict) => collect_one(
-                &o.entry.test_id,
-                &o.entry.bundle,
-                Some((verdict, o.reason.clone())),
-            ),
-        };
-        cases.push(case);
+    if let Some(n) = report.dry_run {
+        let refused = report.cases.len();
+        eprintln!(
+            "dry run: {n} bundle(s), nothing submitted{}",
+            if refused == 0 {
+                String::new()
+            } else {
+                format!(", {refused} test(s) not submitted")
+            }
+        );
+        return exit::of_report(&report);
     }
-    let json = serde_json::json!({
-        "schema_version": 1,
-        "interrupted": summary.interrupted,
-        "detached": summary.detached,
-        "elapsed_s": summary.elapsed.as_secs_f64(),
-        "poll_cycles": summary.poll_cycles,
-        "scheduler_calls": summary.call_counts,
-        "jobs": summary.outcomes.iter().map(|o| serde_json::json!({
-            "test_id": o.entry.test_id,
-            "bundle": o.entry.bundle,
-            "job_id": o.job_id,
-            "verdict": o.verdict.map(JobVerdict::as_str),
-            "reason": o.reason,
-            "attempts": o.attempts,
-        })).collect::<Vec<_>>(),
-    });
-    let _ = write_atomic(
-        &run_dir.join(journal::SUMMARY),
-        &serde_json::to_string_pretty(&json).unwrap_or_default(),
-    );
-    if summary.detached {
-        let active = summary
-            .outcomes
-            .iter()
-            .filter(|o| o.verdict.is_none() && o.job_id.is_some())
-            .count();
+    if let Some(active) = report.detached {
         eprintln!(
             "detached: {active} job(s) in flight; follow with `servebench status {0}`, continue with `servebench resume {0}`",
-            run_dir.display()
+            report.dir.display()
         );
-        return ExitCode::from(exit::OK);
+        return exit::of_report(&report);
     }
-    if let Err(code) = write_results(run_dir, &cases, out) {
-        return code;
-    }
-    if summary.interrupted {
+    crate::suite::print(&servebench_results::render_table(&report.cases));
+    eprintln!("results: {}", report.dir.join("results.json").display());
+    if report.interrupted {
         eprintln!(
             "interrupted: every job in flight was cancelled ({})",
-            run_dir.display()
+            report.dir.display()
         );
-        return ExitCode::from(exit::INTERRUPTED);
     }
-    verdict_code(&cases)
+    exit::of_report(&report)
 }
 
-/// Writes results.json and JUnit, prints the table; returns the exit code on failure to write.
-fn write_results(run_dir: &Path, cases: &[CaseResult], out: &OutputArgs) -> Result<(), ExitCode> {
-    let json = servebench_results::to_json(cases);
-    if let Err(e) = write_atomic(
-        &run_dir.join("results.json"),
-        &serde_json::to_string_pretty(&json).unwrap_or_default(),
-    ) {
-        eprintln!("error: {e}");
-        return Err(ExitCode::from(exit::INFRA));
-    }
-    if let Some(path) = &out.junit {
-        let mut buf = Vec::new();
-        let written = servebench_results::write_junit(cases, &mut buf)
-            .and_then(|()| std::fs::write(path, &buf));
-        if let Err(e) = written {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return Err(ExitCode::from(exit::INFRA));
-        }
-    }
-    crate::suite::print(&servebench_results::render_table(cases));
-    eprintln!("results: {}", run_dir.join("results.json").display());
-    Ok(())
-}
-
-fn verdict_code(cases: &[CaseResult]) -> ExitCode {
-    let bad = cases
-        .iter()
-        .filter(|c| !matches!(c.verdict, Verdict::Pass | Verdict::Skipped))
-        .count();
-    ExitCode::from(if bad > 0 { exit::FAILED } else { exit::OK })
-}
-
-/// Judges one bundle with the executor's view of how its job ended.
-pub(crate) fn collect_one(
-    test_id: &str,
-    bundle: &Path,
-    job: Option<(JobVerdict, Option<String>)>,
-) -> CaseResult {
-    let text = match std::fs::read_to_string(bundle.join("launch.json")) {
-        Ok(t) => t,
-        Err(e) => {
-            return CaseResult::error(
-                test_id,
-                format!("cannot read {}: {e}", bundle.join("launch.json").display()),
-            );
-        }
-    };
-    let spec = match servebench_launch::LaunchSpec::from_json(&text) {
-        Ok(s) => s,
-        Err(e) => return CaseResult::error(test_id, e.to_string()),
-    };
-    let opts = servebench_results::CollectOptions {
-        gpus: gpu_counts(bundle),
-        job: job.map(|(v, reason)| servebench_results::JobOutcome {
-            ok: v == JobVerdict::Succeeded,
-            reason: reason.or_else(|| (v != JobVerdict::Succeeded).then(|| v.as_str().to_string())),
-            duration_s: None,
-        }),
-        ..servebench_results::CollectOptions::default()
-    };
-    servebench_results::collect_with(bundle, &spec, &opts)
-}
-
-/// GPU counts from the bundle's plan.json (0 when unreadable).
-fn gpu_counts(bundle: &Path) -> GpuCounts {
-    let plan: serde_json::Value = std::fs::read_to_string(bundle.join("plan.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
-    let role = |r: &str| {
-        let v = plan.get(r)?;
-        Some(v.get("servers")?.as_u64()? * v.get("gpus_per_server")?.as_u64()?)
-    };
-    let total = plan
-        .get("used_gpus")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0);
-    GpuCounts::new(total, role("gen").or_else(|| role("agg")).unwrap_or(total))
-}
-
-/// `--from-logs DIR`: a run directory, a directory of bundles, or one bundle.
-fn from_logs(dir: &Path, out: &OutputArgs) -> ExitCode {
-    let mut bundles: Vec<(String, PathBuf)> = Vec::new();
-    let mut jobs: std::collections::BTreeMap<String, (JobVerdict, Option<String>)> =
-        Default::default();
-    if let Ok(records) = journal::read_journal(dir) {
-        if let Some(view) = RunView::fold(&records) {
-            for (t, state) in &view.tests {
-                if let journal::TestState::Done {
-                    verdict, reason, ..
-                } = state
-                {
-                    jobs.insert(t.test_id.clone(), (*verdict, reason.clone()));
-                }
-                bundles.push((t.test_id.clone(), t.bundle.clone()));
-            }
-        }
-    } else if dir.join("launch.json").is_file() {
-        let id = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        bundles.push((id, dir.to_path_buf()));
-    } else {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.join("launch.json").is_file())
-                    .collect()
-            })
-            .unwrap_or_default();
-        found.sort();
-        for p in found {
-            let id = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            bundles.push((id, p));
-        }
-    }
-    if bundles.is_empty() {
-        eprintln!(
-            "error: {}: no run journal or bundle (launch.json) found",
-            dir.display()
-        );
-        return ExitCode::from(exit::USAGE);
-    }
-    let cases: Vec<CaseResult> = bundles
-        .iter()
-        .map(|(id, b)| collect_one(id, b, jobs.get(id).cloned()))
-        .collect();
-    let target = if dir.join(journal::JOURNAL).is_file() {
-        dir.to_path_buf()
-    } else {
-        out.output.clone()
-    };
-    if let Err(e) = std::fs::create_dir_all(&target) {
-        eprintln!("error: {}: {e}", target.display());
-        return ExitCode::from(exit::INFRA);
-    }
-    if let Err(code) = write_results(&target, &cases, out) {
-        return code;
-    }
-    verdict_code(&cases)
-}
-
-fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-/// Quotes an argv for a POSIX shell (for `--dry-run` output).
-pub(crate) fn shell_words(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Progress: bars on a TTY (one line per active job, a total with elapsed and ETA), plain
-/// state-change lines otherwise, nothing but errors with `-q`.
-struct LiveView {
-    start: Instant,
-    mode: Mode,
-    done: u64,
-}
-
-enum Mode {
-    Bars {
-        multi: indicatif::MultiProgress,
-        total: indicatif::ProgressBar,
-        jobs: std::collections::BTreeMap<String, (indicatif::ProgressBar, String, String)>,
-    },
-    Plain,
-    Quiet,
-}
-
-impl LiveView {
-    fn new(n: usize, bars: bool, quiet: bool) -> Self {
-        let mode = if quiet {
-            Mode::Quiet
-        } else if bars {
-            let multi =
-                indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
-            let total = multi.add(indicatif::ProgressBar::new(n as u64));
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{prefix:.bold} [{bar:30}] {pos}/{len} done, elapsed {elapsed_precise}, ETA {eta}",
-            ) {
-                total.set_style(style.progress_chars("=> "));
-            }
-            total.set_prefix("total");
-            total.enable_steady_tick(Duration::from_millis(250));
-            Mode::Bars {
-                multi,
-                total,
-                jobs: Default::default(),
-            }
-        } else {
-            Mode::Plain
-        };
-        LiveView {
-            start: Instant::now(),
-            mode,
-            done: 0,
-        }
-    }
-
-    fn plain(&self, text: &str) {
-        let s = self.start.elapsed().as_secs();
-        eprintln!("[{:02}:{:02}] {text}", s / 60, s % 60);
-    }
-
-    fn event(&mut self, e: &ExecEvent) {
-        let line = match e {
-            ExecEvent::Submitted {
-                test_id,
-                job_id,
-                attempt,
-            } => {
-                let again = if *attempt > 1 {
-                    format!(" (attempt {attempt})")
-                } else {
-                    String::new()
-                };
-                (
-                    test_id.clone(),
-                    format!("submitted as {job_id}{again}"),
-                    None,
-                )
-            }
-            ExecEvent::State { test_id, state } => (test_id.clone(), state.clone(), None),
-            ExecEvent::Progress { test_id, text } => (test_id.clone(), text.clone(), None),
-            ExecEvent::Finished {
-                test_id,
-                verdict,
-                reason,
-                will_retry,
-                ..
-            } => {
-                let mut text = verdict.as_str().to_string();
-                if let Some(r) = reason {
-                    text.push_str(&format!(": {r}"));
-                }
-                if *will_retry {
-                    text.push_str(" (will retry)");
-                }
-                (test_id.clone(), text, Some(*will_retry))
-            }
-            ExecEvent::Skipped { test_id, reason } => {
-                (test_id.clone(), format!("skipped: {reason}"), Some(false))
-            }
-            ExecEvent::Cancelling { by, jobs } => (
-                String::new(),
-                format!("{by}: cancelling {jobs} job(s) in flight"),
-                None,
-            ),
-            ExecEvent::Warning { message } => (String::new(), format!("warning: {message}"), None),
-        };
-        let (test_id, text, finished) = line;
-        let is_error = matches!(e, ExecEvent::Warning { .. } | ExecEvent::Cancelling { .. })
-            || matches!(e, ExecEvent::Finished { verdict, .. } if *verdict != JobVerdict::Succeeded);
-        if finished == Some(false) {
-            self.done += 1;
-        }
-        match &mut self.mode {
-            Mode::Quiet => {
-                if is_error {
-                    let label = if test_id.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{test_id}: ")
-                    };
-                    eprintln!("{label}{text}");
-                }
-            }
-            Mode::Plain => {
-                let label = if test_id.is_empty() {
-                    String::new()
-                } else {
-                    format!("{test_id}: ")
-                };
-                self.plain(&format!("{label}{text}"));
-            }
-            Mode::Bars { multi, total, jobs } => {
-                if test_id.is_empty() {
-                    let _ = multi.println(text);
-                    return;
-                }
-                if finished.is_some() {
-                    if let Some((bar, _, _)) = jobs.remove(&test_id) {
-                        bar.finish_and_clear();
-                        multi.remove(&bar);
-                    }
-                    // Errors are never hidden by the bars.
-                    let _ = multi.println(format!("{test_id}: {text}"));
-                    if finished == Some(false) {
-                        total.inc(1);
-                    }
-                    return;
-                }
-                let entry = jobs.entry(test_id.clone()).or_insert_with(|| {
-                    let bar = multi.insert_before(total, indicatif::ProgressBar::new_spinner());
-                    if let Ok(style) = indicatif::ProgressStyle::with_template(
-                        "{spinner} {prefix} {msg} ({elapsed})",
-                    ) {
-                        bar.set_style(style);
-                    }
-                    bar.set_prefix(test_id.clone());
-                    bar.enable_steady_tick(Duration::from_millis(250));
-                    (bar, String::new(), String::new())
-                });
-                match e {
-                    ExecEvent::State { .. } | ExecEvent::Submitted { .. } => entry.1 = text,
-                    _ => entry.2 = text,
-                }
-                let msg = if entry.2.is_empty() {
-                    entry.1.clone()
-                } else {
-                    format!("{} | {}", entry.1, entry.2)
-                };
-                entry.0.set_message(msg);
-            }
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Mode::Bars { total, jobs, .. } = &mut self.mode {
-            for (bar, _, _) in jobs.values() {
-                bar.finish_and_clear();
-            }
-            total.finish_and_clear();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bars_truth_table() {
-        // (tty, ci, quiet, dumb) -> bars
-        for (tty, ci, quiet, dumb, want) in [
-            (true, false, false, false, true),
-            (false, false, false, false, false),
-            (true, true, false, false, false),
-            (true, false, true, false, false),
-            (true, false, false, true, false),
-        ] {
-            assert_eq!(
-                use_bars(tty, ci, quiet, dumb),
-                want,
-                "{tty} {ci} {quiet} {dumb}"
-            );
-        }
-    }
-
-    #[test]
-    fn quoting() {
-        let argv: Vec<String> = ["sbatch", "--chdir=/a b", "it's"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(shell_words(&argv), "sbatch '--chdir=/a b' 'it'\\''s'");
-    }
+/// The directory of a run given on the command line (id or path), under `output`.
+pub(crate) fn run_dir(output: &Path, run: Option<&str>) -> Result<PathBuf, PipelineError> {
+    journal::find_run(output, run).map_err(|e| PipelineError::Usage(e.to_string()))
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use servebench_exec::journal::{self, RunView, TestState};
 use servebench_exec::proc::pid_alive;
-use servebench_exec::{StatusEvent, read_status};
+use servebench_exec::read_status;
 
 use crate::exit;
 use crate::suite::{Format, print};
@@ -44,11 +44,13 @@ pub fn run(args: StatusArgs) -> ExitCode {
         .tests
         .iter()
         .map(|(t, s)| {
-            let progress = read_status(&t.status_file)
+            let log = read_status(&t.status_file);
+            let progress = log
+                .events
                 .iter()
                 .rev()
-                .find(|e| !matches!(e, StatusEvent::Warning { .. }))
-                .map(StatusEvent::describe);
+                .find(|e| !matches!(e, servebench_launch::StatusEvent::Warning { .. }))
+                .map(servebench_launch::StatusEvent::describe);
             let (state, job_id, reason) = match s {
                 TestState::Queued => ("queued".to_string(), None, None),
                 TestState::Submitting { .. } => ("submitting".into(), None, None),
@@ -146,8 +148,6 @@ pub(crate) fn load(
     run: Option<&str>,
 ) -> Result<(PathBuf, RunView), String> {
     let dir = journal::find_run(output, run).map_err(|e| e.to_string())?;
-    let records = journal::read_journal(&dir).map_err(|e| e.to_string())?;
-    let view =
-        RunView::fold(&records).ok_or_else(|| format!("{}: empty journal", dir.display()))?;
+    let view = RunView::load(&dir).map_err(|e| e.to_string())?;
     Ok((dir, view))
 }

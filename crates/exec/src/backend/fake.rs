@@ -154,7 +154,8 @@ impl Backend for FakeBackend {
     async fn submit(&mut self, bundle: &Path) -> Result<String, BackendError> {
         let attempt = self.next_attempt(bundle);
         if let FakeEnd::SubmitError(msg) = attempt.end {
-            self.calls.push(FakeCall::Submit(bundle.to_path_buf(), None));
+            self.calls
+                .push(FakeCall::Submit(bundle.to_path_buf(), None));
             return Err(BackendError::Command {
                 command: "fake-submit".into(),
                 message: msg.into(),
@@ -205,7 +206,12 @@ impl Backend for FakeBackend {
                     FakeEnd::Exit(kind) => {
                         finish(&job.bundle, *kind);
                         Remote::Done {
-                            state: if kind.is_none() { "COMPLETED" } else { "FAILED" }.into(),
+                            state: if kind.is_none() {
+                                "COMPLETED"
+                            } else {
+                                "FAILED"
+                            }
+                            .into(),
                             exit_code: Some(i32::from(kind.is_some())),
                         }
                     }

@@ -93,7 +93,10 @@ pub trait Backend: Send {
     /// written.
     fn preflight(&mut self) -> impl Future<Output = Result<(), BackendError>> + Send;
     /// Submits one bundle and returns its job id.
-    fn submit(&mut self, bundle: &Path) -> impl Future<Output = Result<String, BackendError>> + Send;
+    fn submit(
+        &mut self,
+        bundle: &Path,
+    ) -> impl Future<Output = Result<String, BackendError>> + Send;
     /// States of the given jobs (one scheduler query for all of them).
     fn poll(
         &mut self,

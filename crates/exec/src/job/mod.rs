@@ -324,5 +324,4 @@ impl Job {
                 message: e.to_string(),
             })
     }
-
 }

@@ -56,7 +56,10 @@ impl Job {
         result
     }
 
-    pub(super) async fn phases(&self, fail: &mpsc::UnboundedSender<JobFailure>) -> Result<(), JobFailure> {
+    pub(super) async fn phases(
+        &self,
+        fail: &mpsc::UnboundedSender<JobFailure>,
+    ) -> Result<(), JobFailure> {
         if !self.spec.setup.is_empty() {
             self.stage("setup");
             for step in &self.spec.setup {
@@ -191,7 +194,6 @@ impl Job {
             delay = (delay * 2).min(Duration::from_secs(cap));
         }
     }
-
 }
 
 /// `ctx 1/2 gen 4/4` (roles in start order) and the counts.
@@ -221,4 +223,3 @@ fn readiness(procs: &[Process], healthy: &[bool]) -> (String, BTreeMap<String, (
         .join(" ");
     (text, counts)
 }
-

@@ -101,7 +101,7 @@ impl Job {
                 strip_srun,
             ));
         }
-        let (name, role, fail) = (p.name.clone(), p.role.clone(), fail.clone());
+        let (name, role, fail) = (p.name.clone(), p.role, fail.clone());
         tokio::spawn(async move {
             let status = child.wait().await;
             let _ = done_tx.send(true);
@@ -274,5 +274,4 @@ mod tests {
         assert_eq!(strip_srun_label(" 12: x"), "x");
         assert_eq!(strip_srun_label("x: y"), "x: y");
     }
-
 }

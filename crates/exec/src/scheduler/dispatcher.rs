@@ -331,11 +331,7 @@ impl<'a, B: Backend> Dispatcher<'a, B> {
         let default = self.opts.job_timeout;
         let mut overdue = Vec::new();
         for t in &mut self.tests {
-            let limit = t
-                .entry
-                .time_limit_s
-                .map(Duration::from_secs)
-                .or(default);
+            let limit = t.entry.time_limit_s.map(Duration::from_secs).or(default);
             if let Slot::Active {
                 job_id, since, cut, ..
             } = &mut t.slot
@@ -513,12 +509,7 @@ impl<'a, B: Backend> Dispatcher<'a, B> {
         };
         let job_id = job_id.clone();
         let finish = read_status(&t.entry.status_file).finish();
-        let v = verdict_of(
-            scheduler_state.as_deref(),
-            exit_code,
-            finish.as_ref(),
-            *cut,
-        );
+        let v = verdict_of(scheduler_state.as_deref(), exit_code, finish.as_ref(), *cut);
         let will_retry = v.retryable && !run_cancelled && t.attempts <= self.opts.retries;
         self.journal.append(&Record::Finished {
             ts: ts(),

@@ -6,8 +6,8 @@ use std::time::Duration;
 use servebench_launch::{FailureKind, Scheduler};
 
 use super::*;
-use crate::backend::fake::{FakeAttempt, FakeCall, FakeEnd};
 use crate::backend::FakeBackend;
+use crate::backend::fake::{FakeAttempt, FakeCall, FakeEnd};
 use crate::interrupt::{Interrupts, interrupts};
 use crate::journal::{Journal, Record, RunView, TestEntry, TestState, read_journal};
 
@@ -107,11 +107,29 @@ fn submit_index(fake: &FakeBackend, bundle: &PathBuf) -> usize {
 async fn window_is_never_exceeded_and_refills_as_each_job_ends() {
     let run = Run::new(5);
     let mut fake = FakeBackend::new();
-    fake.script(&run.bundle(0), vec![FakeAttempt::new(1, FakeEnd::Exit(None))]);
-    fake.script(&run.bundle(1), vec![FakeAttempt::new(30, FakeEnd::Exit(None))]);
-    let (s, _) = go(&run, &mut fake, &fast(2), None, false, &mut Interrupts::never()).await;
+    fake.script(
+        &run.bundle(0),
+        vec![FakeAttempt::new(1, FakeEnd::Exit(None))],
+    );
+    fake.script(
+        &run.bundle(1),
+        vec![FakeAttempt::new(30, FakeEnd::Exit(None))],
+    );
+    let (s, _) = go(
+        &run,
+        &mut fake,
+        &fast(2),
+        None,
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     assert_eq!(fake.max_in_flight, 2);
-    assert!(verdicts(&s).iter().all(|v| *v == Some(JobVerdict::Succeeded)));
+    assert!(
+        verdicts(&s)
+            .iter()
+            .all(|v| *v == Some(JobVerdict::Succeeded))
+    );
     // t2 goes in as soon as t0 ends, long before the slow t1 ends.
     let t1_last_poll = fake
         .calls
@@ -125,12 +143,23 @@ async fn window_is_never_exceeded_and_refills_as_each_job_ends() {
 async fn lazy_batches_wait_for_the_whole_batch() {
     let run = Run::new(3);
     let mut fake = FakeBackend::new();
-    fake.script(&run.bundle(1), vec![FakeAttempt::new(10, FakeEnd::Exit(None))]);
+    fake.script(
+        &run.bundle(1),
+        vec![FakeAttempt::new(10, FakeEnd::Exit(None))],
+    );
     let opts = SchedOptions {
         lazy_batches: true,
         ..fast(2)
     };
-    go(&run, &mut fake, &opts, None, false, &mut Interrupts::never()).await;
+    go(
+        &run,
+        &mut fake,
+        &opts,
+        None,
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     let t1_last_poll = fake
         .calls
         .iter()
@@ -143,7 +172,15 @@ async fn lazy_batches_wait_for_the_whole_batch() {
 async fn zero_means_an_unlimited_window() {
     let run = Run::new(7);
     let mut fake = FakeBackend::new();
-    go(&run, &mut fake, &fast(0), None, false, &mut Interrupts::never()).await;
+    go(
+        &run,
+        &mut fake,
+        &fast(0),
+        None,
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     assert_eq!(fake.max_in_flight, 7);
 }
 
@@ -153,14 +190,28 @@ async fn stop_on_error_skips_what_is_still_queued() {
     let mut fake = FakeBackend::new();
     fake.script(
         &run.bundle(0),
-        vec![FakeAttempt::new(0, FakeEnd::Exit(Some(FailureKind::Client)))],
+        vec![FakeAttempt::new(
+            0,
+            FakeEnd::Exit(Some(FailureKind::Client)),
+        )],
     );
     let opts = SchedOptions {
         stop_on_error: true,
         ..fast(1)
     };
-    let (s, events) = go(&run, &mut fake, &opts, None, false, &mut Interrupts::never()).await;
-    assert_eq!(verdicts(&s), vec![Some(JobVerdict::Failed), None, None, None]);
+    let (s, events) = go(
+        &run,
+        &mut fake,
+        &opts,
+        None,
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
+    assert_eq!(
+        verdicts(&s),
+        vec![Some(JobVerdict::Failed), None, None, None]
+    );
     assert_eq!(fake.submissions(&run.bundle(1)), 0);
     let skipped = events
         .iter()
@@ -184,7 +235,15 @@ async fn node_failure_is_retried_within_the_budget() {
         retries: 1,
         ..fast(1)
     };
-    let (s, _) = go(&run, &mut fake, &opts, None, false, &mut Interrupts::never()).await;
+    let (s, _) = go(
+        &run,
+        &mut fake,
+        &opts,
+        None,
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     assert_eq!(fake.submissions(&run.bundle(0)), 2);
     assert_eq!(s.outcomes[0].verdict, Some(JobVerdict::Succeeded));
     assert_eq!(s.outcomes[0].attempts, 2);
@@ -196,13 +255,24 @@ async fn retries_run_out() {
     let mut fake = FakeBackend::new();
     fake.script(
         &run.bundle(0),
-        vec![FakeAttempt::new(0, FakeEnd::Exit(Some(FailureKind::HealthTimeout)))],
+        vec![FakeAttempt::new(
+            0,
+            FakeEnd::Exit(Some(FailureKind::HealthTimeout)),
+        )],
     );
     let opts = SchedOptions {
         retries: 2,
         ..fast(1)
     };
-    let (s, _) = go(&run, &mut fake, &opts, None, false, &mut Interrupts::never()).await;
+    let (s, _) = go(
+        &run,
+        &mut fake,
+        &opts,
+        None,
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     assert_eq!(fake.submissions(&run.bundle(0)), 3);
     assert_eq!(s.outcomes[0].verdict, Some(JobVerdict::InfraFailed));
     assert_eq!(s.outcomes[0].kind, Some(FailureKind::HealthTimeout));
@@ -214,17 +284,31 @@ async fn test_failures_and_crashes_are_never_retried() {
     let mut fake = FakeBackend::new();
     fake.script(
         &run.bundle(0),
-        vec![FakeAttempt::new(0, FakeEnd::Exit(Some(FailureKind::Client)))],
+        vec![FakeAttempt::new(
+            0,
+            FakeEnd::Exit(Some(FailureKind::Client)),
+        )],
     );
     fake.script(
         &run.bundle(1),
-        vec![FakeAttempt::new(0, FakeEnd::Exit(Some(FailureKind::RoleExited)))],
+        vec![FakeAttempt::new(
+            0,
+            FakeEnd::Exit(Some(FailureKind::RoleExited)),
+        )],
     );
     let opts = SchedOptions {
         retries: 3,
         ..fast(2)
     };
-    let (s, _) = go(&run, &mut fake, &opts, None, false, &mut Interrupts::never()).await;
+    let (s, _) = go(
+        &run,
+        &mut fake,
+        &opts,
+        None,
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     assert_eq!(fake.submissions(&run.bundle(0)), 1);
     assert_eq!(fake.submissions(&run.bundle(1)), 1);
     assert_eq!(
@@ -245,7 +329,15 @@ async fn a_scheduler_timeout_is_timed_out_not_retried() {
         retries: 2,
         ..fast(1)
     };
-    let (s, _) = go(&run, &mut fake, &opts, None, false, &mut Interrupts::never()).await;
+    let (s, _) = go(
+        &run,
+        &mut fake,
+        &opts,
+        None,
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     assert_eq!(fake.submissions(&run.bundle(0)), 1);
     assert_eq!(s.outcomes[0].verdict, Some(JobVerdict::TimedOut));
     assert!(s.outcomes[0].reason.as_deref().unwrap().contains("TIMEOUT"));
@@ -260,12 +352,24 @@ async fn the_outer_wait_limit_cancels_a_hung_job() {
         job_timeout: Some(Duration::from_millis(30)),
         ..fast(2)
     };
-    let (s, _) = go(&run, &mut fake, &opts, None, false, &mut Interrupts::never()).await;
+    let (s, _) = go(
+        &run,
+        &mut fake,
+        &opts,
+        None,
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     assert_eq!(
         verdicts(&s),
         vec![Some(JobVerdict::TimedOut), Some(JobVerdict::Succeeded)]
     );
-    assert!(fake.calls.iter().any(|c| matches!(c, FakeCall::Cancel(ids) if ids == &["fake-1".to_string()])));
+    assert!(
+        fake.calls
+            .iter()
+            .any(|c| matches!(c, FakeCall::Cancel(ids) if ids == &["fake-1".to_string()]))
+    );
     let cancels: Vec<_> = read_journal(run.dir.path())
         .unwrap()
         .into_iter()
@@ -280,9 +384,20 @@ async fn a_test_time_limit_replaces_the_run_limit() {
     run.entries[0].time_limit_s = Some(0);
     let mut fake = FakeBackend::new();
     fake.script(&run.bundle(0), vec![FakeAttempt::new(0, FakeEnd::Hang)]);
-    fake.script(&run.bundle(1), vec![FakeAttempt::new(5, FakeEnd::Exit(None))]);
+    fake.script(
+        &run.bundle(1),
+        vec![FakeAttempt::new(5, FakeEnd::Exit(None))],
+    );
     // No run limit at all: only t0's own limit applies.
-    let (s, _) = go(&run, &mut fake, &fast(2), None, false, &mut Interrupts::never()).await;
+    let (s, _) = go(
+        &run,
+        &mut fake,
+        &fast(2),
+        None,
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     assert_eq!(
         verdicts(&s),
         vec![Some(JobVerdict::TimedOut), Some(JobVerdict::Succeeded)]
@@ -306,10 +421,18 @@ async fn an_interrupt_cancels_every_job_in_flight_and_skips_the_queue() {
     assert!(s.interrupted);
     assert_eq!(
         verdicts(&s),
-        vec![Some(JobVerdict::Cancelled), Some(JobVerdict::Cancelled), None]
+        vec![
+            Some(JobVerdict::Cancelled),
+            Some(JobVerdict::Cancelled),
+            None
+        ]
     );
     assert_eq!(fake.submissions(&run.bundle(2)), 0);
-    assert!(events.iter().any(|e| matches!(e, ExecEvent::Cancelling { by, jobs: 2 } if by == "SIGTERM")));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, ExecEvent::Cancelling { by, jobs: 2 } if by == "SIGTERM"))
+    );
     let recs = read_journal(run.dir.path()).unwrap();
     let cancel_at = recs
         .iter()
@@ -317,10 +440,24 @@ async fn an_interrupt_cancels_every_job_in_flight_and_skips_the_queue() {
         .unwrap();
     let first_cancelled = recs
         .iter()
-        .position(|r| matches!(r, Record::Finished { verdict: JobVerdict::Cancelled, .. }))
+        .position(|r| {
+            matches!(
+                r,
+                Record::Finished {
+                    verdict: JobVerdict::Cancelled,
+                    ..
+                }
+            )
+        })
         .unwrap();
     assert!(cancel_at < first_cancelled, "the cancel is journaled first");
-    assert!(matches!(recs.last(), Some(Record::RunFinished { interrupted: true, .. })));
+    assert!(matches!(
+        recs.last(),
+        Some(Record::RunFinished {
+            interrupted: true,
+            ..
+        })
+    ));
 }
 
 #[tokio::test]
@@ -361,11 +498,23 @@ async fn resume_reattaches_live_jobs_and_submits_only_the_rest() {
     let view = run.view();
     assert!(matches!(view.tests[0].1, TestState::Active { .. }));
     let mut fake = FakeBackend::new();
-    let (s, _) = go(&run, &mut fake, &fast(5), Some(view), false, &mut Interrupts::never()).await;
+    let (s, _) = go(
+        &run,
+        &mut fake,
+        &fast(5),
+        Some(view),
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     assert_eq!(fake.submissions(&run.bundle(0)), 0);
     assert!(fake.calls.contains(&FakeCall::Reattach("old-7".into())));
     assert_eq!(s.outcomes[0].job_id.as_deref(), Some("old-7"));
-    assert!(verdicts(&s).iter().all(|v| *v == Some(JobVerdict::Succeeded)));
+    assert!(
+        verdicts(&s)
+            .iter()
+            .all(|v| *v == Some(JobVerdict::Succeeded))
+    );
 }
 
 #[tokio::test]
@@ -383,7 +532,15 @@ async fn a_submission_that_was_never_recorded_is_adopted_not_repeated() {
     let mut fake = FakeBackend::new();
     fake.queued_elsewhere
         .insert(run.bundle(0), "slurm-41".into());
-    let (s, _) = go(&run, &mut fake, &fast(1), Some(run.view()), false, &mut Interrupts::never()).await;
+    let (s, _) = go(
+        &run,
+        &mut fake,
+        &fast(1),
+        Some(run.view()),
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     assert_eq!(fake.submissions(&run.bundle(0)), 0);
     assert_eq!(s.outcomes[0].job_id.as_deref(), Some("slurm-41"));
     assert_eq!(s.outcomes[0].verdict, Some(JobVerdict::Succeeded));
@@ -402,7 +559,15 @@ async fn a_submission_the_scheduler_never_saw_is_made_once() {
     .unwrap();
     drop(j);
     let mut fake = FakeBackend::new();
-    go(&run, &mut fake, &fast(1), Some(run.view()), false, &mut Interrupts::never()).await;
+    go(
+        &run,
+        &mut fake,
+        &fast(1),
+        Some(run.view()),
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     assert_eq!(fake.submissions(&run.bundle(0)), 1);
 }
 
@@ -417,14 +582,47 @@ async fn finished_tests_are_resubmitted_only_with_retry_failed() {
             FakeAttempt::new(0, FakeEnd::Exit(None)),
         ],
     );
-    go(&run, &mut fake, &fast(2), None, false, &mut Interrupts::never()).await;
+    go(
+        &run,
+        &mut fake,
+        &fast(2),
+        None,
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     let view = run.view();
     let mut again = FakeBackend::new();
-    go(&run, &mut again, &fast(2), Some(view.clone()), false, &mut Interrupts::never()).await;
-    assert!(again.calls.iter().all(|c| !matches!(c, FakeCall::Submit(..))));
-    let (s, _) = go(&run, &mut fake, &fast(2), Some(view), true, &mut Interrupts::never()).await;
+    go(
+        &run,
+        &mut again,
+        &fast(2),
+        Some(view.clone()),
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
+    assert!(
+        again
+            .calls
+            .iter()
+            .all(|c| !matches!(c, FakeCall::Submit(..)))
+    );
+    let (s, _) = go(
+        &run,
+        &mut fake,
+        &fast(2),
+        Some(view),
+        true,
+        &mut Interrupts::never(),
+    )
+    .await;
     assert_eq!(fake.submissions(&run.bundle(0)), 2);
-    assert_eq!(fake.submissions(&run.bundle(1)), 1, "the passing test is left alone");
+    assert_eq!(
+        fake.submissions(&run.bundle(1)),
+        1,
+        "the passing test is left alone"
+    );
     assert_eq!(s.outcomes[0].verdict, Some(JobVerdict::Succeeded));
 }
 
@@ -434,11 +632,28 @@ async fn a_failed_submission_is_an_infrastructure_failure_with_the_scheduler_mes
     let mut fake = FakeBackend::new();
     fake.script(
         &run.bundle(0),
-        vec![FakeAttempt::new(0, FakeEnd::SubmitError("sbatch: error: invalid partition"))],
+        vec![FakeAttempt::new(
+            0,
+            FakeEnd::SubmitError("sbatch: error: invalid partition"),
+        )],
     );
-    let (s, _) = go(&run, &mut fake, &fast(2), None, false, &mut Interrupts::never()).await;
+    let (s, _) = go(
+        &run,
+        &mut fake,
+        &fast(2),
+        None,
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     assert_eq!(s.outcomes[0].verdict, Some(JobVerdict::InfraFailed));
-    assert!(s.outcomes[0].reason.as_deref().unwrap().contains("invalid partition"));
+    assert!(
+        s.outcomes[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("invalid partition")
+    );
     assert_eq!(s.outcomes[1].verdict, Some(JobVerdict::Succeeded));
 }
 
@@ -448,9 +663,20 @@ async fn an_isolated_test_runs_alone() {
     run.entries[1].isolated = true;
     let mut fake = FakeBackend::new();
     for i in 0..4 {
-        fake.script(&run.bundle(i), vec![FakeAttempt::new(3, FakeEnd::Exit(None))]);
+        fake.script(
+            &run.bundle(i),
+            vec![FakeAttempt::new(3, FakeEnd::Exit(None))],
+        );
     }
-    go(&run, &mut fake, &fast(4), None, false, &mut Interrupts::never()).await;
+    go(
+        &run,
+        &mut fake,
+        &fast(4),
+        None,
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     // t1 is submitted only after t0 ended, and t2 only after t1 ended.
     let ended = |id: &str| {
         fake.calls
@@ -469,13 +695,27 @@ async fn the_journal_replays_to_the_same_outcome() {
     let mut fake = FakeBackend::new();
     fake.script(
         &run.bundle(1),
-        vec![FakeAttempt::new(0, FakeEnd::Exit(Some(FailureKind::Client)))],
+        vec![FakeAttempt::new(
+            0,
+            FakeEnd::Exit(Some(FailureKind::Client)),
+        )],
     );
-    let (s, _) = go(&run, &mut fake, &fast(2), None, false, &mut Interrupts::never()).await;
+    let (s, _) = go(
+        &run,
+        &mut fake,
+        &fast(2),
+        None,
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     let view = run.view();
     assert!(view.finished);
     for (o, (_, state)) in s.outcomes.iter().zip(&view.tests) {
-        let TestState::Done { verdict, job_id, .. } = state else {
+        let TestState::Done {
+            verdict, job_id, ..
+        } = state
+        else {
             panic!("{state:?}");
         };
         assert_eq!(Some(*verdict), o.verdict);
@@ -491,7 +731,15 @@ async fn detach_returns_after_the_first_window() {
         detach: true,
         ..fast(2)
     };
-    let (s, _) = go(&run, &mut fake, &opts, None, false, &mut Interrupts::never()).await;
+    let (s, _) = go(
+        &run,
+        &mut fake,
+        &opts,
+        None,
+        false,
+        &mut Interrupts::never(),
+    )
+    .await;
     assert!(s.detached);
     assert_eq!(fake.max_in_flight, 2);
     assert!(fake.calls.iter().all(|c| !matches!(c, FakeCall::Poll(_))));

@@ -57,7 +57,12 @@ pub fn verdict_of(
                 Some("SLURM time limit reached (TIMEOUT)".into()),
             );
         }
-        (Some(k @ (FailureKind::NodeFailure | FailureKind::Preempted | FailureKind::OutOfMemory)), Some(s)) => {
+        (
+            Some(
+                k @ (FailureKind::NodeFailure | FailureKind::Preempted | FailureKind::OutOfMemory),
+            ),
+            Some(s),
+        ) => {
             return Verdict::new(
                 JobVerdict::InfraFailed,
                 Some(k),
@@ -130,15 +135,26 @@ mod tests {
             verdict_of(Some("COMPLETED"), Some(0), Some(&ok), None).verdict,
             JobVerdict::Succeeded
         );
-        let term = fin(143, Some(FailureKind::Interrupted), Some("interrupted by SIGTERM"));
+        let term = fin(
+            143,
+            Some(FailureKind::Interrupted),
+            Some("interrupted by SIGTERM"),
+        );
         let t = verdict_of(Some("TIMEOUT"), Some(0), Some(&term), None);
-        assert_eq!((t.verdict, t.kind), (JobVerdict::TimedOut, Some(FailureKind::JobTimeout)));
+        assert_eq!(
+            (t.verdict, t.kind),
+            (JobVerdict::TimedOut, Some(FailureKind::JobTimeout))
+        );
         assert!(t.reason.unwrap().contains("TIMEOUT"));
         let nf = verdict_of(Some("NODE_FAIL"), None, None, None);
         assert_eq!((nf.verdict, nf.retryable), (JobVerdict::InfraFailed, true));
         assert!(verdict_of(Some("PREEMPTED"), None, None, None).retryable);
         assert!(!verdict_of(Some("OUT_OF_MEMORY"), None, None, None).retryable);
-        let ht = fin(3, Some(FailureKind::HealthTimeout), Some("health timeout: GEN_0"));
+        let ht = fin(
+            3,
+            Some(FailureKind::HealthTimeout),
+            Some("health timeout: GEN_0"),
+        );
         let h = verdict_of(Some("FAILED"), Some(3), Some(&ht), None);
         assert_eq!(
             (h.verdict, h.reason.as_deref(), h.retryable),

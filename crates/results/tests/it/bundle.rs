@@ -412,7 +412,6 @@ fn executor_failure_counts_without_a_bundle_status_and_garbage_never_panics() {
                 kind: Some(FailureKind::NodeFailure),
                 duration_s: Some(12.0),
             }),
-            ..Default::default()
         },
     );
     assert_eq!(
@@ -498,7 +497,6 @@ fn the_bundle_status_decides_and_the_executor_explains() {
             kind: None,
             duration_s: None,
         }),
-        ..Default::default()
     };
     let s = spec(&[(4, 16)]);
     let finished = |kind: &str, reason: &str| {
@@ -559,7 +557,6 @@ fn the_bundle_status_decides_and_the_executor_explains() {
             kind: Some(FailureKind::JobTimeout),
             duration_s: None,
         }),
-        ..Default::default()
     };
     let r = collect_with(d.path(), &s, &timed_out);
     assert_eq!(

@@ -1,0 +1,189 @@
+//! The documents a run leaves in its directory, typed and versioned: `results.json` (every
+//! case's verdict and metrics) and `summary.json` (how the executor saw each job), both written
+//! atomically (temporary file, then rename).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use servebench_exec::{JobVerdict, RunSummary};
+use servebench_results::{CaseResult, Verdict};
+
+use crate::PipelineError;
+
+/// Version of the `results.json` layout.
+pub const RESULTS_SCHEMA_VERSION: u32 = servebench_results::RESULTS_SCHEMA_VERSION;
+/// Version of the `summary.json` layout.
+pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
+
+/// Verdict counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Cases.
+    pub cases: usize,
+    /// Passed.
+    pub pass: usize,
+    /// Failed (accuracy, a failed step).
+    pub fail: usize,
+    /// Invalid results.
+    pub invalid: usize,
+    /// Errors (not run, infrastructure).
+    pub error: usize,
+    /// Skipped.
+    pub skipped: usize,
+}
+
+impl Counts {
+    /// Counts of `cases`.
+    pub fn of(cases: &[CaseResult]) -> Counts {
+        let count = |v: Verdict| cases.iter().filter(|c| c.verdict == v).count();
+        Counts {
+            cases: cases.len(),
+            pass: count(Verdict::Pass),
+            fail: count(Verdict::Fail),
+            invalid: count(Verdict::Invalid),
+            error: count(Verdict::Error),
+            skipped: count(Verdict::Skipped),
+        }
+    }
+}
+
+/// `results.json` (layout in docs/output-formats.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultsDoc {
+    /// [`RESULTS_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Verdict counts.
+    pub summary: Counts,
+    /// Every case.
+    pub cases: Vec<CaseResult>,
+}
+
+impl ResultsDoc {
+    /// The document of `cases`.
+    pub fn new(cases: Vec<CaseResult>) -> ResultsDoc {
+        ResultsDoc {
+            schema_version: RESULTS_SCHEMA_VERSION,
+            summary: Counts::of(&cases),
+            cases,
+        }
+    }
+}
+
+/// One job in `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobLine {
+    /// Test id.
+    pub test_id: String,
+    /// Bundle directory.
+    pub bundle: PathBuf,
+    /// Last job id.
+    pub job_id: Option<String>,
+    /// How the job ended (None: never submitted, or still running when detached).
+    pub verdict: Option<JobVerdict>,
+    /// Why.
+    pub reason: Option<String>,
+    /// Submissions.
+    pub attempts: u32,
+}
+
+/// `summary.json`: the executor's account of a drive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryDoc {
+    /// [`SUMMARY_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Cancelled by a signal or `servebench cancel`.
+    pub interrupted: bool,
+    /// Returned early with `--detach`.
+    pub detached: bool,
+    /// Wall seconds of the drive.
+    pub elapsed_s: f64,
+    /// Poll cycles.
+    pub poll_cycles: u64,
+    /// Scheduler commands run, by name.
+    pub scheduler_calls: std::collections::BTreeMap<String, u64>,
+    /// Every job.
+    pub jobs: Vec<JobLine>,
+}
+
+impl SummaryDoc {
+    /// The document of a drive.
+    pub fn new(s: &RunSummary) -> SummaryDoc {
+        SummaryDoc {
+            schema_version: SUMMARY_SCHEMA_VERSION,
+            interrupted: s.interrupted,
+            detached: s.detached,
+            elapsed_s: s.elapsed.as_secs_f64(),
+            poll_cycles: s.poll_cycles,
+            scheduler_calls: s.call_counts.clone(),
+            jobs: s
+                .outcomes
+                .iter()
+                .map(|o| JobLine {
+                    test_id: o.entry.test_id.clone(),
+                    bundle: o.entry.bundle.clone(),
+                    job_id: o.job_id.clone(),
+                    verdict: o.verdict,
+                    reason: o.reason.clone(),
+                    attempts: o.attempts,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// How a run ended, for the caller (and its exit code).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    /// Run id (empty for `--from-logs` outside a run directory).
+    pub run_id: String,
+    /// Where its documents are.
+    pub dir: PathBuf,
+    /// Every case, judged (empty when detached).
+    pub cases: Vec<CaseResult>,
+    /// Cancelled by a signal or `servebench cancel`.
+    pub interrupted: bool,
+    /// Returned early with `--detach`: jobs still in flight.
+    pub detached: Option<usize>,
+    /// `--dry-run`: bundles that would be submitted.
+    pub dry_run: Option<usize>,
+    /// Wall time of the drive.
+    pub elapsed: Duration,
+}
+
+impl RunReport {
+    /// Whether every case passed or was skipped (and the run was not interrupted).
+    pub fn all_passed(&self) -> bool {
+        !self.interrupted
+            && self
+                .cases
+                .iter()
+                .all(|c| matches!(c.verdict, Verdict::Pass | Verdict::Skipped))
+    }
+}
+
+/// Writes `value` as pretty JSON to `path` atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), PipelineError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| PipelineError::Infra(format!("cannot encode {}: {e}", path.display())))?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text + "\n")
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| PipelineError::Infra(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Writes `results.json` and, when asked, JUnit.
+pub fn write_results(
+    dir: &Path,
+    cases: &[CaseResult],
+    junit: Option<&Path>,
+) -> Result<(), PipelineError> {
+    write_json(&dir.join("results.json"), &ResultsDoc::new(cases.to_vec()))?;
+    if let Some(path) = junit {
+        let mut buf = Vec::new();
+        servebench_results::write_junit(cases, &mut buf)
+            .and_then(|()| std::fs::write(path, &buf))
+            .map_err(|e| PipelineError::Infra(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
