@@ -11,18 +11,30 @@ mod expr;
 mod problem;
 mod resolve;
 mod selection;
+mod shard;
+mod testdb;
 mod testlist;
+mod waives;
 
 #[cfg(test)]
 mod tests;
 
 pub use expr::{Expr, ExprError};
 pub use problem::{ListProblem, ProblemKind, Severity};
-pub use selection::{FilterWarning, Listed, SelectError, Selected, SelectedTest, Selection};
+pub use selection::{
+    BlockReport, FilterWarning, LineOutcome, LineReport, ListReport, Listed, SelectError, Selected,
+    SelectedTest, Selection,
+};
+pub use shard::{Basis, Group, ShardTest, Shards, split};
+pub use testdb::{
+    Block, Bound, Condition, Mismatch, RangeCondition, SuiteMode, System, TermCondition,
+    WildcardCondition,
+};
 pub use testlist::{
     BenchmarkMode, CasePrefix, DisaggFunction, ListEntry, ListMarker, ListReadError,
     PerfSanityCase, TestList, TestRef,
 };
+pub use waives::Waives;
 
 /// What selection needs to know about one test case.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -248,7 +248,8 @@ perf/test_perf_sanity.py::test_e2e[aggr_upload-gpt_oss_120b_fp4_blackwell-gpt_os
                 2,
                 None,
                 Some(ListMarker::Skip {
-                    reason: "nvbugs 1".into()
+                    reason: "nvbugs 1".into(),
+                    waived: false,
                 })
             ),
             (3, None, None),
@@ -659,6 +660,7 @@ fn upstream_lists_against_the_fixture_configs() {
                 name: short.clone(),
                 entries: vec![entry.clone()],
                 problems: Vec::new(),
+                blocks: Vec::new(),
             };
             let sel = Selection {
                 lists: vec![one],
