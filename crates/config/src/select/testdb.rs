@@ -400,7 +400,7 @@ impl TestList {
             list.problem(
                 &root.span,
                 format!(
-                    "the file is a {}; expected a mapping with `version` and a context name",
+                    "the file is {}; expected a mapping with `version` and a context name",
                     root.type_name()
                 ),
             );
@@ -445,7 +445,7 @@ impl TestList {
                 list.problem(
                     &blocks.span,
                     format!(
-                        "`{context}` is a {}; expected a list of `- condition: ... tests: [...]` blocks",
+                        "`{context}` is {}; expected a list of `- condition: ... tests: [...]` blocks",
                         blocks.type_name()
                     ),
                 );
@@ -456,6 +456,7 @@ impl TestList {
             }
         }
         list.warn_if_empty();
+        list.problems.sort_by_key(|p| (p.line, p.column));
         list
     }
 
@@ -474,7 +475,7 @@ impl TestList {
             self.problem(
                 &block.span,
                 format!(
-                    "a block is a {}; expected a mapping with `condition` and `tests`",
+                    "a block is {}; expected a mapping with `condition` and `tests`",
                     block.type_name()
                 ),
             );
@@ -512,7 +513,7 @@ impl TestList {
             _ => {
                 self.problem(
                     &tests.span,
-                    format!("`tests` is a {}; expected a list of test names", tests.type_name()),
+                    format!("`tests` is {}; expected a list of test names", tests.type_name()),
                 );
                 return;
             }
@@ -526,7 +527,7 @@ impl TestList {
                 _ => self.problem(
                     &item.span,
                     format!(
-                        "a test is a {}; expected a test name such as `perf/test_perf_sanity.py::test_e2e[<case>] TIMEOUT (90)`",
+                        "a test is {}; expected a test name such as `perf/test_perf_sanity.py::test_e2e[<case>] TIMEOUT (90)`",
                         item.type_name()
                     ),
                 ),
@@ -541,7 +542,7 @@ impl TestList {
                 self.problem(
                     &node.span,
                     format!(
-                        "`condition` is a {}; expected a mapping of `ranges`, `wildcards` and `terms`",
+                        "`condition` is {}; expected a mapping of `ranges`, `wildcards` and `terms`",
                         node.type_name()
                     ),
                 );
@@ -550,11 +551,18 @@ impl TestList {
         };
         for (k, v) in parts {
             let kind = k.as_key().unwrap_or_default();
+            if !matches!(kind, "ranges" | "wildcards" | "terms") {
+                self.problem(
+                    &k.span,
+                    format!("unknown condition `{kind}`; expected `ranges`, `wildcards` or `terms`"),
+                );
+                continue;
+            }
             let Some(pairs) = v.as_map() else {
                 if !v.is_null() {
                     self.problem(
                         &v.span,
-                        format!("`{kind}` is a {}; expected a mapping of system keys", v.type_name()),
+                        format!("`{kind}` is {}; expected a mapping of system keys", v.type_name()),
                     );
                 }
                 continue;
@@ -578,24 +586,17 @@ impl TestList {
                             }
                             None => self.problem(
                                 &value.span,
-                                format!("wildcard `{key}` is a {}; expected a glob or a list of globs", value.type_name()),
+                                format!("wildcard `{key}` is {}; expected a glob or a list of globs", value.type_name()),
                             ),
                         }
                     }
-                    "terms" => match scalar(value) {
+                    _ => match scalar(value) {
                         Some(v) => condition.terms.push(TermCondition { key, value: v }),
                         None => self.problem(
                             &value.span,
-                            format!("term `{key}` is a {}; expected a single value", value.type_name()),
+                            format!("term `{key}` is {}; expected a single value", value.type_name()),
                         ),
                     },
-                    _ => {
-                        self.problem(
-                            &k.span,
-                            format!("unknown condition `{kind}`; expected `ranges`, `wildcards` or `terms`"),
-                        );
-                        break;
-                    }
                 }
             }
         }
@@ -606,7 +607,7 @@ impl TestList {
         let Some(bounds) = value.as_map() else {
             self.problem(
                 &value.span,
-                format!("range `{key}` is a {}; expected bounds such as `{{gte: 8, lte: 8}}`", value.type_name()),
+                format!("range `{key}` is {}; expected bounds such as `{{gte: 8, lte: 8}}`", value.type_name()),
             );
             return None;
         };
@@ -626,7 +627,7 @@ impl TestList {
                 _ => {
                     self.problem(
                         &v.span,
-                        format!("`{key}.{name}` is a {}; expected a number", v.type_name()),
+                        format!("`{key}.{name}` is {}; expected a number", v.type_name()),
                     );
                     continue;
                 }
@@ -651,4 +652,218 @@ fn line_of(span: &yaml::Span) -> usize {
 
 fn col_of(span: &yaml::Span) -> usize {
     usize::try_from(span.col).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const DB: &str = "version: 0.0.1
+l0_x:
+- condition:
+    ranges:
+      system_gpu_count:
+        gte: 4
+        lte: 8
+    wildcards:
+      gpu:
+      - '*gb200*'
+      - '*gb300*'
+      linux_distribution_name: ubuntu*
+    terms:
+      stage: post_merge
+  tests:
+  # a comment
+  - perf/test_perf_sanity.py::test_e2e[disagg_upload-gen_only-cfg_a] TIMEOUT (120)
+  - disagg_perf_b
+- condition:
+    terms:
+      stage: pre_merge
+      nodes: 2
+  tests:
+  - perf/test_perf_sanity.py::test_e2e[aggr_upload-file-server]
+";
+
+    fn system(pairs: &[(&str, &str)]) -> System {
+        let mut s = System::default();
+        for (k, v) in pairs {
+            s.set(k, v);
+        }
+        s
+    }
+
+    fn reasons(c: &Condition, s: &System) -> Vec<String> {
+        c.mismatches(s).iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn blocks_entries_and_locations() {
+        let list = TestList::parse_test_db("dir/l0_x.yml", DB);
+        assert!(list.problems.is_empty(), "{:?}", list.problems);
+        assert_eq!(list.blocks.len(), 2);
+        assert_eq!((list.blocks[0].line, list.blocks[1].line), (3, 19));
+        let c = &list.blocks[0].condition;
+        assert_eq!(c.ranges[0].bounds, vec![(Bound::Gte, 4.0), (Bound::Lte, 8.0)]);
+        assert_eq!(c.wildcards[0].patterns, vec!["*gb200*", "*gb300*"]);
+        assert_eq!(c.wildcards[1].patterns, vec!["ubuntu*"]);
+        assert_eq!(c.term("stage"), Some("post_merge"));
+        assert_eq!(list.blocks[1].condition.term("nodes"), Some("2"));
+        let got: Vec<(usize, usize, Option<usize>)> = list
+            .entries
+            .iter()
+            .map(|e| (e.line, e.column, e.block))
+            .collect();
+        assert_eq!(got, vec![(17, 5, Some(0)), (18, 5, Some(0)), (24, 5, Some(1))]);
+        assert_eq!(
+            list.entries[0].marker,
+            Some(crate::select::ListMarker::Timeout { minutes: 120 })
+        );
+    }
+
+    #[test]
+    fn a_block_applies_when_every_part_holds() {
+        let list = TestList::parse_test_db("l0_x.yml", DB);
+        let c = &list.blocks[0].condition;
+        let ok = system(&[
+            ("gpu", "GB300"),
+            ("system_gpu_count", "8"),
+            ("linux_distribution_name", "ubuntu24.04"),
+            ("stage", "post_merge"),
+        ]);
+        assert!(c.mismatches(&ok).is_empty());
+        let bad = system(&[
+            ("gpu", "H100"),
+            ("system_gpu_count", "16"),
+            ("stage", "pre_merge"),
+        ]);
+        assert_eq!(
+            reasons(c, &bad),
+            vec![
+                "stage is `pre_merge`, the block wants `post_merge`",
+                "system_gpu_count is `16`, the block wants <= 8",
+                "gpu `H100` matches none of `*gb200*`, `*gb300*`",
+                "`linux_distribution_name` is not in the system description (set it with --system linux_distribution_name=...)",
+            ]
+        );
+        let not_a_number = system(&[("system_gpu_count", "four")]);
+        assert_eq!(
+            reasons(&c.clone(), &not_a_number)[1..3],
+            [
+                "system_gpu_count is `four`, the block wants >= 4",
+                "system_gpu_count is `four`, the block wants <= 8"
+            ]
+        );
+    }
+
+    #[test]
+    fn suite_mode_follows_upstreams_order() {
+        let list = TestList::parse_test_db("l0_x.yml", DB);
+        let mode = |block: usize, entry: usize| {
+            SuiteMode::detect(
+                Some(&list.blocks[block].condition),
+                &list.entries[entry].reference,
+            )
+        };
+        assert_eq!(mode(0, 0), Some(SuiteMode::Disagg)); // disagg case prefix
+        assert_eq!(mode(0, 1), None); // a bare id, no terms that say
+        assert_eq!(mode(1, 2), Some(SuiteMode::MultiAgg)); // nodes: 2
+        let mut c = Condition::default();
+        c.terms.push(TermCondition {
+            key: "nodes".into(),
+            value: "1".into(),
+        });
+        assert_eq!(
+            SuiteMode::detect(Some(&c), &list.entries[2].reference),
+            Some(SuiteMode::SingleAgg)
+        );
+        // test_type: disagg comes first, whatever the line.
+        c.terms.insert(
+            0,
+            TermCondition {
+                key: "test_type".into(),
+                value: "disagg".into(),
+            },
+        );
+        assert_eq!(
+            SuiteMode::detect(Some(&c), &list.entries[2].reference),
+            Some(SuiteMode::Disagg)
+        );
+        for m in [SuiteMode::SingleAgg, SuiteMode::MultiAgg, SuiteMode::Disagg] {
+            assert_eq!(SuiteMode::parse(m.as_str()), Some(m));
+        }
+    }
+
+    #[test]
+    fn shape_errors_name_the_place_and_the_expectation() {
+        let problems = |text: &str| -> Vec<String> {
+            TestList::parse_test_db("l0_x.yml", text)
+                .problems
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(
+            problems("- a\n"),
+            vec!["l0_x.yml:1:1: error: the file is a list; expected a mapping with `version` and a context name"]
+        );
+        let p = problems("version: 0.0.1\nother:\n- condition:\n    ranges:\n      n: {gte: x, most: 3}\n    terms:\n      stage: [a]\n    foo: {}\n  tests:\n  - 3\n  extra: 1\n");
+        assert_eq!(
+            p,
+            vec![
+                "l0_x.yml:2:1: warning: context `other` is not named like the file (`l0_x`); upstream's trt-test-db looks contexts up by file stem",
+                "l0_x.yml:5:16: error: `n.gte` is a string; expected a number",
+                "l0_x.yml:5:19: error: unknown bound `most` in range `n`; expected gte, lte, gt or lt",
+                "l0_x.yml:7:14: error: term `stage` is a list; expected a single value",
+                "l0_x.yml:8:5: error: unknown condition `foo`; expected `ranges`, `wildcards` or `terms`",
+                "l0_x.yml:10:5: error: a test is an integer; expected a test name such as `perf/test_perf_sanity.py::test_e2e[<case>] TIMEOUT (90)`",
+                "l0_x.yml:11:3: error: unknown block key `extra`; expected `condition` or `tests`",
+            ]
+        );
+        assert!(problems("version: 0.0.1\nl0_x: [\n")[0].contains("invalid YAML"));
+        assert_eq!(
+            problems("l0_x:\n- tests: []\n"),
+            vec!["l0_x.yml:1:1: error: no `version` key; expected `version: 0.0.1` at the top of a test-db file"]
+        );
+        // A bad test line is reported like a plain-list line, at its column in the file.
+        assert_eq!(
+            problems("version: 1\nl0_x:\n- tests:\n  - t TIMEOUT (x)\n"),
+            vec!["l0_x.yml:4:7: error: Invalid syntax for TIMEOUT value: \"(x)\". Expected a numeric value in parentheses."]
+        );
+    }
+
+    #[test]
+    fn test_db_files_are_recognised() {
+        assert!(looks_like_test_db(Path::new("a.yml"), ""));
+        assert!(looks_like_test_db(Path::new("a.YAML"), ""));
+        assert!(looks_like_test_db(Path::new("a.txt"), "# c\n\nversion: 0.0.1\n"));
+        assert!(!looks_like_test_db(Path::new("a.txt"), "disagg_perf_x\n"));
+    }
+
+    #[test]
+    fn system_pairs() {
+        assert_eq!(
+            System::parse_pair(" gpu = GB200 "),
+            Ok(("gpu".into(), "GB200".into()))
+        );
+        assert!(System::parse_pair("gpu").is_err());
+        assert!(System::parse_pair("=x").is_err());
+        let mut s = system(&[("gpu", "B200")]);
+        s.set_default("gpu", "GB200");
+        s.set_default("stage", "post_merge");
+        assert_eq!(
+            s.iter().collect::<Vec<_>>(),
+            vec![("gpu", "B200"), ("stage", "post_merge")]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn parser_never_panics(text in "(version: 0.0.1\n)?(l0:\n)?(- condition:\n)?(    [a-z]{1,6}:\n)?(  tests:\n)?(  - [ -~]{0,30}\n){0,4}\\PC{0,40}") {
+            let list = TestList::parse_test_db("p.yml", &text);
+            for e in &list.entries {
+                prop_assert!(e.block.is_some_and(|b| b < list.blocks.len()));
+            }
+        }
+    }
 }
