@@ -162,7 +162,9 @@ pub enum ProblemKind {
         message: String,
     },
     /// A waives line without `SKIP (reason)`.
-    #[error("a waive needs `SKIP (reason)` after the test name, e.g. `<test> SKIP (https://nvbugs/123)`")]
+    #[error(
+        "a waive needs `SKIP (reason)` after the test name, e.g. `<test> SKIP (https://nvbugs/123)`"
+    )]
     WaiveWithoutSkip,
     /// A test listed twice (with the same benchmark mode).
     #[error("`{reference}` is already listed at {first}; this line is ignored")]

@@ -80,9 +80,11 @@ pub fn split(tests: &[ShardTest], splits: NonZeroUsize) -> Shards {
         })
         .collect();
     for i in order {
-        let lightest = groups
-            .iter_mut()
-            .min_by(|a, b| a.expected.total_cmp(&b.expected).then(a.number.cmp(&b.number)));
+        let lightest = groups.iter_mut().min_by(|a, b| {
+            a.expected
+                .total_cmp(&b.expected)
+                .then(a.number.cmp(&b.number))
+        });
         if let Some(g) = lightest {
             g.tests.push(i);
             g.expected += weight(i);

@@ -513,7 +513,10 @@ impl TestList {
             _ => {
                 self.problem(
                     &tests.span,
-                    format!("`tests` is {}; expected a list of test names", tests.type_name()),
+                    format!(
+                        "`tests` is {}; expected a list of test names",
+                        tests.type_name()
+                    ),
                 );
                 return;
             }
@@ -554,7 +557,9 @@ impl TestList {
             if !matches!(kind, "ranges" | "wildcards" | "terms") {
                 self.problem(
                     &k.span,
-                    format!("unknown condition `{kind}`; expected `ranges`, `wildcards` or `terms`"),
+                    format!(
+                        "unknown condition `{kind}`; expected `ranges`, `wildcards` or `terms`"
+                    ),
                 );
                 continue;
             }
@@ -562,7 +567,10 @@ impl TestList {
                 if !v.is_null() {
                     self.problem(
                         &v.span,
-                        format!("`{kind}` is {}; expected a mapping of system keys", v.type_name()),
+                        format!(
+                            "`{kind}` is {}; expected a mapping of system keys",
+                            v.type_name()
+                        ),
                     );
                 }
                 continue;
@@ -582,11 +590,16 @@ impl TestList {
                         };
                         match patterns {
                             Some(patterns) => {
-                                condition.wildcards.push(WildcardCondition { key, patterns });
+                                condition
+                                    .wildcards
+                                    .push(WildcardCondition { key, patterns });
                             }
                             None => self.problem(
                                 &value.span,
-                                format!("wildcard `{key}` is {}; expected a glob or a list of globs", value.type_name()),
+                                format!(
+                                    "wildcard `{key}` is {}; expected a glob or a list of globs",
+                                    value.type_name()
+                                ),
                             ),
                         }
                     }
@@ -594,7 +607,10 @@ impl TestList {
                         Some(v) => condition.terms.push(TermCondition { key, value: v }),
                         None => self.problem(
                             &value.span,
-                            format!("term `{key}` is {}; expected a single value", value.type_name()),
+                            format!(
+                                "term `{key}` is {}; expected a single value",
+                                value.type_name()
+                            ),
                         ),
                     },
                 }
@@ -607,7 +623,10 @@ impl TestList {
         let Some(bounds) = value.as_map() else {
             self.problem(
                 &value.span,
-                format!("range `{key}` is {}; expected bounds such as `{{gte: 8, lte: 8}}`", value.type_name()),
+                format!(
+                    "range `{key}` is {}; expected bounds such as `{{gte: 8, lte: 8}}`",
+                    value.type_name()
+                ),
             );
             return None;
         };
@@ -704,7 +723,10 @@ l0_x:
         assert_eq!(list.blocks.len(), 2);
         assert_eq!((list.blocks[0].line, list.blocks[1].line), (3, 19));
         let c = &list.blocks[0].condition;
-        assert_eq!(c.ranges[0].bounds, vec![(Bound::Gte, 4.0), (Bound::Lte, 8.0)]);
+        assert_eq!(
+            c.ranges[0].bounds,
+            vec![(Bound::Gte, 4.0), (Bound::Lte, 8.0)]
+        );
         assert_eq!(c.wildcards[0].patterns, vec!["*gb200*", "*gb300*"]);
         assert_eq!(c.wildcards[1].patterns, vec!["ubuntu*"]);
         assert_eq!(c.term("stage"), Some("post_merge"));
@@ -714,7 +736,10 @@ l0_x:
             .iter()
             .map(|e| (e.line, e.column, e.block))
             .collect();
-        assert_eq!(got, vec![(17, 5, Some(0)), (18, 5, Some(0)), (24, 5, Some(1))]);
+        assert_eq!(
+            got,
+            vec![(17, 5, Some(0)), (18, 5, Some(0)), (24, 5, Some(1))]
+        );
         assert_eq!(
             list.entries[0].marker,
             Some(crate::select::ListMarker::Timeout { minutes: 120 })
@@ -805,9 +830,13 @@ l0_x:
         };
         assert_eq!(
             problems("- a\n"),
-            vec!["l0_x.yml:1:1: error: the file is a list; expected a mapping with `version` and a context name"]
+            vec![
+                "l0_x.yml:1:1: error: the file is a list; expected a mapping with `version` and a context name"
+            ]
         );
-        let p = problems("version: 0.0.1\nother:\n- condition:\n    ranges:\n      n: {gte: x, most: 3}\n    terms:\n      stage: [a]\n    foo: {}\n  tests:\n  - 3\n  extra: 1\n");
+        let p = problems(
+            "version: 0.0.1\nother:\n- condition:\n    ranges:\n      n: {gte: x, most: 3}\n    terms:\n      stage: [a]\n    foo: {}\n  tests:\n  - 3\n  extra: 1\n",
+        );
         assert_eq!(
             p,
             vec![
@@ -823,12 +852,16 @@ l0_x:
         assert!(problems("version: 0.0.1\nl0_x: [\n")[0].contains("invalid YAML"));
         assert_eq!(
             problems("l0_x:\n- tests: []\n"),
-            vec!["l0_x.yml:1:1: error: no `version` key; expected `version: 0.0.1` at the top of a test-db file"]
+            vec![
+                "l0_x.yml:1:1: error: no `version` key; expected `version: 0.0.1` at the top of a test-db file"
+            ]
         );
         // A bad test line is reported like a plain-list line, at its column in the file.
         assert_eq!(
             problems("version: 1\nl0_x:\n- tests:\n  - t TIMEOUT (x)\n"),
-            vec!["l0_x.yml:4:7: error: Invalid syntax for TIMEOUT value: \"(x)\". Expected a numeric value in parentheses."]
+            vec![
+                "l0_x.yml:4:7: error: Invalid syntax for TIMEOUT value: \"(x)\". Expected a numeric value in parentheses."
+            ]
         );
     }
 
@@ -836,7 +869,10 @@ l0_x:
     fn test_db_files_are_recognised() {
         assert!(looks_like_test_db(Path::new("a.yml"), ""));
         assert!(looks_like_test_db(Path::new("a.YAML"), ""));
-        assert!(looks_like_test_db(Path::new("a.txt"), "# c\n\nversion: 0.0.1\n"));
+        assert!(looks_like_test_db(
+            Path::new("a.txt"),
+            "# c\n\nversion: 0.0.1\n"
+        ));
         assert!(!looks_like_test_db(Path::new("a.txt"), "disagg_perf_x\n"));
     }
 

@@ -181,6 +181,25 @@ impl ListMarker {
     }
 }
 
+impl fmt::Display for ListMarker {
+    /// As written in a list (`TIMEOUT (90)`, `SKIP (reason)`, ...); a waived skip adds `[waived]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListMarker::Timeout { minutes } => write!(f, "TIMEOUT ({minutes})"),
+            ListMarker::Skip { reason, waived } => {
+                write!(f, "SKIP ({reason})")?;
+                if *waived {
+                    f.write_str(" [waived]")?;
+                }
+                Ok(())
+            }
+            ListMarker::Xfail { reason } => write!(f, "XFAIL ({reason})"),
+            ListMarker::Unstable { reason } => write!(f, "UNSTABLE ({reason})"),
+            ListMarker::Isolation => f.write_str("ISOLATION"),
+        }
+    }
+}
+
 /// Marker keywords in upstream's check order; when a line carries several, the earliest one in this
 /// order is the one that counts (upstream `test_list_parser.py`).
 const MARKER_ORDER: [&str; 5] = ["XFAIL", "SKIP", "UNSTABLE", "TIMEOUT", "ISOLATION"];
@@ -246,7 +265,13 @@ impl TestList {
 
     /// Parses one line (or one test-db `tests:` item whose text starts after column `offset`)
     /// into an entry, or records its problems.
-    pub(crate) fn parse_line(&mut self, line: usize, offset: usize, raw: &str, block: Option<usize>) {
+    pub(crate) fn parse_line(
+        &mut self,
+        line: usize,
+        offset: usize,
+        raw: &str,
+        block: Option<usize>,
+    ) {
         // Everything from the first `#` is a comment (as upstream).
         let content = raw.split('#').next().unwrap_or("");
         let chars: Chars = content
@@ -716,6 +741,20 @@ mod tests {
             Some(ListMarker::Unstable { reason: "x".into() })
         );
         assert_eq!(m("ISOLATION"), Some(ListMarker::Isolation));
+        for text in [
+            "TIMEOUT (90)",
+            "SKIP (a (b))",
+            "XFAIL (x)",
+            "UNSTABLE (y)",
+            "ISOLATION",
+        ] {
+            assert_eq!(m(text).map(|m| m.to_string()).as_deref(), Some(text));
+        }
+        let waived = ListMarker::Skip {
+            reason: "nvbugs".into(),
+            waived: true,
+        };
+        assert_eq!(waived.to_string(), "SKIP (nvbugs) [waived]");
     }
 
     #[test]

@@ -583,7 +583,13 @@ fn test_db_blocks_select_for_the_system_and_report_the_rest() {
     };
     // The pre_merge block's missing name is not an error: that block does not apply here.
     let out = sel.select(&sample()).unwrap();
-    let got: Vec<(usize, Option<BenchmarkMode>, Option<SuiteMode>, Option<usize>)> = out
+    type Got = (
+        usize,
+        Option<BenchmarkMode>,
+        Option<SuiteMode>,
+        Option<usize>,
+    );
+    let got: Vec<Got> = out
         .tests
         .iter()
         .map(|t| {
@@ -594,7 +600,12 @@ fn test_db_blocks_select_for_the_system_and_report_the_rest() {
     assert_eq!(
         got,
         vec![
-            (5, Some(BenchmarkMode::GenOnly), Some(SuiteMode::Disagg), Some(0)),
+            (
+                5,
+                Some(BenchmarkMode::GenOnly),
+                Some(SuiteMode::Disagg),
+                Some(0)
+            ),
             (8, None, None, Some(0)),
         ]
     );
@@ -614,7 +625,10 @@ fn test_db_blocks_select_for_the_system_and_report_the_rest() {
         .iter()
         .map(|l| (l.line, matches!(l.outcome, LineOutcome::Resolved(_))))
         .collect();
-    assert_eq!(outcomes, vec![(9, true), (10, true), (15, true), (16, false)]);
+    assert_eq!(
+        outcomes,
+        vec![(9, true), (10, true), (15, true), (16, false)]
+    );
 
     // On a pre_merge system the missing name is an error, or a warning with allow_missing.
     let pre = Selection {
@@ -624,7 +638,10 @@ fn test_db_blocks_select_for_the_system_and_report_the_rest() {
     };
     let err = pre.select(&sample()).unwrap_err();
     assert_eq!(
-        err.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        err.problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         vec!["l0_t.yml:16:5: error: `not_in_the_tree` matches no test"]
     );
     let allowed = Selection {
@@ -666,7 +683,11 @@ fn waives_mark_selected_tests_skipped_with_the_reason() {
         ),
     );
     assert_eq!(waives.ignored, 1);
-    assert!(waives.list.problems.is_empty(), "{:?}", waives.list.problems);
+    assert!(
+        waives.list.problems.is_empty(),
+        "{:?}",
+        waives.list.problems
+    );
     let sel = Selection {
         lists: vec![test_db()],
         system: system(&[("gpu", "GB200"), ("stage", "post_merge")]),
@@ -694,7 +715,10 @@ fn waives_mark_selected_tests_skipped_with_the_reason() {
     );
     // A waive naming no test here is a warning.
     assert_eq!(
-        out.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        out.warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         vec!["waives.txt:6:1: warning: `disagg_perf_gone` matches no test"]
     );
     // Without a list, waives still apply; the e2e listing of the same config is not gen_only.
@@ -717,9 +741,16 @@ fn waives_mark_selected_tests_skipped_with_the_reason() {
 
 #[test]
 fn a_waive_without_skip_is_an_error() {
-    let w = Waives::parse_text("w.txt", "disagg_perf_x TIMEOUT (3)\n  full:GB200/y XFAIL (z)\n");
+    let w = Waives::parse_text(
+        "w.txt",
+        "disagg_perf_x TIMEOUT (3)\n  full:GB200/y XFAIL (z)\n",
+    );
     assert_eq!(
-        w.list.problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        w.list
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
         vec![
             "w.txt:1:1: error: a waive needs `SKIP (reason)` after the test name, e.g. `<test> SKIP (https://nvbugs/123)`",
             "w.txt:2:14: error: a waive needs `SKIP (reason)` after the test name, e.g. `<test> SKIP (https://nvbugs/123)`",

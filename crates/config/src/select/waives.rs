@@ -95,7 +95,8 @@ impl Waives {
         match self.gpus.get(i).and_then(Option::as_deref) {
             None => true,
             Some(wanted) => gpu.is_some_and(|g| {
-                crate::identity::fold_gpu(g).eq_ignore_ascii_case(&crate::identity::fold_gpu(wanted))
+                crate::identity::fold_gpu(g)
+                    .eq_ignore_ascii_case(&crate::identity::fold_gpu(wanted))
             }),
         }
     }
