@@ -289,3 +289,34 @@ fn waives_show_as_skipped_with_their_reason() {
     assert!(err.contains("a waive needs `SKIP (reason)`"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn json_carries_modes_markers_blocks_and_groups() {
+    let (code, out, err) = node2(&["--format", "json", "--splits", "4"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let tests = doc["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 6);
+    let agg = &tests[0];
+    assert_eq!(agg["suite_mode"], "multi-agg");
+    assert_eq!(agg["listed"]["marker"], "TIMEOUT");
+    assert_eq!(agg["listed"]["timeout_s"], 5400);
+    assert_eq!(doc["lists"][0]["blocks"][0]["applies"], true);
+    assert_eq!(doc["lists"][0]["resolved"], 3);
+    assert_eq!(doc["lists"][0]["missing"], 4);
+    assert_eq!(doc["groups"]["basis"], "planned_gpu_hours");
+    let mut grouped: Vec<String> = doc["groups"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["tests"].as_array().unwrap().clone())
+        .map(|t| t.as_str().unwrap().split(' ').next().unwrap().to_owned())
+        .collect();
+    grouped.sort();
+    let mut ids: Vec<String> = tests
+        .iter()
+        .map(|t| t["test_id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(grouped, ids);
+}

@@ -168,7 +168,15 @@ fn summary(loaded: &Loaded) -> serde_json::Value {
 }
 
 fn json_output(loaded: &Loaded, metrics: bool) -> String {
-    let tests: Vec<_> = loaded.cases().map(|c| case_json(c, metrics)).collect();
+    let tests: Vec<_> = loaded
+        .cases()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut v = case_json(c, metrics);
+            list_suite::add_selection_json(loaded, i, &mut v);
+            v
+        })
+        .collect();
     let problems: Vec<_> = loaded
         .suite
         .diagnostics()
@@ -179,6 +187,8 @@ fn json_output(loaded: &Loaded, metrics: bool) -> String {
         "tests": tests,
         "summary": summary(loaded),
         "errors": problems,
+        "lists": list_suite::lists_json(loaded),
+        "groups": loaded.shards.as_ref().map(|s| list_suite::groups_json(loaded, s)),
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
+use serde_json::json;
 use servebench_config::model::TestCase;
 use servebench_config::select::{
     Basis, LineOutcome, LineReport, ListMarker, ListReport, Listed, Shards, SuiteMode,
@@ -355,4 +356,77 @@ fn amount(basis: Basis, value: f64) -> String {
         Basis::PlannedGpuHours => format!("{value:.1} GPU-h"),
         Basis::FileOrder => format!("{value:.0} test(s)"),
     }
+}
+
+/// Adds the selected test's unified-suite mode and what its list line said to its JSON object.
+pub fn add_selection_json(loaded: &Loaded, pos: usize, v: &mut serde_json::Value) {
+    v["suite_mode"] = json!(loaded.suite_modes.get(pos).map(|m| m.as_str()));
+    let listed = loaded.selected.get(pos).and_then(|(_, _, l)| l.as_ref());
+    v["listed"] = json!(listed.map(|l| json!({
+        "file": l.file,
+        "line": l.line,
+        "benchmark_mode": l.mode.map(|m| m.as_str()),
+        "marker": l.marker.as_ref().map(|m| m.keyword()),
+        "reason": match &l.marker {
+            Some(ListMarker::Skip { reason, .. } | ListMarker::Xfail { reason } | ListMarker::Unstable { reason }) => Some(reason.as_str()),
+            _ => None,
+        },
+        "waived": is_waived(l),
+        "timeout_s": l.marker.as_ref().and_then(ListMarker::timeout).map(|d| d.as_secs()),
+    })));
+}
+
+/// Per test list: its blocks (with why not), line counts and missing names.
+pub fn lists_json(loaded: &Loaded) -> serde_json::Value {
+    let lists: Vec<serde_json::Value> = loaded
+        .reports
+        .iter()
+        .map(|r| {
+            let c = line_counts(loaded, r);
+            json!({
+                "name": r.name,
+                "blocks": r.blocks.iter().map(|b| json!({
+                    "line": b.line,
+                    "context": b.context,
+                    "applies": b.matched(),
+                    "why_not": b.mismatches.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+                "lines": c.lines,
+                "resolved": c.resolved,
+                "missing": c.missing,
+                "skipped": c.skipped(),
+                "not_for_system": c.not_for_system,
+                "skip": c.skip,
+                "waived": c.waived,
+                "invalid": r.invalid,
+                "missing_lines": r.lines.iter().filter_map(|l| match &l.outcome {
+                    LineOutcome::Missing(kind) => Some(json!({
+                        "line": l.line,
+                        "applies": applies(r, l),
+                        "message": kind.to_string(),
+                    })),
+                    LineOutcome::Resolved(_) => None,
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!(lists)
+}
+
+/// The shards: basis, and per group its number, expected amount and test names.
+pub fn groups_json(loaded: &Loaded, shards: &Shards) -> serde_json::Value {
+    let (basis, unit) = match shards.basis {
+        Basis::Recorded => ("recorded", "seconds"),
+        Basis::PlannedGpuHours => ("planned_gpu_hours", "gpu_hours"),
+        Basis::FileOrder => ("file_order", "tests"),
+    };
+    json!({
+        "basis": basis,
+        "unit": unit,
+        "groups": shards.groups.iter().map(|g| json!({
+            "group": g.number,
+            "expected": g.expected,
+            "tests": g.tests.iter().filter_map(|&i| loaded.split_names.get(i)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
 }
