@@ -106,3 +106,34 @@ impl Waives {
 fn body_offset(raw: &str, bytes: usize) -> usize {
     raw.get(..bytes).map_or(bytes, |s| s.chars().count())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn full_prefix_columns_and_gpu() {
+        let w = Waives::parse_text("w.txt", "  full:GB200_LYRIS/t SKIP (x)\nu SKIP (y)\n");
+        assert!(w.list.problems.is_empty(), "{:?}", w.list.problems);
+        let cols: Vec<(usize, usize)> = w.list.entries.iter().map(|e| (e.line, e.column)).collect();
+        assert_eq!(cols, vec![(1, 20), (2, 1)]);
+        assert_eq!(w.gpus, vec![Some("GB200_LYRIS".to_owned()), None]);
+        assert!(w.applies_on(0, Some("gb200")));
+        assert!(!w.applies_on(0, Some("B200")));
+        assert!(!w.applies_on(0, None));
+        assert!(w.applies_on(1, None));
+    }
+
+    proptest! {
+        #[test]
+        fn parser_never_panics(text in "((full:[A-Z0-9]{0,5}/)?[ -~]{0,30}( SKIP \\([ -~]{0,8}\\))?\n){0,6}\\PC{0,20}") {
+            let w = Waives::parse_text("w.txt", &text);
+            prop_assert_eq!(w.gpus.len(), w.list.entries.len());
+            for e in &w.list.entries {
+                let is_skip = matches!(e.marker, Some(ListMarker::Skip { .. }));
+                prop_assert!(is_skip);
+            }
+        }
+    }
+}
