@@ -15,8 +15,8 @@ use servebench_config::discover::{Suite, load_suite, runs_on};
 use servebench_config::load::{LoadOptions, SetOverride};
 use servebench_config::model::{Deployment, TestCase};
 use servebench_config::select::{
-    BenchmarkMode, Expr, ListMarker, ListReport, Listed, Selection, ShardTest, Shards, SuiteMode,
-    System, TestList, Waives,
+    BenchmarkMode, Expr, ListMarker, ListReport, Listed, ProblemKind, Selection, ShardTest, Shards,
+    SuiteMode, System, TestList, Waives,
 };
 
 use crate::exit;
@@ -74,6 +74,10 @@ pub struct SuiteArgs {
     /// Keep only shard I of --splits (1-based).
     #[arg(long = "group", value_name = "I", requires = "splits")]
     pub group: Option<NonZeroUsize>,
+    /// Set by commands that print missing list names themselves (`list --summary`), so they are
+    /// not also warned about on stderr.
+    #[arg(skip)]
+    pub missing_on_stdout: bool,
     /// Current GPU type; configs whose supported_gpus lack it are left out.
     #[arg(long = "gpu-type", env = "GPU_TYPE", value_name = "TYPE")]
     pub gpu_type: Option<String>,
@@ -264,7 +268,11 @@ impl SuiteArgs {
             .select(&keys)
             .map_err(|e| UsageError(e.to_string()))?;
         for w in &selected.warnings {
-            eprintln!("{w}");
+            let reported_elsewhere =
+                self.missing_on_stdout && matches!(w.kind, ProblemKind::Unmatched { .. });
+            if !reported_elsewhere {
+                eprintln!("{w}");
+            }
         }
         let gpu = if self.show_all_gpus {
             None

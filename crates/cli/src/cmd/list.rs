@@ -46,6 +46,7 @@ pub fn run(mut args: ListArgs) -> ExitCode {
     let strict = !args.suite.allow_missing;
     if args.summary || args.pretty {
         args.suite.allow_missing = true;
+        args.suite.missing_on_stdout = true;
     }
     let loaded = match args.suite.load() {
         Ok(l) => l,
