@@ -1,16 +1,23 @@
 //! Shared suite arguments: where configs are, which layers apply, which tests are selected.
 //!
-//! `list`, `validate` (and later `plan`, `render`, `run`) all go through [`SuiteArgs::load`]:
-//! discover and load every config, then select test cases with the filters, expressions and test
-//! lists, then keep the ones that run on the current GPU type.
+//! `list`, `validate`, `plan`, `render` and `run` all go through [`SuiteArgs::load`]: discover
+//! and load every config, then select test cases with the filters, expressions, test lists
+//! (plain or test-db, matched against the system description) and waives, then keep the ones
+//! that run on the current GPU type, in the `--mode` asked for, in the `--group` of `--splits`.
 
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use servebench_config::discover::{Suite, load_suite, runs_on};
 use servebench_config::load::{LoadOptions, SetOverride};
-use servebench_config::model::TestCase;
-use servebench_config::select::{Expr, Listed, Selection, TestList};
+use servebench_config::model::{Deployment, TestCase};
+use servebench_config::select::{
+    BenchmarkMode, Expr, ListMarker, ListReport, Listed, ProblemKind, Selection, ShardTest, Shards,
+    SuiteMode, System, TestList, Waives,
+};
 
 use crate::exit;
 
@@ -44,9 +51,33 @@ pub struct SuiteArgs {
     /// Marker expression (perf, accuracy, stress, test types, metadata tags).
     #[arg(short = 'm', value_name = "EXPR")]
     pub marker: Option<String>,
-    /// Run only the tests named in this plain-text test list (repeatable).
+    /// Run only the tests named in this test list: plain text, or test-db YAML (`.yml`/`.yaml`
+    /// or `version:` first) whose blocks are matched against --system (repeatable).
     #[arg(long = "testlist", value_name = "FILE")]
     pub testlists: Vec<PathBuf>,
+    /// System description for test-db conditions: gpu, system_gpu_count, stage, backend, cpu,
+    /// linux_distribution_name, nodes, test_type, ... (repeatable; over the cluster profile).
+    #[arg(long = "system", value_name = "KEY=VALUE", value_parser = parse_system_pair)]
+    pub system: Vec<(String, String)>,
+    /// Waives file (upstream waives.txt lines: `<test> SKIP (reason)`): those tests are skipped.
+    #[arg(long = "waives", value_name = "FILE")]
+    pub waives: Option<PathBuf>,
+    /// A list line that names no config here is a warning instead of an error.
+    #[arg(long = "allow-missing")]
+    pub allow_missing: bool,
+    /// Keep only tests of this unified-suite mode.
+    #[arg(long = "mode", value_name = "MODE", value_parser = ["single-agg", "multi-agg", "disagg"])]
+    pub mode: Option<String>,
+    /// Split the selection into N CI shards (least_duration, as pytest-split).
+    #[arg(long = "splits", value_name = "N")]
+    pub splits: Option<NonZeroUsize>,
+    /// Keep only shard I of --splits (1-based).
+    #[arg(long = "group", value_name = "I", requires = "splits")]
+    pub group: Option<NonZeroUsize>,
+    /// Set by commands that print missing list names themselves (`list --summary`), so they are
+    /// not also warned about on stderr.
+    #[arg(skip)]
+    pub missing_on_stdout: bool,
     /// Current GPU type; configs whose supported_gpus lack it are left out.
     #[arg(long = "gpu-type", env = "GPU_TYPE", value_name = "TYPE")]
     pub gpu_type: Option<String>,
@@ -74,6 +105,22 @@ pub struct Loaded {
     pub gpu: Option<String>,
     /// The cluster profile in force, if any.
     pub profile: Option<servebench_config::profile::Profile>,
+    /// The unified-suite mode of each selected test (same order as `selected`).
+    pub suite_modes: Vec<SuiteMode>,
+    /// The system description test-db blocks were matched against.
+    pub system: System,
+    /// What became of every test list's blocks and lines.
+    pub reports: Vec<ListReport>,
+    /// Per selected test (same order as `selected`), its index into `keys`.
+    pub key_of: Vec<usize>,
+    /// `(file index, case index)` of every test case, as `LineOutcome::Resolved` indexes them.
+    pub keys: Vec<(usize, usize)>,
+    /// The shards of `--splits`, over the selection before `--group` (indices into it).
+    pub shards: Option<Shards>,
+    /// Tests left out by `--mode`.
+    pub mode_filtered: usize,
+    /// With `--splits`: each split test's id (and list benchmark mode), as `shards` indexes them.
+    pub split_names: Vec<String>,
 }
 
 impl Loaded {
@@ -114,6 +161,12 @@ impl SuiteArgs {
             let list = TestList::read(path).map_err(|e| UsageError(e.to_string()))?;
             lists.push(list);
         }
+        let waives = self
+            .waives
+            .as_deref()
+            .map(Waives::read)
+            .transpose()
+            .map_err(|e| UsageError(e.to_string()))?;
         Ok(Selection {
             test_types: self.test_types.clone(),
             categories: self.categories.clone(),
@@ -121,7 +174,36 @@ impl SuiteArgs {
             keyword: parse("-k", &self.keyword)?,
             marker: parse("-m", &self.marker)?,
             lists,
+            system: System::default(),
+            waives,
+            allow_missing: self.allow_missing,
         })
+    }
+
+    /// `--system` pairs over the cluster profile: `gpu` from --gpu-type/GPU_TYPE or the profile's
+    /// gpu_type, `gpus_per_node` from the profile, `system_gpu_count` = nodes x gpus_per_node
+    /// when both are known.
+    fn system(&self, profile: Option<&servebench_config::profile::Profile>) -> System {
+        let mut system = System::default();
+        for (k, v) in &self.system {
+            system.set(k, v);
+        }
+        if let Some(g) = self.gpu_type.as_deref().filter(|g| !g.is_empty()) {
+            system.set_default("gpu", g);
+        }
+        if let Some(p) = profile {
+            if let Some(g) = &p.gpu_type {
+                system.set_default("gpu", g);
+            }
+            if let Some(n) = p.gpus_per_node {
+                system.set_default("gpus_per_node", &n.to_string());
+            }
+        }
+        let count = |k: &str| system.get(k).and_then(|v| v.parse::<u64>().ok());
+        if let (Some(nodes), Some(gpn)) = (count("nodes"), count("gpus_per_node")) {
+            system.set_default("system_gpu_count", &(nodes * gpn).to_string());
+        }
+        system
     }
 
     /// The cluster profile: `--cluster`/SERVEBENCH_CLUSTER, else the profiles file's default.
@@ -129,12 +211,23 @@ impl SuiteArgs {
         select_profile(self.cluster.as_deref())
     }
 
-    /// Loads, selects and GPU-filters. Warnings about the selection go to stderr.
+    /// Loads, selects and GPU-filters, splitting by planned GPU-hours. Warnings about the
+    /// selection go to stderr.
     pub fn load(&self) -> Result<Loaded, UsageError> {
-        let selection = self.selection()?;
+        self.load_with_durations(&HashMap::new())
+    }
+
+    /// [`SuiteArgs::load`] with recorded durations per test id (e.g. the history store's median
+    /// of recent runs) for `--splits`; tests without one fall back as `select::split` says.
+    pub fn load_with_durations(
+        &self,
+        durations: &HashMap<String, Duration>,
+    ) -> Result<Loaded, UsageError> {
+        let mut selection = self.selection()?;
         let mut opts = LoadOptions::from_process_env();
         opts.sets = self.sets.clone();
         let profile = self.profile()?;
+        selection.system = self.system(profile.as_ref());
         if let Some(p) = &profile {
             p.apply(&mut opts);
         }
@@ -175,7 +268,11 @@ impl SuiteArgs {
             .select(&keys)
             .map_err(|e| UsageError(e.to_string()))?;
         for w in &selected.warnings {
-            eprintln!("{w}");
+            let reported_elsewhere =
+                self.missing_on_stdout && matches!(w.kind, ProblemKind::Unmatched { .. });
+            if !reported_elsewhere {
+                eprintln!("{w}");
+            }
         }
         let gpu = if self.show_all_gpus {
             None
@@ -183,32 +280,154 @@ impl SuiteArgs {
             self.gpu_type
                 .clone()
                 .filter(|g| !g.is_empty())
+                .or_else(|| selection.system.get("gpu").map(str::to_owned))
                 .or_else(|| profile.as_ref().and_then(|p| p.gpu_type.clone()))
         };
+        let wanted_mode = self.mode.as_deref().and_then(SuiteMode::parse);
         let mut out = Vec::new();
-        let mut gpu_filtered = 0;
+        let mut suite_modes = Vec::new();
+        let mut key_of = Vec::new();
+        let (mut gpu_filtered, mut mode_filtered) = (0, 0);
         for t in selected.tests {
             let Some(&(fi, ci)) = index.get(t.index) else {
                 continue;
             };
-            let runs = match (&gpu, suite.files.get(fi).and_then(|f| f.cases.get(ci))) {
-                (Some(g), Some(case)) => runs_on(case, g),
-                _ => true,
+            let Some(case) = suite.files.get(fi).and_then(|f| f.cases.get(ci)) else {
+                continue;
             };
-            if runs {
-                out.push((fi, ci, t.listed));
-            } else {
+            if gpu.as_deref().is_some_and(|g| !runs_on(case, g)) {
                 gpu_filtered += 1;
+                continue;
             }
+            let mode = suite_mode(case, t.listed.as_ref());
+            if wanted_mode.is_some_and(|m| m != mode) {
+                mode_filtered += 1;
+                continue;
+            }
+            suite_modes.push(mode);
+            key_of.push(t.index);
+            out.push((fi, ci, t.listed));
         }
-        Ok(Loaded {
+        let mut loaded = Loaded {
             suite,
             selected: out,
             gpu_filtered,
             gpu,
             profile,
-        })
+            suite_modes,
+            system: selection.system,
+            reports: selected.reports,
+            key_of,
+            keys: index,
+            shards: None,
+            mode_filtered,
+            split_names: Vec::new(),
+        };
+        if let Some(splits) = self.splits {
+            let tests: Vec<ShardTest> = loaded
+                .selected
+                .iter()
+                .filter_map(|(f, c, listed)| {
+                    let case = loaded.suite.files.get(*f)?.cases.get(*c)?;
+                    Some(ShardTest {
+                        recorded: durations.get(&case.test_id).copied(),
+                        planned_gpu_hours: planned_gpu_hours(case, listed.as_ref()),
+                    })
+                })
+                .collect();
+            let shards = servebench_config::select::split(&tests, splits);
+            loaded.split_names = loaded
+                .selected
+                .iter()
+                .filter_map(|(f, c, listed)| {
+                    let case = loaded.suite.files.get(*f)?.cases.get(*c)?;
+                    let mode = listed.as_ref().and_then(|l| l.mode);
+                    Some(mode.map_or_else(
+                        || case.test_id.clone(),
+                        |m| format!("{} [{m}]", case.test_id),
+                    ))
+                })
+                .collect();
+            if let Some(group) = self.group {
+                let Some(keep) = shards.group(group.get()).map(|g| g.tests.clone()) else {
+                    return Err(UsageError(format!(
+                        "--group {group} is out of range: --splits {splits} has groups 1 to {splits}"
+                    )));
+                };
+                loaded.retain(&keep);
+            }
+            loaded.shards = Some(shards);
+        }
+        Ok(loaded)
     }
+}
+
+impl Loaded {
+    /// Keeps only the selected tests at these positions (sorted).
+    fn retain(&mut self, keep: &[usize]) {
+        keep_positions(&mut self.selected, keep);
+        keep_positions(&mut self.suite_modes, keep);
+        keep_positions(&mut self.key_of, keep);
+    }
+}
+
+fn keep_positions<T>(v: &mut Vec<T>, keep: &[usize]) {
+    let old = std::mem::take(v);
+    *v = old
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep.binary_search(i).is_ok())
+        .map(|(_, x)| x)
+        .collect();
+}
+
+fn parse_system_pair(text: &str) -> Result<(String, String), String> {
+    System::parse_pair(text)
+}
+
+/// The unified-suite mode: what the list says (upstream's detection order), else disaggregated
+/// for a disaggregated config run end to end or generation-only, else single- or multi-node
+/// aggregated from the nodes the planner gives the server that runs (the context server for
+/// `ctx_only`, the generation servers for `gen_only_no_context`).
+fn suite_mode(case: &TestCase, listed: Option<&Listed>) -> SuiteMode {
+    if let Some(m) = listed.and_then(|l| l.suite_mode) {
+        return m;
+    }
+    let list_mode = listed.and_then(|l| l.mode);
+    let agg_mode = matches!(
+        list_mode,
+        Some(BenchmarkMode::CtxOnly | BenchmarkMode::GenOnlyNoContext)
+    );
+    if matches!(case.config.deployment, Deployment::Disagg { .. }) && !agg_mode {
+        return SuiteMode::Disagg;
+    }
+    let nodes = servebench_plan::plan_case(case, &servebench_plan::PlanOptions::default())
+        .ok()
+        .map(|plan| match list_mode {
+            Some(BenchmarkMode::CtxOnly) => plan.ctx.nodes,
+            Some(BenchmarkMode::GenOnlyNoContext) => plan.generation.nodes,
+            _ => plan.total_nodes,
+        });
+    if nodes.unwrap_or(1) > 1 {
+        SuiteMode::MultiAgg
+    } else {
+        SuiteMode::SingleAgg
+    }
+}
+
+/// Upstream's CI budget per test when a list gives no `TIMEOUT` (jenkins `--timeout=3600`).
+const DEFAULT_BUDGET: Duration = Duration::from_secs(3600);
+
+/// Planned GPU-hours: the GPUs the plan requests times the test's time budget (the list's
+/// `TIMEOUT (N)`, else the config's `slurm.timeout`, else one hour); `None` when it does not plan.
+pub fn planned_gpu_hours(case: &TestCase, listed: Option<&Listed>) -> Option<f64> {
+    let plan = servebench_plan::plan_case(case, &servebench_plan::PlanOptions::default()).ok()?;
+    let budget = listed
+        .and_then(|l| l.marker.as_ref())
+        .and_then(ListMarker::timeout)
+        .or_else(|| case.config.slurm.timeout.map(Duration::from_secs))
+        .unwrap_or(DEFAULT_BUDGET);
+    Some(plan.total_gpus as f64 * budget.as_secs_f64() / 3600.0)
 }
 
 /// The cluster profile named on the command line (or SERVEBENCH_CLUSTER), else the default of

@@ -9,6 +9,7 @@ use serde_json::json;
 use servebench_config::diag::Severity;
 use servebench_config::model::{Deployment, TestCase, Worker};
 
+use crate::cmd::list_suite;
 use crate::exit;
 use crate::suite::{Format, Loaded, SuiteArgs, print, usage};
 
@@ -23,6 +24,16 @@ pub struct ListArgs {
     /// Show the metrics each test extracts.
     #[arg(long)]
     show_metrics: bool,
+    /// Print counts only: per mode, model and GPU type; resolved, missing and skipped list lines.
+    /// Missing names are listed (and still fail the command unless --allow-missing).
+    #[arg(long, conflicts_with_all = ["pretty", "show_groups"])]
+    summary: bool,
+    /// Print every test-list line with what became of it, under its test-db block.
+    #[arg(long, conflicts_with = "show_groups")]
+    pretty: bool,
+    /// With --splits: print each group with its expected duration and its tests.
+    #[arg(long, requires = "splits")]
+    show_groups: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -30,17 +41,42 @@ pub struct ListArgs {
 
 /// Lists the selected tests. Exit 0; 2 on usage errors. Files that fail to load are counted
 /// in the summary (see `servebench validate` for details) but do not fail `list`.
-pub fn run(args: ListArgs) -> ExitCode {
+pub fn run(mut args: ListArgs) -> ExitCode {
+    // A summary reports missing names instead of stopping at them; they still fail it below.
+    let strict = !args.suite.allow_missing;
+    if args.summary || args.pretty {
+        args.suite.allow_missing = true;
+        args.suite.missing_on_stdout = true;
+    }
     let loaded = match args.suite.load() {
         Ok(l) => l,
         Err(e) => return usage(e),
     };
-    let text = match args.format {
-        Format::Json => json_output(&loaded, args.show_metrics),
-        Format::Table => table(&loaded, args.verbose, args.show_metrics),
+    let text = match (args.format, &loaded.shards) {
+        (Format::Json, _) => json_output(&loaded, args.show_metrics),
+        (Format::Table, _) if args.summary => list_suite::summary_text(&loaded),
+        (Format::Table, _) if args.pretty => list_suite::pretty_text(&loaded),
+        (Format::Table, Some(shards)) if args.show_groups => {
+            list_suite::groups_text(&loaded, shards)
+        }
+        (Format::Table, _) => {
+            table(&loaded, args.verbose, args.show_metrics) + &list_suite::blocks_text(&loaded)
+        }
     };
     print(&text);
+    let missing = strict
+        && (args.summary || args.pretty)
+        && loaded
+            .reports
+            .iter()
+            .any(|r| list_suite::line_counts(&loaded, r).missing_here > 0);
     crate::suite::discard(loaded);
+    if missing {
+        eprintln!(
+            "error: test list line(s) name configs that are not in the tree (listed above); --allow-missing makes them warnings"
+        );
+        return ExitCode::from(exit::USAGE);
+    }
     ExitCode::from(exit::OK)
 }
 
@@ -133,7 +169,15 @@ fn summary(loaded: &Loaded) -> serde_json::Value {
 }
 
 fn json_output(loaded: &Loaded, metrics: bool) -> String {
-    let tests: Vec<_> = loaded.cases().map(|c| case_json(c, metrics)).collect();
+    let tests: Vec<_> = loaded
+        .cases()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut v = case_json(c, metrics);
+            list_suite::add_selection_json(loaded, i, &mut v);
+            v
+        })
+        .collect();
     let problems: Vec<_> = loaded
         .suite
         .diagnostics()
@@ -144,6 +188,8 @@ fn json_output(loaded: &Loaded, metrics: bool) -> String {
         "tests": tests,
         "summary": summary(loaded),
         "errors": problems,
+        "lists": list_suite::lists_json(loaded),
+        "groups": loaded.shards.as_ref().map(|s| list_suite::groups_json(loaded, s)),
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod cancel;
 pub mod job;
 pub mod list;
+pub mod list_suite;
 pub mod plan;
 pub mod render;
 pub mod resume;

@@ -1,28 +1,43 @@
-//! Test selection: `--test-type`, `--category`, `--model`, `-k`, `-m` and `--testlist`.
+//! Test selection: `--test-type`, `--category`, `--model`, `-k`, `-m`, `--testlist`, `--waives`,
+//! and CI shards.
 //!
 //! The caller builds one [`SelectKey`] per discovered test case and a [`Selection`] from the
 //! command line; [`Selection::select`] returns the selected indices in input order, with what a
-//! test list said about each (marker, benchmark mode). Test lists are parsed by
-//! [`TestList::read`]/[`TestList::parse_text`] into source-agnostic [`ListEntry`] values, so other
-//! list formats (test-db YAML, unified suites) can produce entries for the same resolver.
-//! Line forms and markers are documented in `docs/test-lists.md`.
+//! test list said about each as typed data ([`Listed`]: marker, benchmark mode, unified-suite
+//! mode, test-db block) and a [`ListReport`] per list (which blocks apply to the [`System`], what
+//! each line resolved to). Plain lists ([`TestList::parse_text`]) and test-db YAML
+//! ([`TestList::parse_test_db`]) produce the same [`ListEntry`] values for one resolver;
+//! [`Waives`] mark tests `SKIP` on top; [`split`] cuts a selection into shards. Line forms,
+//! markers, system keys, modes, waives and shards are documented in `docs/test-lists.md`.
 
 mod expr;
 mod problem;
 mod resolve;
 mod selection;
+mod shard;
+mod testdb;
 mod testlist;
+mod waives;
 
 #[cfg(test)]
 mod tests;
 
 pub use expr::{Expr, ExprError};
 pub use problem::{ListProblem, ProblemKind, Severity};
-pub use selection::{FilterWarning, Listed, SelectError, Selected, SelectedTest, Selection};
+pub use selection::{
+    BlockReport, FilterWarning, LineOutcome, LineReport, ListReport, Listed, SelectError, Selected,
+    SelectedTest, Selection,
+};
+pub use shard::{Basis, Group, ShardTest, Shards, split};
+pub use testdb::{
+    Block, Bound, Condition, Mismatch, RangeCondition, SuiteMode, System, TermCondition,
+    WildcardCondition,
+};
 pub use testlist::{
     BenchmarkMode, CasePrefix, DisaggFunction, ListEntry, ListMarker, ListReadError,
     PerfSanityCase, TestList, TestRef,
 };
+pub use waives::Waives;
 
 /// What selection needs to know about one test case.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -155,6 +155,17 @@ pub enum ProblemKind {
         /// The test ids it matches.
         candidates: Vec<String>,
     },
+    /// A test-db file that is not shaped as expected (the message says what was expected).
+    #[error("{message}")]
+    BadTestDb {
+        /// What is wrong and what was expected.
+        message: String,
+    },
+    /// A waives line without `SKIP (reason)`.
+    #[error(
+        "a waive needs `SKIP (reason)` after the test name, e.g. `<test> SKIP (https://nvbugs/123)`"
+    )]
+    WaiveWithoutSkip,
     /// A test listed twice (with the same benchmark mode).
     #[error("`{reference}` is already listed at {first}; this line is ignored")]
     Duplicate {

@@ -7,7 +7,9 @@ use super::SelectKey;
 use super::expr::Expr;
 use super::problem::{ListProblem, ProblemKind};
 use super::resolve::Resolver;
-use super::testlist::{BenchmarkMode, ListMarker, TestList};
+use super::testdb::{Mismatch, SuiteMode, System};
+use super::testlist::{BenchmarkMode, ListEntry, ListMarker, TestList, TestRef};
+use super::waives::Waives;
 
 /// Everything that narrows the set of test cases; all parts must hold (AND).
 ///
@@ -28,16 +30,77 @@ pub struct Selection {
     pub marker: Option<Expr>,
     /// `--testlist`: parsed lists, resolved against the test cases by [`Selection::select`].
     pub lists: Vec<TestList>,
+    /// What test-db condition blocks are matched against (`--system`, cluster profile).
+    pub system: System,
+    /// `--waives`: `SKIP` lines applied on top of the selection (lists or not).
+    pub waives: Option<Waives>,
+    /// `--allow-missing`: a list line naming no test is a warning instead of an error.
+    pub allow_missing: bool,
 }
 
 /// The outcome of a successful selection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Selected {
     /// Selected tests in input order (a test listed with two benchmark modes appears twice, in
     /// list order).
     pub tests: Vec<SelectedTest>,
     /// List warnings (duplicates, ignored markers, empty lists), in list and line order.
     pub warnings: Vec<ListProblem>,
+    /// Per test list, what became of every block and line (for `list --summary`).
+    pub reports: Vec<ListReport>,
+}
+
+/// What became of one test list: its test-db blocks and each of its lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListReport {
+    /// The list's name.
+    pub name: String,
+    /// test-db blocks, in file order (empty for plain lists).
+    pub blocks: Vec<BlockReport>,
+    /// Every test line that parsed, in file order.
+    pub lines: Vec<LineReport>,
+    /// Lines that did not parse (already reported as errors).
+    pub invalid: usize,
+}
+
+/// Whether a test-db block applies to the system, and why not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockReport {
+    /// 1-based line of the block.
+    pub line: usize,
+    /// Its context name.
+    pub context: String,
+    /// Unmet parts of its condition; empty when the block applies.
+    pub mismatches: Vec<Mismatch>,
+}
+
+impl BlockReport {
+    /// Whether the block applies to the system.
+    pub fn matched(&self) -> bool {
+        self.mismatches.is_empty()
+    }
+}
+
+/// What one list line resolved to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineReport {
+    /// 1-based line.
+    pub line: usize,
+    /// Index into [`ListReport::blocks`].
+    pub block: Option<usize>,
+    /// The marker that counts.
+    pub marker: Option<ListMarker>,
+    /// The outcome.
+    pub outcome: LineOutcome,
+}
+
+/// The outcome of one list line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LineOutcome {
+    /// It names these test cases (indices into the keys).
+    Resolved(Vec<usize>),
+    /// It names no test case here (an `Unmatched` or `Ambiguous` problem).
+    Missing(ProblemKind),
 }
 
 /// One selected test.
@@ -60,6 +123,11 @@ pub struct Listed {
     pub marker: Option<ListMarker>,
     /// The benchmark mode the line asks for (`gen_only`, `ctx_only`, ...), if any.
     pub mode: Option<BenchmarkMode>,
+    /// The unified-suite mode detected from the block's terms and the line (upstream's order;
+    /// see [`SuiteMode::detect`]); `None` when neither says.
+    pub suite_mode: Option<SuiteMode>,
+    /// The test-db block (index into [`ListReport::blocks`]).
+    pub block: Option<usize>,
 }
 
 /// Test lists with errors: every problem of every list, errors and warnings, reported together.
@@ -145,48 +213,76 @@ impl Selection {
         out
     }
 
-    /// Selects among `keys`; fails when a list has parse errors or lines that match no test.
+    /// Selects among `keys`; fails when a list has parse errors, or lines that match no test
+    /// (unless [`Selection::allow_missing`]). Lines of test-db blocks that do not apply to
+    /// [`Selection::system`] are resolved for the report but neither selected nor errors.
     pub fn select(&self, keys: &[SelectKey]) -> Result<Selected, SelectError> {
         let filtered: Vec<bool> = keys.iter().map(|k| self.matches_filters(k)).collect();
         let passes = |i: usize| filtered.get(i).copied().unwrap_or(false);
+        let resolver = Resolver::new(keys);
+        let mut problems = Vec::new();
+        let mut reports = Vec::new();
+        let mut tests = Vec::new();
         if self.lists.is_empty() {
-            let tests = (0..keys.len())
+            tests = (0..keys.len())
                 .filter(|&i| passes(i))
                 .map(|index| SelectedTest {
                     index,
                     listed: None,
                 })
                 .collect();
-            return Ok(Selected {
-                tests,
-                warnings: Vec::new(),
-            });
         }
-        let resolver = Resolver::new(keys);
-        let mut problems = Vec::new();
         let mut seen: HashMap<(usize, Option<BenchmarkMode>), String> = HashMap::new();
-        let mut tests = Vec::new();
         for list in &self.lists {
             let mut list_problems = list.problems.clone();
+            let blocks: Vec<BlockReport> = list
+                .blocks
+                .iter()
+                .map(|b| BlockReport {
+                    line: b.line,
+                    context: b.context.clone(),
+                    mismatches: b.condition.mismatches(&self.system),
+                })
+                .collect();
+            let applies = |entry: &ListEntry| {
+                entry
+                    .block
+                    .is_none_or(|b| blocks.get(b).is_some_and(BlockReport::matched))
+            };
+            let mut lines = Vec::new();
             for entry in &list.entries {
-                let mode = match &entry.reference {
-                    super::TestRef::PerfSanity(case) => case.mode,
-                    _ => None,
+                let outcome = match resolver.resolve(entry) {
+                    Ok(found) => LineOutcome::Resolved(found),
+                    Err(kind) => LineOutcome::Missing(kind),
                 };
-                let found = match resolver.resolve(entry) {
-                    Ok(found) => found,
-                    Err(kind) => {
-                        list_problems.push(ListProblem::error(
-                            &list.name,
-                            entry.line,
-                            entry.column,
-                            kind,
-                        ));
+                lines.push(LineReport {
+                    line: entry.line,
+                    block: entry.block,
+                    marker: entry.marker.clone(),
+                    outcome: outcome.clone(),
+                });
+                if !applies(entry) {
+                    continue;
+                }
+                let found = match outcome {
+                    LineOutcome::Resolved(found) => found,
+                    LineOutcome::Missing(kind) => {
+                        let ambiguous = matches!(kind, ProblemKind::Ambiguous { .. });
+                        let problem = if self.allow_missing && !ambiguous {
+                            ListProblem::warning
+                        } else {
+                            ListProblem::error
+                        };
+                        list_problems.push(problem(&list.name, entry.line, entry.column, kind));
                         continue;
                     }
                 };
+                let mode = entry_mode(entry);
+                let condition = entry
+                    .block
+                    .and_then(|b| list.blocks.get(b))
+                    .map(|b| &b.condition);
                 for index in found {
-                    let here = format!("{}:{}", list.name, entry.line);
                     if let Some(first) = seen.get(&(index, mode)) {
                         let reference = resolver
                             .key(index)
@@ -203,13 +299,15 @@ impl Selection {
                         ));
                         continue;
                     }
-                    seen.insert((index, mode), here);
+                    seen.insert((index, mode), format!("{}:{}", list.name, entry.line));
                     if passes(index) {
                         let listed = Listed {
                             file: list.name.clone(),
                             line: entry.line,
                             marker: entry.marker.clone(),
                             mode,
+                            suite_mode: SuiteMode::detect(condition, &entry.reference),
+                            block: entry.block,
                         };
                         tests.push(SelectedTest {
                             index,
@@ -220,6 +318,15 @@ impl Selection {
             }
             list_problems.sort_by_key(|p| (p.line, p.column));
             problems.extend(list_problems);
+            reports.push(ListReport {
+                name: list.name.clone(),
+                blocks,
+                lines,
+                invalid: list.problems.iter().filter(|p| p.is_error()).count(),
+            });
+        }
+        if let Some(waives) = &self.waives {
+            problems.extend(self.apply_waives(waives, &resolver, &mut tests));
         }
         if problems.iter().any(ListProblem::is_error) {
             return Err(SelectError { problems });
@@ -228,7 +335,74 @@ impl Selection {
         Ok(Selected {
             tests,
             warnings: problems,
+            reports,
         })
+    }
+
+    /// Marks the selected tests a waive names `SKIP (reason)` with `waived: true`; returns the
+    /// waives file's problems (names matching nothing are warnings).
+    fn apply_waives(
+        &self,
+        waives: &Waives,
+        resolver: &Resolver<'_>,
+        tests: &mut [SelectedTest],
+    ) -> Vec<ListProblem> {
+        let list = &waives.list;
+        let mut problems = list.problems.clone();
+        let gpu = self.system.get("gpu");
+        let mut waived: HashMap<usize, Vec<(Option<BenchmarkMode>, &ListEntry)>> = HashMap::new();
+        for (i, entry) in list.entries.iter().enumerate() {
+            if !waives.applies_on(i, gpu) {
+                continue;
+            }
+            match resolver.resolve(entry) {
+                Ok(found) => {
+                    for index in found {
+                        waived
+                            .entry(index)
+                            .or_default()
+                            .push((entry_mode(entry), entry));
+                    }
+                }
+                Err(kind) => problems.push(ListProblem::warning(
+                    &list.name,
+                    entry.line,
+                    entry.column,
+                    kind,
+                )),
+            }
+        }
+        for test in tests.iter_mut() {
+            let mode = test.listed.as_ref().and_then(|l| l.mode);
+            let Some(entry) = waived.get(&test.index).and_then(|w| {
+                w.iter()
+                    .find(|(m, _)| m.is_none() || *m == mode)
+                    .map(|(_, e)| *e)
+            }) else {
+                continue;
+            };
+            let Some(ListMarker::Skip { reason, .. }) = &entry.marker else {
+                continue;
+            };
+            let marker = Some(ListMarker::Skip {
+                reason: reason.clone(),
+                waived: true,
+            });
+            match &mut test.listed {
+                Some(listed) => listed.marker = marker,
+                None => {
+                    test.listed = Some(Listed {
+                        file: list.name.clone(),
+                        line: entry.line,
+                        marker,
+                        mode: None,
+                        suite_mode: None,
+                        block: None,
+                    });
+                }
+            }
+        }
+        problems
     }
 
     /// Whether a test case passes the type, category, model, `-k` and `-m` filters.
@@ -285,4 +459,12 @@ fn closest(value: &str, known: &[&str]) -> Option<String> {
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
         .map(|(_, k)| k.to_owned())
+}
+
+/// The benchmark mode a list line asks for.
+fn entry_mode(entry: &ListEntry) -> Option<BenchmarkMode> {
+    match &entry.reference {
+        TestRef::PerfSanity(case) => case.mode,
+        _ => None,
+    }
 }

@@ -1,19 +1,21 @@
 //! Test lists: the entries of a list file, what each line refers to, and the plain-text parser.
 //!
 //! A [`TestList`] is source-agnostic: the plain-text parser here is one producer; test-db YAML lists
-//! and unified suites (later) produce the same [`ListEntry`] values and reuse the resolver.
+//! (`super::testdb`) produce the same [`ListEntry`] values, with the condition blocks they came
+//! from, and reuse the resolver.
 
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
 use super::problem::{ListProblem, ProblemKind};
+use super::testdb::Block;
 
 /// A parsed test list: its entries plus every problem found while parsing.
 ///
 /// Parsing never fails on content; problems are kept and reported together with the lines that
 /// match no test when the list is resolved (see [`super::Selection::select`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TestList {
     /// How the list is named in diagnostics (the path as given).
     pub name: String,
@@ -21,6 +23,8 @@ pub struct TestList {
     pub entries: Vec<ListEntry>,
     /// Parse errors and warnings, in file order.
     pub problems: Vec<ListProblem>,
+    /// test-db condition blocks (empty for a plain-text list); entries point into it.
+    pub blocks: Vec<Block>,
 }
 
 /// One test line of a list.
@@ -34,6 +38,8 @@ pub struct ListEntry {
     pub reference: TestRef,
     /// The marker that counts (only the first one, as upstream).
     pub marker: Option<ListMarker>,
+    /// Index into [`TestList::blocks`] of the test-db block holding the line.
+    pub block: Option<usize>,
 }
 
 /// What a list line names, before it is matched against the discovered test cases.
@@ -137,6 +143,8 @@ pub enum ListMarker {
     Skip {
         /// Text in parentheses.
         reason: String,
+        /// Whether a waives file (`--waives`) put it there rather than the list line.
+        waived: bool,
     },
     /// `XFAIL (reason)`: run; a failure is expected.
     Xfail {
@@ -173,6 +181,25 @@ impl ListMarker {
     }
 }
 
+impl fmt::Display for ListMarker {
+    /// As written in a list (`TIMEOUT (90)`, `SKIP (reason)`, ...); a waived skip adds `[waived]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListMarker::Timeout { minutes } => write!(f, "TIMEOUT ({minutes})"),
+            ListMarker::Skip { reason, waived } => {
+                write!(f, "SKIP ({reason})")?;
+                if *waived {
+                    f.write_str(" [waived]")?;
+                }
+                Ok(())
+            }
+            ListMarker::Xfail { reason } => write!(f, "XFAIL ({reason})"),
+            ListMarker::Unstable { reason } => write!(f, "UNSTABLE ({reason})"),
+            ListMarker::Isolation => f.write_str("ISOLATION"),
+        }
+    }
+}
+
 /// Marker keywords in upstream's check order; when a line carries several, the earliest one in this
 /// order is the one that counts (upstream `test_list_parser.py`).
 const MARKER_ORDER: [&str; 5] = ["XFAIL", "SKIP", "UNSTABLE", "TIMEOUT", "ISOLATION"];
@@ -200,28 +227,99 @@ impl TestList {
             source,
         })?;
         let text = String::from_utf8_lossy(&bytes);
+        if super::testdb::looks_like_test_db(path, &text) {
+            return Ok(TestList::parse_test_db(&name, &text));
+        }
         Ok(TestList::parse_text(&name, &text))
     }
 
     /// Parses plain-text list content; `name` labels diagnostics.
     pub fn parse_text(name: &str, text: &str) -> TestList {
-        let mut list = TestList {
+        let mut list = TestList::empty(name);
+        for (i, raw) in text.lines().enumerate() {
+            list.parse_line(i + 1, 0, raw, None);
+        }
+        list.warn_if_empty();
+        list
+    }
+
+    pub(crate) fn empty(name: &str) -> TestList {
+        TestList {
             name: name.to_owned(),
             entries: Vec::new(),
             problems: Vec::new(),
-        };
-        for (i, raw) in text.lines().enumerate() {
-            parse_line(&mut list, i + 1, raw);
+            blocks: Vec::new(),
         }
-        if list.entries.is_empty() && list.problems.is_empty() {
-            list.problems.push(ListProblem::warning(
-                &list.name,
+    }
+
+    pub(crate) fn warn_if_empty(&mut self) {
+        if self.entries.is_empty() && self.problems.is_empty() {
+            self.problems.push(ListProblem::warning(
+                &self.name,
                 0,
                 0,
                 ProblemKind::EmptyList,
             ));
         }
-        list
+    }
+
+    /// Parses one line (or one test-db `tests:` item whose text starts after column `offset`)
+    /// into an entry, or records its problems.
+    pub(crate) fn parse_line(
+        &mut self,
+        line: usize,
+        offset: usize,
+        raw: &str,
+        block: Option<usize>,
+    ) {
+        // Everything from the first `#` is a comment (as upstream).
+        let content = raw.split('#').next().unwrap_or("");
+        let chars: Chars = content
+            .chars()
+            .enumerate()
+            .map(|(i, c)| (offset + i + 1, c))
+            .collect();
+        let mut pos = skip_ws(&chars, 0);
+        let Some(&(column, _)) = chars.get(pos) else {
+            return; // blank or comment-only
+        };
+        // The reference runs to the first whitespace outside brackets.
+        let mut depth = 0usize;
+        let start = pos;
+        while let Some(&(_, c)) = chars.get(pos) {
+            match c {
+                '[' => depth += 1,
+                ']' => depth = depth.saturating_sub(1),
+                c if c.is_whitespace() && depth == 0 => break,
+                _ => {}
+            }
+            pos += 1;
+        }
+        let text: String = chars
+            .get(start..pos)
+            .unwrap_or_default()
+            .iter()
+            .map(|&(_, c)| c)
+            .collect();
+        let reference = match parse_reference(&text) {
+            Ok(r) => r,
+            Err(kind) => {
+                self.problems
+                    .push(ListProblem::error(&self.name, line, column, kind));
+                return;
+            }
+        };
+        // A line whose markers do not parse is reported once, not resolved as well.
+        let Ok(marker) = parse_markers(self, line, &chars, pos) else {
+            return;
+        };
+        self.entries.push(ListEntry {
+            line,
+            column,
+            reference,
+            marker,
+            block,
+        });
     }
 
     /// Whether any problem is an error (warnings alone do not stop a run).
@@ -232,57 +330,6 @@ impl TestList {
 
 /// Characters of a line with their 1-based columns.
 type Chars = Vec<(usize, char)>;
-
-fn parse_line(list: &mut TestList, line: usize, raw: &str) {
-    // Everything from the first `#` is a comment (as upstream).
-    let content = raw.split('#').next().unwrap_or("");
-    let chars: Chars = content
-        .chars()
-        .enumerate()
-        .map(|(i, c)| (i + 1, c))
-        .collect();
-    let mut pos = skip_ws(&chars, 0);
-    let Some(&(column, _)) = chars.get(pos) else {
-        return; // blank or comment-only
-    };
-    // The reference runs to the first whitespace outside brackets.
-    let mut depth = 0usize;
-    let start = pos;
-    while let Some(&(_, c)) = chars.get(pos) {
-        match c {
-            '[' => depth += 1,
-            ']' => depth = depth.saturating_sub(1),
-            c if c.is_whitespace() && depth == 0 => break,
-            _ => {}
-        }
-        pos += 1;
-    }
-    let text: String = chars
-        .get(start..pos)
-        .unwrap_or_default()
-        .iter()
-        .map(|&(_, c)| c)
-        .collect();
-    let name = list.name.clone();
-    let reference = match parse_reference(&text) {
-        Ok(r) => r,
-        Err(kind) => {
-            list.problems
-                .push(ListProblem::error(&name, line, column, kind));
-            return;
-        }
-    };
-    // A line whose markers do not parse is reported once, not resolved as well.
-    let Ok(marker) = parse_markers(list, line, &chars, pos) else {
-        return;
-    };
-    list.entries.push(ListEntry {
-        line,
-        column,
-        reference,
-        marker,
-    });
-}
 
 fn skip_ws(chars: &Chars, mut pos: usize) -> usize {
     while chars.get(pos).is_some_and(|&(_, c)| c.is_whitespace()) {
@@ -458,7 +505,10 @@ fn parse_markers(
                 pos = end;
                 let reason = text.trim().to_owned();
                 Some(match &*word {
-                    "SKIP" => ListMarker::Skip { reason },
+                    "SKIP" => ListMarker::Skip {
+                        reason,
+                        waived: false,
+                    },
                     "XFAIL" => ListMarker::Xfail { reason },
                     _ => ListMarker::Unstable { reason },
                 })
@@ -676,7 +726,8 @@ mod tests {
         assert_eq!(
             m("SKIP (https://nvbugs/123 (flaky))"),
             Some(ListMarker::Skip {
-                reason: "https://nvbugs/123 (flaky)".into()
+                reason: "https://nvbugs/123 (flaky)".into(),
+                waived: false,
             })
         );
         assert_eq!(
@@ -690,6 +741,20 @@ mod tests {
             Some(ListMarker::Unstable { reason: "x".into() })
         );
         assert_eq!(m("ISOLATION"), Some(ListMarker::Isolation));
+        for text in [
+            "TIMEOUT (90)",
+            "SKIP (a (b))",
+            "XFAIL (x)",
+            "UNSTABLE (y)",
+            "ISOLATION",
+        ] {
+            assert_eq!(m(text).map(|m| m.to_string()).as_deref(), Some(text));
+        }
+        let waived = ListMarker::Skip {
+            reason: "nvbugs".into(),
+            waived: true,
+        };
+        assert_eq!(waived.to_string(), "SKIP (nvbugs) [waived]");
     }
 
     #[test]
@@ -701,7 +766,8 @@ mod tests {
         assert_eq!(
             list.entries[0].marker,
             Some(ListMarker::Skip {
-                reason: "later in the line, earlier in upstream's order".into()
+                reason: "later in the line, earlier in upstream's order".into(),
+                waived: false,
             })
         );
         let p: Vec<String> = list.problems.iter().map(ToString::to_string).collect();

@@ -248,7 +248,8 @@ perf/test_perf_sanity.py::test_e2e[aggr_upload-gpt_oss_120b_fp4_blackwell-gpt_os
                 2,
                 None,
                 Some(ListMarker::Skip {
-                    reason: "nvbugs 1".into()
+                    reason: "nvbugs 1".into(),
+                    waived: false,
                 })
             ),
             (3, None, None),
@@ -538,6 +539,226 @@ mod props {
     }
 }
 
+// ---- test-db lists, waives, missing names ----------------------------------------------------
+
+const V32: &str = "gb200_deepseek-v32-fp4_8k1k_con4096_ctx1_dep4_gen1_dep32_eplb256_mtp0_ccb-NIXL";
+
+fn test_db() -> TestList {
+    let text = format!(
+        "version: 0.0.1
+l0_t:
+- condition:
+    wildcards:
+      gpu: '*gb200*'
+    terms:
+      stage: post_merge
+  tests:
+  - perf/test_perf_sanity.py::test_e2e[disagg_upload-gen_only-{V32}] TIMEOUT (90)
+  - perf/test_perf_sanity.py::test_e2e[aggr_upload-gpt_oss_120b_fp4_blackwell-gpt_oss_fp4_tp2_mtp0_1k1k]
+- condition:
+    terms:
+      stage: pre_merge
+  tests:
+  - perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e-{V32}]
+  - perf/test_perf_sanity.py::test_e2e[disagg_upload-e2e-not_in_the_tree]
+"
+    );
+    TestList::parse_test_db("l0_t.yml", &text)
+}
+
+fn system(pairs: &[(&str, &str)]) -> System {
+    let mut s = System::default();
+    for (k, v) in pairs {
+        s.set(k, v);
+    }
+    s
+}
+
+#[test]
+fn test_db_blocks_select_for_the_system_and_report_the_rest() {
+    let sel = Selection {
+        lists: vec![test_db()],
+        system: system(&[("gpu", "GB200"), ("stage", "post_merge")]),
+        ..Selection::default()
+    };
+    // The pre_merge block's missing name is not an error: that block does not apply here.
+    let out = sel.select(&sample()).unwrap();
+    type Got = (
+        usize,
+        Option<BenchmarkMode>,
+        Option<SuiteMode>,
+        Option<usize>,
+    );
+    let got: Vec<Got> = out
+        .tests
+        .iter()
+        .map(|t| {
+            let l = t.listed.as_ref().unwrap();
+            (t.index, l.mode, l.suite_mode, l.block)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                5,
+                Some(BenchmarkMode::GenOnly),
+                Some(SuiteMode::Disagg),
+                Some(0)
+            ),
+            (8, None, None, Some(0)),
+        ]
+    );
+    let report = &out.reports[0];
+    assert!(report.blocks[0].matched());
+    assert_eq!(
+        report.blocks[1]
+            .mismatches
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec!["stage is `post_merge`, the block wants `pre_merge`"]
+    );
+    // Every line is resolved for the report, in the non-matching block too.
+    let outcomes: Vec<(usize, bool)> = report
+        .lines
+        .iter()
+        .map(|l| (l.line, matches!(l.outcome, LineOutcome::Resolved(_))))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![(9, true), (10, true), (15, true), (16, false)]
+    );
+
+    // On a pre_merge system the missing name is an error, or a warning with allow_missing.
+    let pre = Selection {
+        lists: vec![test_db()],
+        system: system(&[("stage", "pre_merge")]),
+        ..Selection::default()
+    };
+    let err = pre.select(&sample()).unwrap_err();
+    assert_eq!(
+        err.problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec!["l0_t.yml:16:5: error: `not_in_the_tree` matches no test"]
+    );
+    let allowed = Selection {
+        allow_missing: true,
+        ..pre
+    };
+    let out = allowed.select(&sample()).unwrap();
+    assert_eq!(out.tests.len(), 1);
+    assert!(!out.warnings[0].is_error());
+}
+
+#[test]
+fn ambiguous_names_stay_errors_with_allow_missing() {
+    let mut keys = sample();
+    keys.push(disagg("wideep", "perf", "x", "m"));
+    keys.push(disagg("disagg", "perf", "x", "m"));
+    let sel = Selection {
+        lists: vec![TestList::parse_text(
+            "l.txt",
+            "perf/test_perf_sanity.py::test_e2e[disagg-x]",
+        )],
+        allow_missing: true,
+        ..Selection::default()
+    };
+    assert!(sel.select(&keys).is_err());
+}
+
+#[test]
+fn waives_mark_selected_tests_skipped_with_the_reason() {
+    let waives = Waives::parse_text(
+        "waives.txt",
+        &format!(
+            "# upstream waives many tests servebench does not run\n\
+             unittest/_torch/test_x.py::test_y SKIP (https://nvbugs/1)\n\
+             perf/test_perf_sanity.py::test_e2e[disagg_upload-gen_only-{V32}] SKIP (https://nvbugs/2)\n\
+             full:H100/agg_perf-sanity_gpt_oss_120b_fp4_blackwell-gpt_oss_fp4_tp2_mtp0_1k1k-con4_iter10_1k1k SKIP (not on H100)\n\
+             full:GB200/disagg_perf_deepseek-r1-fp4_1k1k_ctx1_gen1_dep32_bs32_eplb0_mtp0_ccb-NIXL SKIP (https://nvbugs/3)\n\
+             disagg_perf_gone SKIP (old)\n"
+        ),
+    );
+    assert_eq!(waives.ignored, 1);
+    assert!(
+        waives.list.problems.is_empty(),
+        "{:?}",
+        waives.list.problems
+    );
+    let sel = Selection {
+        lists: vec![test_db()],
+        system: system(&[("gpu", "GB200"), ("stage", "post_merge")]),
+        waives: Some(waives.clone()),
+        ..Selection::default()
+    };
+    let out = sel.select(&sample()).unwrap();
+    let markers: Vec<(usize, Option<ListMarker>)> = out
+        .tests
+        .iter()
+        .map(|t| (t.index, t.listed.as_ref().unwrap().marker.clone()))
+        .collect();
+    assert_eq!(
+        markers,
+        vec![
+            (
+                5,
+                Some(ListMarker::Skip {
+                    reason: "https://nvbugs/2".into(),
+                    waived: true
+                })
+            ),
+            (8, None), // waived on H100 only
+        ]
+    );
+    // A waive naming no test here is a warning.
+    assert_eq!(
+        out.warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec!["waives.txt:6:1: warning: `disagg_perf_gone` matches no test"]
+    );
+    // Without a list, waives still apply; the e2e listing of the same config is not gen_only.
+    let plain = Selection {
+        system: system(&[("gpu", "GB200")]),
+        waives: Some(waives),
+        ..Selection::default()
+    };
+    let out = plain.select(&sample()).unwrap();
+    let waived: Vec<(usize, String)> = out
+        .tests
+        .iter()
+        .filter_map(|t| {
+            let l = t.listed.as_ref()?;
+            Some((t.index, format!("{}:{}", l.file, l.line)))
+        })
+        .collect();
+    assert_eq!(waived, vec![(0, "waives.txt:5".to_owned())]);
+}
+
+#[test]
+fn a_waive_without_skip_is_an_error() {
+    let w = Waives::parse_text(
+        "w.txt",
+        "disagg_perf_x TIMEOUT (3)\n  full:GB200/y XFAIL (z)\n",
+    );
+    assert_eq!(
+        w.list
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec![
+            "w.txt:1:1: error: a waive needs `SKIP (reason)` after the test name, e.g. `<test> SKIP (https://nvbugs/123)`",
+            "w.txt:2:14: error: a waive needs `SKIP (reason)` after the test name, e.g. `<test> SKIP (https://nvbugs/123)`",
+        ]
+    );
+    assert!(w.list.entries.is_empty());
+}
+
 // ---- upstream fixtures ----------------------------------------------------------------------
 
 fn fixtures() -> PathBuf {
@@ -659,6 +880,7 @@ fn upstream_lists_against_the_fixture_configs() {
                 name: short.clone(),
                 entries: vec![entry.clone()],
                 problems: Vec::new(),
+                blocks: Vec::new(),
             };
             let sel = Selection {
                 lists: vec![one],
@@ -715,4 +937,56 @@ fn upstream_lists_against_the_fixture_configs() {
         ]
     );
     insta::assert_snapshot!("upstream_lists", report);
+}
+
+#[test]
+fn upstream_test_db_files_parse_and_resolve_only_to_their_own_config() {
+    let keys = fixture_keys();
+    let dir = fixtures().join("tests/integration/test_lists/test-db");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 10);
+    let (mut resolved, mut missing) = (0, 0);
+    for path in &files {
+        let list = TestList::read(path).unwrap();
+        assert!(!list.blocks.is_empty(), "{}", path.display());
+        // Every upstream test-db file has the expected shape and only known line forms.
+        assert!(list.problems.is_empty(), "{:?}", list.problems);
+        let sel = Selection {
+            lists: vec![list.clone()],
+            ..Selection::default()
+        };
+        // No system: no block applies, so nothing is selected and nothing fails.
+        let out = sel.select(&keys).unwrap();
+        assert!(out.tests.is_empty());
+        let report = &out.reports[0];
+        assert!(report.blocks.iter().all(|b| !b.matched()));
+        for (line, entry) in report.lines.iter().zip(&list.entries) {
+            let TestRef::PerfSanity(case) = &entry.reference else {
+                panic!("{entry:?}");
+            };
+            match &line.outcome {
+                LineOutcome::Resolved(found) => {
+                    resolved += 1;
+                    for &i in found {
+                        let key = &keys[i];
+                        // An upstream name resolves to exactly the config it names.
+                        match &key.server_name {
+                            None => assert_eq!(key.file_stem, case.rest),
+                            Some(server) => {
+                                assert_eq!(format!("{}-{server}", key.file_stem), case.rest)
+                            }
+                        }
+                    }
+                }
+                LineOutcome::Missing(ProblemKind::Unmatched { .. }) => missing += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    // The fixtures hold a sample of upstream's configs: most names have no file here.
+    assert_eq!((resolved, missing), (12, 66));
 }
