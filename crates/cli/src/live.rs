@@ -45,9 +45,19 @@ enum Mode {
     },
     Plain,
     Quiet,
+    Json,
 }
 
 impl LiveView {
+    /// JSON lines on stderr, one per event.
+    pub(crate) fn json() -> Self {
+        LiveView {
+            start: Instant::now(),
+            mode: Mode::Json,
+            done: 0,
+        }
+    }
+
     pub(crate) fn new(bars: bool, quiet: bool) -> Self {
         let mode = if quiet {
             Mode::Quiet
@@ -135,6 +145,7 @@ impl LiveView {
             self.done += 1;
         }
         match &mut self.mode {
+            Mode::Json => {}
             Mode::Quiet => {
                 if is_error {
                     let label = if test_id.is_empty() {
@@ -207,8 +218,14 @@ impl LiveView {
 
 impl Reporter for LiveView {
     fn event(&mut self, event: &Event) {
+        if matches!(self.mode, Mode::Json) {
+            if let Ok(line) = serde_json::to_string(event) {
+                eprintln!("{line}");
+            }
+            return;
+        }
         match event {
-            Event::Exec(e) => self.exec(e),
+            Event::Exec { exec } => self.exec(exec),
             Event::Started {
                 run_id,
                 dir,
@@ -254,7 +271,7 @@ impl LiveView {
     /// A run-wide line (never hidden by the bars, dropped with -q).
     fn note(&self, text: &str) {
         match &self.mode {
-            Mode::Quiet => {}
+            Mode::Quiet | Mode::Json => {}
             Mode::Plain => eprintln!("{text}"),
             Mode::Bars { multi, .. } => {
                 let _ = multi.println(text);

@@ -438,6 +438,23 @@ fn run_executes_the_suite_and_writes_results() {
         .filter(|r| r["type"] == "submitted")
         .count();
     assert_eq!(submitted, 1);
+
+    // --format json: events as JSON lines on stderr, the results document on stdout.
+    let out = servebench(dir.path())
+        .args(["resume", "--format", "json", "--output"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["summary"]["cases"], 1, "{doc}");
+    assert_eq!(doc["cases"][0]["test_id"], results["cases"][0]["test_id"]);
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["event"], "started", "{events:?}");
+    assert_eq!(events[0]["resumed"], true);
     assert_no_leftovers(dir.path());
 }
 

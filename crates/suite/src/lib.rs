@@ -26,8 +26,10 @@ use std::path::PathBuf;
 
 pub use report::{ResultsDoc, RunReport, SummaryDoc};
 
-/// What the pipeline reports while it works.
-#[derive(Debug, Clone, PartialEq)]
+/// What the pipeline reports while it works (one JSON object per event with `--format json`,
+/// tagged by `event`; dispatcher events are nested under `exec`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// A run was created (or resumed).
     Started {
@@ -68,7 +70,10 @@ pub enum Event {
         command: Vec<String>,
     },
     /// The dispatcher's progress.
-    Exec(servebench_exec::ExecEvent),
+    Exec {
+        /// The dispatcher's event.
+        exec: servebench_exec::ExecEvent,
+    },
 }
 
 /// Where events go (the live view, plain lines, JSON lines, or a test's vector).

@@ -151,7 +151,42 @@ pub struct RunReport {
     pub elapsed: Duration,
 }
 
+/// The document `run --format json` prints on stdout: how the run ended and its results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunDoc<'a> {
+    /// Version of this layout (1).
+    pub schema_version: u32,
+    /// Run id.
+    pub run_id: &'a str,
+    /// Run directory.
+    pub run_dir: &'a Path,
+    /// Cancelled.
+    pub interrupted: bool,
+    /// Jobs still in flight after `--detach`.
+    pub detached: Option<usize>,
+    /// Bundles that `--dry-run` would submit.
+    pub dry_run: Option<usize>,
+    /// Verdict counts.
+    pub summary: Counts,
+    /// Every case.
+    pub cases: &'a [CaseResult],
+}
+
 impl RunReport {
+    /// The `--format json` document of this report.
+    pub fn doc(&self) -> RunDoc<'_> {
+        RunDoc {
+            schema_version: 1,
+            run_id: &self.run_id,
+            run_dir: &self.dir,
+            interrupted: self.interrupted,
+            detached: self.detached,
+            dry_run: self.dry_run,
+            summary: Counts::of(&self.cases),
+            cases: &self.cases,
+        }
+    }
+
     /// Whether every case passed or was skipped (and the run was not interrupted).
     pub fn all_passed(&self) -> bool {
         !self.interrupted

@@ -250,7 +250,7 @@ pub fn drive_and_report<B: Backend>(
         d.opts,
         d.retry_failed,
         &mut interrupts,
-        &mut |e| reporter.event(&Event::Exec(e.clone())),
+        &mut |e| reporter.event(&Event::Exec { exec: e.clone() }),
     ))?;
     report(d.dir, &summary, not_run, junit, &d.view.run_id)
 }

@@ -19,7 +19,7 @@ use servebench_suite::{PipelineError, RunReport};
 use crate::exit;
 use crate::live::{LiveView, use_bars};
 use crate::prepare::BundleArgs;
-use crate::suite::{PlanningArgs, SuiteArgs};
+use crate::suite::{Format, PlanningArgs, SuiteArgs};
 
 /// Executor on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -47,6 +47,10 @@ pub struct OutputArgs {
     /// No live view; only the results table and errors.
     #[arg(short, long)]
     pub quiet: bool,
+    /// `json`: progress events as JSON lines on stderr and the run's results as one JSON
+    /// document on stdout (layout in docs/output-formats.md) instead of the live view and table.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// Arguments of `servebench run`.
@@ -153,6 +157,9 @@ pub(crate) fn signal_interrupts() -> Interrupts {
 
 /// The live view for these output arguments.
 pub(crate) fn live_view(out: &OutputArgs) -> LiveView {
+    if out.format == Format::Json {
+        return LiveView::json();
+    }
     let bars = use_bars(
         std::io::stderr().is_terminal(),
         std::env::var_os("CI").is_some(),
@@ -165,21 +172,18 @@ pub(crate) fn live_view(out: &OutputArgs) -> LiveView {
 /// Runs the suite.
 pub fn run(args: RunArgs) -> ExitCode {
     let debug_mode = std::env::var("DEBUG_MODE").is_ok_and(|v| v == "1");
+    let from_logs = |dir: &Path| {
+        let result =
+            servebench_suite::logs::from_logs(dir, &args.out.output, args.out.junit.as_deref());
+        finish(result, args.out.format)
+    };
     if let Some(dir) = &args.from_logs {
-        return finish(servebench_suite::logs::from_logs(
-            dir,
-            &args.out.output,
-            args.out.junit.as_deref(),
-        ));
+        return from_logs(dir);
     }
     if debug_mode {
         let run = std::env::var("DEBUG_JOB_ID").ok();
         return match journal::find_run(&args.out.output, run.as_deref()) {
-            Ok(dir) => finish(servebench_suite::logs::from_logs(
-                &dir,
-                &args.out.output,
-                args.out.junit.as_deref(),
-            )),
+            Ok(dir) => from_logs(&dir),
             Err(e) => {
                 eprintln!("error: DEBUG_MODE=1: {e}");
                 ExitCode::from(exit::USAGE)
@@ -189,7 +193,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     let mut live = live_view(&args.out);
     let result = prepare_and_start(&args, &mut live);
     live.finish();
-    finish(result)
+    finish(result, args.out.format)
 }
 
 fn prepare_and_start(args: &RunArgs, live: &mut LiveView) -> Result<RunReport, PipelineError> {
@@ -252,7 +256,7 @@ fn prepare_and_start(args: &RunArgs, live: &mut LiveView) -> Result<RunReport, P
 }
 
 /// Prints a report's outcome and maps it (or the error) to the exit code.
-pub(crate) fn finish(result: Result<RunReport, PipelineError>) -> ExitCode {
+pub(crate) fn finish(result: Result<RunReport, PipelineError>, format: Format) -> ExitCode {
     let report = match result {
         Ok(r) => r,
         Err(e) => {
@@ -260,6 +264,13 @@ pub(crate) fn finish(result: Result<RunReport, PipelineError>) -> ExitCode {
             return exit::of_error(&e);
         }
     };
+    if format == Format::Json {
+        crate::suite::print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report.doc()).unwrap_or_default()
+        ));
+        return exit::of_report(&report);
+    }
     if let Some(n) = report.dry_run {
         let refused = report.cases.len();
         eprintln!(

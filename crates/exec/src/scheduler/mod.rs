@@ -29,7 +29,8 @@ pub use verdict::{Verdict, verdict_of};
 use crate::journal::{JobVerdict, JournalError, TestEntry};
 
 /// What the dispatcher reports, for the live view and logs. Backends never print.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum ExecEvent {
     /// A job was submitted.
     Submitted {
