@@ -121,7 +121,11 @@ pub fn read_tables(text: &str) -> Vec<Table> {
             }
             Line::Cells => {
                 let Some(t) = open.as_mut() else {
-                    push_caption(&mut captions, line);
+                    // Outside a table: text, or a one-cell row of an enclosing frame.
+                    match split_boxed(line).as_slice() {
+                        [one] => push_caption(&mut captions, one),
+                        _ => push_caption(&mut captions, line),
+                    }
                     continue;
                 };
                 let cells = match t.style {

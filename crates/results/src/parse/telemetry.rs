@@ -264,7 +264,8 @@ pub(crate) fn from_aiperf_json(telemetry: &Map<String, Value>) -> Vec<GpuTelemet
 /// `gpu_utilization_pct` (mean), `gpu_memory_used_gb` (sum of means), and canonical `energy_j`:
 /// the energy counters' deltas summed, or, when a counter is missing or did not move at the
 /// printed resolution, mean power x `duration_s` (noted). Then derives the per-token figures
-/// ([`energy::derive`]).
+/// ([`energy::derive`]), or, with neither energy nor a token total, takes them from mean power
+/// and output token throughput (noted).
 pub(crate) fn apply(gpus: &[GpuTelemetry], p: &mut Parsed) {
     let Some(first) = gpus.first() else {
         return;
@@ -320,6 +321,21 @@ pub(crate) fn apply(gpus: &[GpuTelemetry], p: &mut Parsed) {
         _ => {}
     }
     energy::derive(&mut p.metrics);
+    // No energy or token count to divide: mean power over the token rate is the energy per
+    // token all the same (W / (tokens/s) = J/token).
+    let rate = p.metrics.get(metrics::OUTPUT_TOKEN_THROUGHPUT).copied();
+    if !p.metrics.contains_key(energy::JOULES_PER_OUTPUT_TOKEN)
+        && let (Some(w), Some(r)) = (power, rate)
+        && w > 0.0
+        && r > 0.0
+    {
+        p.set(energy::JOULES_PER_OUTPUT_TOKEN, w / r);
+        p.set(energy::OUTPUT_TOKENS_PER_JOULE, r / w);
+        p.notes.push(
+            "joules_per_output_token: mean GPU power / output token throughput (no energy or token total)"
+                .into(),
+        );
+    }
 }
 
 #[cfg(test)]

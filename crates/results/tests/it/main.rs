@@ -5,6 +5,7 @@
 
 mod bundle;
 mod fixtures;
+mod formats;
 mod props;
 mod real_bundle;
 mod render;
