@@ -137,8 +137,8 @@ pub(crate) fn is_report(o: &Map<String, Value>) -> bool {
         })
 }
 
-/// One result per benchmark of a GuideLLM report; a report cut short marks its last benchmark
-/// incomplete.
+/// One result per benchmark of a GuideLLM report; a report cut short marks the last benchmark
+/// read incomplete.
 pub(crate) fn map_report(f: &Found) -> Vec<Parsed> {
     let mut out: Vec<Parsed> = f
         .value
@@ -151,14 +151,16 @@ pub(crate) fn map_report(f: &Found) -> Vec<Parsed> {
                 .collect()
         })
         .unwrap_or_default();
+    out.retain(|p| !p.metrics.is_empty());
     if !f.complete
         && let Some(last) = out.last_mut()
     {
+        // The cut may have taken later benchmarks whole: the last one read is not known to be
+        // the sweep's last.
         last.complete = false;
         last.notes
-            .push("JSON cut short: members after the cut are missing".into());
+            .push("JSON cut short: members and benchmarks after the cut are missing".into());
     }
-    out.retain(|p| !p.metrics.is_empty());
     out
 }
 

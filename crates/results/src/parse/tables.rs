@@ -209,7 +209,12 @@ fn peel_frames(mut line: &str) -> &str {
         let Some(inner) = rest.trim_end().strip_suffix(BOX_VERTICAL) else {
             return line;
         };
-        let inner = inner.trim();
+        // A nested table sits one space inside the frame (`│ ┏`); a row whose first cell is
+        // empty has at least three spaces before its next separator (`│    │ x │`).
+        let Some(inner) = inner.strip_prefix(' ') else {
+            return line;
+        };
+        let inner = inner.trim_end();
         let nested = inner.chars().next().is_some_and(|c| {
             matches!(
                 c,

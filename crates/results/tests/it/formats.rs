@@ -22,29 +22,34 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * b.abs().max(1.0)
 }
 
-#[test]
-fn input_goldens() {
-    let mut n = 0;
+/// Every input file, sorted.
+pub fn input_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
     for tool in ["aiperf", "genai_perf", "guidellm"] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(inputs_dir().join(tool))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for f in files {
-            let name = format!("{tool}__{}", f.file_stem().unwrap().to_string_lossy());
-            let text = std::fs::read_to_string(&f).unwrap();
-            insta::with_settings!({
-                snapshot_path => "snapshots/inputs",
-                prepend_module_to_snapshot => false,
-                omit_expression => true,
-            }, {
-                insta::assert_snapshot!(name, render_text(&text));
-            });
-            n += 1;
+        for e in std::fs::read_dir(inputs_dir().join(tool)).unwrap() {
+            files.push(e.unwrap().path());
         }
     }
-    assert_eq!(n, 5);
+    files.sort();
+    files
+}
+
+#[test]
+fn input_goldens() {
+    let files = input_files();
+    assert_eq!(files.len(), 5);
+    for f in files {
+        let tool = f.parent().unwrap().file_name().unwrap().to_string_lossy();
+        let name = format!("{tool}__{}", f.file_stem().unwrap().to_string_lossy());
+        let text = std::fs::read_to_string(&f).unwrap();
+        insta::with_settings!({
+            snapshot_path => "snapshots/inputs",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, render_text(&text));
+        });
+    }
 }
 
 #[test]

@@ -9,3 +9,4 @@ mod formats;
 mod props;
 mod real_bundle;
 mod render;
+mod table_props;
