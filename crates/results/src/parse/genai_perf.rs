@@ -22,14 +22,17 @@ use crate::metrics;
 /// with the GPU telemetry printed after it.
 pub fn parse_genai_perf_table(text: &str) -> Vec<Parsed> {
     let lines: Vec<&str> = text.lines().collect();
-    let mut out: Vec<(Parsed, Vec<GpuTelemetry>)> = Vec::new();
-    let mut orphan: Vec<GpuTelemetry> = Vec::new();
+    // Per result: its GPUs, and whether a telemetry table was cut short.
+    let mut out: Vec<(Parsed, Vec<GpuTelemetry>, bool)> = Vec::new();
+    let mut orphan: (Vec<GpuTelemetry>, bool) = (Vec::new(), false);
     for t in read_tables(text) {
         if let Some(gpus) = telemetry::from_table(&t) {
-            match out.last_mut() {
-                Some((_, g)) => telemetry::merge(g, gpus),
-                None => telemetry::merge(&mut orphan, gpus),
-            }
+            let (g, cut) = match out.last_mut() {
+                Some((_, g, cut)) => (g, cut),
+                None => (&mut orphan.0, &mut orphan.1),
+            };
+            telemetry::merge(g, gpus);
+            *cut |= !t.closed;
             continue;
         }
         let Some(format) = llm_table_format(&t) else {
@@ -48,18 +51,21 @@ pub fn parse_genai_perf_table(text: &str) -> Vec<Parsed> {
         {
             p.set(metrics::DURATION_S, d);
         }
-        out.push((p, Vec::new()));
+        out.push((p, Vec::new(), false));
     }
+    let with_telemetry = |mut p: Parsed, gpus: &[GpuTelemetry], cut: bool| {
+        telemetry::apply(gpus, &mut p);
+        if cut {
+            telemetry::drop_energy(&mut p);
+        }
+        p
+    };
     let mut results: Vec<Parsed> = out
         .into_iter()
-        .map(|(mut p, gpus)| {
-            telemetry::apply(&gpus, &mut p);
-            p
-        })
+        .map(|(p, gpus, cut)| with_telemetry(p, &gpus, cut))
         .collect();
-    if !orphan.is_empty() {
-        let mut p = Parsed::new(Format::GpuTelemetry);
-        telemetry::apply(&orphan, &mut p);
+    if !orphan.0.is_empty() {
+        let p = with_telemetry(Parsed::new(Format::GpuTelemetry), &orphan.0, orphan.1);
         if !p.is_empty() {
             results.push(p);
         }

@@ -92,6 +92,9 @@ fn map_found(f: &Found) -> Option<Parsed> {
         p.complete = false;
         p.notes
             .push("JSON cut short: members after the cut are missing".into());
+        if f.value.contains_key("telemetry_data") {
+            telemetry::drop_energy(&mut p);
+        }
     }
     Some(p)
 }

@@ -338,6 +338,19 @@ pub(crate) fn apply(gpus: &[GpuTelemetry], p: &mut Parsed) {
     }
 }
 
+/// Removes the energy figures from a result whose telemetry was cut short: a sum over the
+/// GPUs before the cut would be too low, and look whole.
+pub(crate) fn drop_energy(p: &mut Parsed) {
+    let before = p.metrics.len();
+    p.metrics
+        .retain(|k, _| !energy::NAMES.contains(&k.as_str()));
+    if p.metrics.len() != before {
+        p.notes
+            .push("energy: the GPU telemetry was cut short; not summed over the GPUs read".into());
+    }
+    p.complete = false;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -231,3 +231,73 @@ fn a_cut_aiperf_table_is_incomplete_and_keeps_what_it_read() {
     assert_eq!(all[0].metrics["mean_tpot_ms"], 13.21);
     assert!(!all[0].metrics.contains_key("output_token_throughput"));
 }
+
+#[test]
+fn collect_reads_energy_from_an_aiperf_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = crate::bundle::spec(&[(16, 320)]);
+    spec.client = "aiperf".into();
+    let run = spec.benchmark.first_mut().unwrap();
+    run.result_file = "logs/concurrency_16/profile_export_aiperf.json".into();
+    crate::bundle::write(
+        dir.path(),
+        &run.result_file,
+        &input("aiperf/profile_export_aiperf_with_telemetry.txt"),
+    );
+    let case =
+        servebench_results::collect(dir.path(), &spec, servebench_results::GpuCounts::new(2, 2));
+    let point = case.points.first().unwrap();
+    assert_eq!(point.format, "aiperf-json");
+    let e = (14.2452 - 14.2102 + 13.0542 - 13.0201) * 1e6;
+    assert!(close(point.metrics[energy::ENERGY_J], e));
+    assert!(close(
+        point.metrics[energy::JOULES_PER_OUTPUT_TOKEN],
+        e / 81_920.0
+    ));
+    assert!(servebench_results::metrics::is_canonical(
+        energy::JOULES_PER_OUTPUT_TOKEN
+    ));
+    assert_eq!(point.extra["gpu_count"], 2.0);
+}
+
+#[test]
+fn benchmark_serving_energy_section_is_canonical() {
+    let block = "\
+============ Serving Benchmark Result ============
+Successful requests:                     16        
+Benchmark duration (s):                  2.00      
+Total generated tokens:                  2048      
+Output token throughput (tok/s):         1024.00   
+----------------- Energy Metrics -----------------
+Total Energy (J):                        1500.0000 
+Output Tokens per Second per Watt (tps/W): 1.3653    
+Total GPU Power (W):                     750.0000  
+==================================================
+";
+    let all = servebench_results::parse::parse_text_blocks(block);
+    let p = all.first().unwrap();
+    assert_eq!(p.metrics[energy::ENERGY_J], 1500.0);
+    // The tool's own tokens/s per W wins over the derived tokens/J.
+    assert_eq!(p.metrics[energy::OUTPUT_TOKENS_PER_JOULE], 1.3653);
+    assert_eq!(p.extra["gpu_power_w"], 750.0);
+    let mut m = p.metrics.clone();
+    servebench_results::metrics::derive(&mut m, servebench_results::GpuCounts::default());
+    assert!(close(m[energy::JOULES_PER_OUTPUT_TOKEN], 1500.0 / 2048.0));
+    assert_eq!(m[energy::OUTPUT_TOKENS_PER_JOULE], 1.3653);
+}
+
+#[test]
+fn cut_telemetry_gives_no_energy_sum() {
+    let text = input("aiperf/console_llm_metrics_gpu_telemetry_2gpu.txt");
+    let cut = &text[..text.find("│      GPU Utilization (%) │    79.95").unwrap()];
+    let p = parse_any(cut).pop().unwrap();
+    assert!(!p.complete);
+    assert!(!p.metrics.contains_key(energy::ENERGY_J));
+    assert!(p.extra.contains_key("gpu1_energy_j"), "what was read stays");
+    let json = input("aiperf/profile_export_aiperf_with_telemetry.txt");
+    let cut = &json[..json.find("\"gpu_1\"").unwrap()];
+    let p = parse_result_text(cut).unwrap();
+    assert!(!p.complete);
+    assert!(!p.metrics.contains_key(energy::ENERGY_J));
+    assert_eq!(p.metrics["completed"], 320.0);
+}
