@@ -5,8 +5,10 @@
 //! report: `Run Summary Info` (durations, token totals), `Request Latency Statistics`
 //! (median and p95 of request latency in seconds, TTFT, ITL, TPOT in ms) and `Server
 //! Throughput Statistics` (request rate, concurrency, token rates). Row `i` of every table is
-//! benchmark `i`; a `Run Summary Info` table starts a new report. GuideLLM 0.3's tables without
-//! outer pipes are not read.
+//! benchmark `i`; a `Run Summary Info` table starts a new report. GuideLLM 0.3's `Benchmarks
+//! Info` (request counts, token totals, duration) and `Benchmarks Stats` (request rate and
+//! concurrency, token rates, mean/median/p99 of latency, TTFT, ITL, TPOT), drawn without outer
+//! pipes, are read the same way.
 //!
 //! JSON: `{"benchmarks": [{"metrics": {"request_latency": {"successful": {"mean", "median",
 //! "std_dev", "percentiles": {"p001", ..., "p999"}, "total_sum"}}, ...}}]}`, one result per
@@ -18,7 +20,8 @@
 //! `guidellm_tpot_{stat}_ms` extras. Request latency (seconds) is E2EL in ms. Successful
 //! requests are `completed`, errored ones `failed` (incomplete ones, cancelled at the end of a
 //! benchmark, are the extra `incomplete_requests`). Concurrency is the strategy's: 1 for
-//! `synchronous`, `streams` for `concurrent` (JSON only; the console does not print it).
+//! `synchronous`, `streams` for `concurrent` (JSON, and 0.3's `concurrent@N` label; 0.4's
+//! console does not print it).
 
 use serde_json::{Map, Value};
 
@@ -33,16 +36,16 @@ pub fn parse_guidellm_tables(text: &str) -> Vec<Parsed> {
     let mut report: Vec<Parsed> = Vec::new();
     for t in read_tables(text) {
         let title = t.title().to_lowercase();
-        let kind = if title.contains("run summary info") {
-            Kind::Summary
-        } else if title.contains("request latency statistics") {
-            Kind::Latency
-        } else if title.contains("server throughput statistics") {
-            Kind::Throughput
-        } else {
+        // The first table of a report: `Run Summary Info` (0.4+), `Benchmarks Info` (0.3).
+        let first = title.contains("run summary info") || title.contains("benchmarks info");
+        let known = first
+            || title.contains("request latency statistics")
+            || title.contains("server throughput statistics")
+            || title.contains("benchmarks stats");
+        if !known {
             continue;
-        };
-        if kind == Kind::Summary {
+        }
+        if first {
             out.append(&mut report);
         }
         for (i, row) in t.rows.iter().enumerate() {
@@ -50,19 +53,12 @@ pub fn parse_guidellm_tables(text: &str) -> Vec<Parsed> {
                 report.push(Parsed::new(Format::GuidellmTable));
             }
             let Some(p) = report.get_mut(i) else { continue };
-            map_row(kind, &t, row, p);
+            map_row(&t, row, p);
         }
     }
     out.append(&mut report);
     out.retain(|p| !p.metrics.is_empty());
     out
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Summary,
-    Latency,
-    Throughput,
 }
 
 /// `Mdn` -> `median`, `Mean` -> `mean`, `p95` -> `p95`.
@@ -74,17 +70,24 @@ fn stat_name(word: &str) -> Option<String> {
     }
 }
 
-fn map_row(kind: Kind, t: &Table, row: &[String], p: &mut Parsed) {
+/// The concurrency a strategy label names: `synchronous` 1, `concurrent@8` 8 (0.3).
+fn strategy_concurrency(label: &str) -> Option<u64> {
+    let l = label.trim().to_lowercase();
+    if l == "synchronous" {
+        return Some(1);
+    }
+    l.strip_prefix("concurrent@")?.parse().ok()
+}
+
+fn map_row(t: &Table, row: &[String], p: &mut Parsed) {
     if !t.closed {
         p.complete = false;
         if !p.notes.iter().any(|n| n.starts_with("table not closed")) {
             p.notes.push("table not closed: cut short".into());
         }
     }
-    if let Some(strategy) = row.first()
-        && strategy.eq_ignore_ascii_case("synchronous")
-    {
-        p.concurrency = Some(1);
+    if let Some(c) = row.first().and_then(|s| strategy_concurrency(s)) {
+        p.concurrency = Some(c);
     }
     for (h, cell) in t.header.iter().zip(row).skip(1) {
         let Some(v) = parse_number(cell) else {
@@ -92,35 +95,53 @@ fn map_row(kind: Kind, t: &Table, row: &[String], p: &mut Parsed) {
         };
         let h = h.to_lowercase();
         let (group, last) = h.rsplit_once(' ').unwrap_or(("", h.as_str()));
-        match kind {
-            Kind::Summary => match h.as_str() {
-                "timings dur sec" => p.set(metrics::DURATION_S, v),
-                "input tokens comp tot" => p.set(metrics::TOTAL_INPUT_TOKENS, v),
-                "output tokens comp tot" => p.set(metrics::TOTAL_OUTPUT_TOKENS, v),
-                _ => {}
-            },
-            Kind::Latency => {
+        match (group, last) {
+            // 0.4+ `Run Summary Info`, 0.3 `Benchmarks Info`.
+            ("timings dur", "sec") | ("metadata duration", "(s)") => {
+                p.set(metrics::DURATION_S, v);
+            }
+            ("input tokens comp", "tot") | ("prompt tok total", "comp") => {
+                p.set(metrics::TOTAL_INPUT_TOKENS, v);
+            }
+            ("output tokens comp", "tot") | ("output tok total", "comp") => {
+                p.set(metrics::TOTAL_OUTPUT_TOKENS, v);
+            }
+            ("requests made", "comp") => p.set(metrics::COMPLETED, v),
+            ("requests made", "err") => p.set(metrics::FAILED, v),
+            ("requests made", "inc") => p.set_extra("incomplete_requests", v),
+            // Throughput: 0.4+ `Server Throughput Statistics`, 0.3 `Benchmarks Stats`.
+            ("requests per sec", "mean") | ("request stats per", "second") => {
+                p.set(metrics::REQUEST_THROUGHPUT, v);
+            }
+            ("requests per sec", "mdn") => p.set_extra("median_request_throughput", v),
+            ("requests concurrency", "mean") | ("request stats", "concurrency") => {
+                p.set_extra("achieved_concurrency", v);
+            }
+            ("requests concurrency", "mdn") => p.set_extra("median_concurrency", v),
+            ("input tokens per sec", "mean") => p.set_extra("input_token_throughput", v),
+            ("output tokens per sec", "mean") | ("out tok/sec", "mean") => {
+                p.set(metrics::OUTPUT_TOKEN_THROUGHPUT, v);
+            }
+            ("total tokens per sec", "mean") | ("tot tok/sec", "mean") => {
+                p.set(metrics::TOTAL_TOKEN_THROUGHPUT, v);
+            }
+            // Latency: 0.4+ `Request Latency Statistics` (Mdn, p95), 0.3 (mean, median, p99).
+            _ => {
                 let Some(stat) = stat_name(last) else {
                     continue;
                 };
                 match group {
-                    "request latency sec" => p.set(&format!("{stat}_e2el_ms"), v * 1000.0),
-                    "ttft ms" => p.set(&format!("{stat}_ttft_ms"), v),
-                    "itl ms" => p.set(&format!("{stat}_tpot_ms"), v),
-                    "tpot ms" => p.set_extra(&format!("guidellm_tpot_{stat}_ms"), v),
+                    "request latency sec" | "req latency (sec)" => {
+                        p.set(&format!("{stat}_e2el_ms"), v * 1000.0);
+                    }
+                    "ttft ms" | "ttft (ms)" => p.set(&format!("{stat}_ttft_ms"), v),
+                    "itl ms" | "itl (ms)" => p.set(&format!("{stat}_tpot_ms"), v),
+                    "tpot ms" | "tpot (ms)" => {
+                        p.set_extra(&format!("guidellm_tpot_{stat}_ms"), v);
+                    }
                     _ => {}
                 }
             }
-            Kind::Throughput => match (group, last) {
-                ("requests per sec", "mean") => p.set(metrics::REQUEST_THROUGHPUT, v),
-                ("requests per sec", "mdn") => p.set_extra("median_request_throughput", v),
-                ("requests concurrency", "mean") => p.set_extra("achieved_concurrency", v),
-                ("requests concurrency", "mdn") => p.set_extra("median_concurrency", v),
-                ("input tokens per sec", "mean") => p.set_extra("input_token_throughput", v),
-                ("output tokens per sec", "mean") => p.set(metrics::OUTPUT_TOKEN_THROUGHPUT, v),
-                ("total tokens per sec", "mean") => p.set(metrics::TOTAL_TOKEN_THROUGHPUT, v),
-                _ => {}
-            },
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The one reader of the console tables that benchmark clients draw: Rich's box-drawn tables
 //! (GenAI-Perf, AIPerf, and the nested per-metric tables of GenAI-Perf's GPU telemetry) and
 //! GuideLLM's pipe tables (`|===|` borders, `|---|` under the header, merged header cells written
-//! as `Group ||`).
+//! as `Group ||`; GuideLLM 0.3's the same without the outer pipes, between `====` lines).
 //!
 //! What it handles, so the tool parsers only map names:
 //! - Header rows wrapped over several lines: each column's header is its lines joined with a
@@ -51,6 +51,9 @@ enum Style {
     Boxed,
     /// GuideLLM: `|===|` top and bottom, `|---|` under the header, `|` cells.
     Pipe,
+    /// GuideLLM 0.3: `====` top and bottom, `---|---` under the header, `|` between cells
+    /// only (no outer pipes).
+    Bare,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,8 +111,8 @@ pub fn read_tables(text: &str) -> Vec<Table> {
                     if let Some(t) = open.take() {
                         finish(t, true, line_no, &mut out);
                     }
-                } else if style == Style::Pipe {
-                    // `|===|` also opens a GuideLLM table when none is open.
+                } else if style != Style::Boxed {
+                    // `|===|` (`====`) also opens a GuideLLM table when none is open.
                     open = Some(Open {
                         style,
                         part: Part::Header,
@@ -131,25 +134,24 @@ pub fn read_tables(text: &str) -> Vec<Table> {
                 let cells = match t.style {
                     Style::Boxed if line.contains(BOX_VERTICAL) => split_boxed(line),
                     Style::Pipe if line.starts_with('|') => split_pipe(line),
+                    // A 0.3 row whose first cell is empty starts with its first pipe.
+                    Style::Bare if line.contains('|') => split_bare(line),
                     _ => {
                         push_caption(&mut captions, line);
                         continue;
                     }
                 };
-                if cells.len() == 1 {
-                    // A one-cell row: a caption (GenAI-Perf's nested table titles).
-                    if let Some(c) = cells.first() {
-                        push_caption(&mut captions, c);
-                    }
-                    continue;
-                }
-                match t.part {
-                    Part::Header => t.header_lines.push(cells),
-                    Part::Body => add_row(&mut t.rows, cells),
-                }
+                add_cells(t, cells, &mut captions);
             }
             Line::Text => {
                 if line.is_empty() {
+                    continue;
+                }
+                if let Some(t) = open.as_mut()
+                    && t.style == Style::Bare
+                    && line.contains('|')
+                {
+                    add_cells(t, split_bare(line), &mut captions);
                     continue;
                 }
                 if let Some(t) = open.take() {
@@ -164,6 +166,20 @@ pub fn read_tables(text: &str) -> Vec<Table> {
         finish(t, false, line_no, &mut out);
     }
     out
+}
+
+fn add_cells(t: &mut Open, cells: Vec<String>, captions: &mut Vec<String>) {
+    if cells.len() == 1 {
+        // A one-cell row: a caption (GenAI-Perf's nested table titles).
+        if let Some(c) = cells.first() {
+            push_caption(captions, c);
+        }
+        return;
+    }
+    match t.part {
+        Part::Header => t.header_lines.push(cells),
+        Part::Body => add_row(&mut t.rows, cells),
+    }
 }
 
 enum Line {
@@ -192,6 +208,12 @@ fn classify(line: &str) -> Line {
         if !inner.is_empty() && inner.chars().all(|c| c == '-' || c == '|') {
             return Line::HeaderRule(Style::Pipe);
         }
+    }
+    if line.len() >= 10 && line.chars().all(|c| c == '=') {
+        return Line::Bottom(Style::Bare);
+    }
+    if first == '-' && line.contains('|') && line.chars().all(|c| c == '-' || c == '|') {
+        return Line::HeaderRule(Style::Bare);
     }
     if line.contains(BOX_VERTICAL) || first == '|' {
         Line::Cells
@@ -257,8 +279,12 @@ fn split_boxed(line: &str) -> Vec<String> {
 fn split_pipe(line: &str) -> Vec<String> {
     let parts: Vec<&str> = line.split('|').collect();
     let end = parts.len().saturating_sub(1);
+    merge_spans(parts.get(1..end).unwrap_or(&[]).iter().copied())
+}
+
+fn merge_spans<'a>(parts: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for raw in parts.get(1..end).unwrap_or(&[]) {
+    for raw in parts {
         match out.last() {
             Some(prev) if raw.is_empty() => {
                 let prev = prev.clone();
@@ -268,6 +294,12 @@ fn split_pipe(line: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// GuideLLM 0.3 cells: every part between pipes, the edges included; zero-width parts merge
+/// as in [`split_pipe`].
+fn split_bare(line: &str) -> Vec<String> {
+    merge_spans(line.split('|'))
 }
 
 fn add_row(rows: &mut Vec<Vec<String>>, cells: Vec<String>) {

@@ -37,7 +37,7 @@ pub fn input_files() -> Vec<PathBuf> {
 #[test]
 fn input_goldens() {
     let files = input_files();
-    assert_eq!(files.len(), 5);
+    assert_eq!(files.len(), 6);
     for f in files {
         let tool = f.parent().unwrap().file_name().unwrap().to_string_lossy();
         let name = format!("{tool}__{}", f.file_stem().unwrap().to_string_lossy());
@@ -300,4 +300,29 @@ fn cut_telemetry_gives_no_energy_sum() {
     assert!(!p.complete);
     assert!(!p.metrics.contains_key(energy::ENERGY_J));
     assert_eq!(p.metrics["completed"], 320.0);
+}
+
+#[test]
+fn guidellm_0_3_console_report() {
+    let text = input("guidellm/console_v0_3_benchmarks_info_and_stats.txt");
+    let all = parse_any(&text);
+    assert_eq!(all.len(), 2, "{all:?}");
+    let one = by_concurrency(&all, 1);
+    assert_eq!(one.format, Format::GuidellmTable);
+    assert!(one.complete);
+    assert_eq!(one.metrics["completed"], 12.0);
+    assert_eq!(one.metrics["failed"], 0.0);
+    assert_eq!(one.extra["incomplete_requests"], 1.0);
+    assert_eq!(one.metrics["total_output_tokens"], 3072.0);
+    assert_eq!(one.metrics["duration_s"], 60.0);
+    assert_eq!(one.metrics["request_throughput"], 0.2);
+    assert_eq!(one.metrics["mean_e2el_ms"], 4930.0);
+    assert_eq!(one.metrics["p99_ttft_ms"], 58.1);
+    assert_eq!(one.metrics["median_tpot_ms"], 19.1);
+    assert_eq!(one.extra["guidellm_tpot_p99_ms"], 20.2);
+    let eight = by_concurrency(&all, 8);
+    assert_eq!(eight.metrics["failed"], 1.0);
+    assert_eq!(eight.metrics["output_token_throughput"], 396.8);
+    assert_eq!(eight.metrics["total_token_throughput"], 1984.0);
+    assert_eq!(eight.extra["achieved_concurrency"], 7.9);
 }

@@ -189,6 +189,7 @@ proptest! {
     fn pipe_tables_with_merged_headers_round_trip(
         groups in proptest::collection::vec((label(), proptest::collection::vec("(Mdn|Mean|p95|p99)", 1..4)), 1..5),
         values in proptest::collection::vec(0.0f64..1.0e6, 1..4),
+        bare in any::<bool>(),
     ) {
         let mut top = "| Benchmark   |".to_string();
         let mut stat = "|             |".to_string();
@@ -210,7 +211,19 @@ proptest! {
                 .collect();
             body.push(format!("| {} |", cells.join(" | ")));
         }
-        let text = format!("ℹ Title\n{rule}\n{top}\n{stat}\n{dash}\n{}\n{rule}\n", body.join("\n"));
+        let mut text = format!("ℹ Title\n{rule}\n{top}\n{stat}\n{dash}\n{}\n{rule}\n", body.join("\n"));
+        if bare {
+            // GuideLLM 0.3: no outer pipes, `====` borders, `---|---` under the header.
+            text = text
+                .lines()
+                .map(|l| {
+                    let l = l.strip_prefix('|').unwrap_or(l);
+                    let l = l.strip_suffix('|').unwrap_or(l);
+                    if l.starts_with('=') { l.replace('|', "=") } else { l.to_string() }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
         let tables = read_tables(&text);
         prop_assert_eq!(tables.len(), 1);
         let t = &tables[0];
