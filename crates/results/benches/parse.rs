@@ -1,5 +1,6 @@
 //! Parser throughput on large inputs: a bench log of progress bars and result blocks, a
-//! vLLM-style result JSON with per-request arrays, and `collect` over a bundle with many runs.
+//! vLLM-style result JSON with per-request arrays, `collect` over a bundle with many runs, and
+//! the console tables of AIPerf, GenAI-Perf and GuideLLM.
 //!
 //! `cargo bench -p servebench-results --bench parse [-- MB]` (default 50 MB of log)
 #![allow(clippy::unwrap_used, reason = "a benchmark fails loudly")]
@@ -9,7 +10,9 @@ use std::time::Instant;
 
 use servebench_launch::{ClientRun, Expectations, GpuUse, LaunchSpec, Step};
 use servebench_results::collect;
-use servebench_results::parse::{parse_result_text, parse_text_blocks, split_bench_log};
+use servebench_results::parse::{
+    parse_log_results, parse_result_text, parse_text_blocks, split_bench_log,
+};
 
 fn block(c: u64) -> String {
     let mut s = format!("Maximum request concurrency: {c}\nTotal failed requests: 0\n");
@@ -149,5 +152,34 @@ fn main() {
         bench_log.len() / 1_000_000,
         t.elapsed().as_secs_f64(),
         r.verdict
+    );
+
+    // Console tables: AIPerf (LLM metrics and per-GPU telemetry), GenAI-Perf with nested
+    // telemetry, and GuideLLM reports, repeated among progress lines to `mb / 5` MB.
+    let inputs = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/inputs");
+    let tables: String = [
+        "aiperf/console_llm_metrics_gpu_telemetry_2gpu.txt",
+        "genai_perf/verbose_llm_and_gpu_telemetry_2gpu.txt",
+        "guidellm/console_report_two_benchmarks.txt",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(format!("{inputs}/{f}")).unwrap())
+    .collect::<Vec<_>>()
+    .join("\nProfiling: 320/320 |####| 100% [01:08<00:00]\n");
+    let mut console = String::new();
+    while console.len() < mb * 200_000 {
+        console.push_str(&tables);
+        console
+            .push_str("INFO 11-30 00:00:00 engine.py:300] Avg prompt throughput: 0.0 tokens/s\n");
+    }
+    let t = Instant::now();
+    let found = parse_log_results(&console);
+    let e = t.elapsed().as_secs_f64();
+    println!(
+        "console tables: {} MB, {} results in {:.3} s = {:.1} MB/s",
+        console.len() / 1_000_000,
+        found.len(),
+        e,
+        console.len() as f64 / 1e6 / e
     );
 }

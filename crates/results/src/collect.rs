@@ -25,7 +25,9 @@ use servebench_launch::{ClientRun, FailureKind, Finish, LaunchSpec, StatusEvent,
 
 use crate::metrics;
 use crate::model::{CaseResult, Check, Excerpt, GpuCounts, PointResult, Verdict};
-use crate::parse::{LogSegment, Parsed, parse_result_text, parse_text_blocks, split_bench_log};
+use crate::parse::{
+    LogSegment, Parsed, parse_log_results, parse_result_text, parse_text_blocks, split_bench_log,
+};
 use crate::validity::{CheckInput, point_checks};
 
 /// How the executor saw the job end, when it knows more than the bundle (SLURM state, exit
@@ -234,7 +236,7 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
             read_lossy(&bundle_dir.join(&run.result_file)).and_then(|t| parse_result_text(&t).ok());
         let from_log = stretch.as_ref().and_then(|s| {
             // A block that names another concurrency belongs to another run.
-            let blocks: Vec<Parsed> = parse_text_blocks(&s.text)
+            let blocks: Vec<Parsed> = parse_log_results(&s.text)
                 .into_iter()
                 .filter(|b| match b.concurrency {
                     Some(k) => k == run.concurrency,

@@ -29,6 +29,7 @@
 //! ```
 
 mod collect;
+pub mod energy;
 mod junit;
 pub mod metrics;
 mod model;

@@ -63,9 +63,10 @@ pub const MEDIAN_TPOT_MS: &str = "median_tpot_ms";
 /// The four latency metrics, as they appear in canonical names.
 pub const LATENCIES: [&str; 4] = ["ttft", "tpot", "itl", "e2el"];
 
-/// Whether `name` is canonical: a fixed name, or `{mean,median,std,p<N>}_{ttft,tpot,itl,e2el}_ms`.
+/// Whether `name` is canonical: a fixed name, an energy or cost name ([`crate::energy::NAMES`]),
+/// or `{mean,median,std,p<N>}_{ttft,tpot,itl,e2el}_ms`.
 pub fn is_canonical(name: &str) -> bool {
-    FIXED.contains(&name) || latency_parts(name).is_some()
+    FIXED.contains(&name) || crate::energy::NAMES.contains(&name) || latency_parts(name).is_some()
 }
 
 /// Splits `p99.9_ttft_ms` into (`p99.9`, `ttft`); `None` if not a latency summary name.
@@ -97,8 +98,9 @@ pub fn percentile_stat(p: &str) -> Option<String> {
     }
 }
 
-/// Adds the derived figures (SPEC 9.2): per-GPU throughput (when the GPU counts are known) and
-/// interactivity (when the median TPOT is positive). Existing values are kept (a tool that
+/// Adds the derived figures (SPEC 9.2): per-GPU throughput (when the GPU counts are known),
+/// interactivity (when the median TPOT is positive) and energy per token (when `energy_j` is
+/// known, [`crate::energy::derive`]). Existing values are kept (a tool that
 /// prints its own per-GPU throughput wins).
 pub fn derive(metrics: &mut BTreeMap<String, f64>, gpus: GpuCounts) {
     if let Some(&tput) = metrics.get(OUTPUT_TOKEN_THROUGHPUT) {
@@ -118,6 +120,7 @@ pub fn derive(metrics: &mut BTreeMap<String, f64>, gpus: GpuCounts) {
     {
         metrics.entry(INTERACTIVITY.into()).or_insert(1000.0 / tpot);
     }
+    crate::energy::derive(metrics);
 }
 
 #[cfg(test)]

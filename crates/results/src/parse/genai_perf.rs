@@ -1,112 +1,151 @@
-//! GenAI-Perf's console table (`NVIDIA GenAI-Perf | LLM Metrics`): box-drawn rows of
-//! `Statistic | avg | min | max | p99 | p90 | p75`.
+//! The console tables of GenAI-Perf (`NVIDIA GenAI-Perf | LLM Metrics`, header `Statistic`) and
+//! AIPerf (`NVIDIA AIPerf | LLM Metrics`, header `Metric`): one row per metric, one column per
+//! statistic (`avg`, `min`, `max`, `p99`, `p90`, `p75`/`p50`, `std`), read through
+//! [`read_tables`] (wrapped metric names, thousands separators, `N/A`/`-` cells).
 //!
-//! Cross-walk (SPEC 11.2): GenAI-Perf's "Inter Token Latency" is vLLM's TPOT (per request,
-//! excluding the first token); "Request Latency" is E2EL. `avg` is the mean; `p50`, when
-//! present, the median. Numbers may carry thousands separators (`1,020.58`); `N/A` is skipped.
-//! A label wrapped onto a second row (with empty cells) is joined to the row above.
+//! Cross-walk (SPEC 11.2): "Inter Token Latency" is vLLM's TPOT (per request, excluding the first
+//! token); "Inter Chunk Latency" is vLLM's ITL; "Request Latency" is E2EL; "Time to First
+//! Token" is TTFT. `avg` is the mean; `p50`, when present, also the median. A latency given in
+//! seconds (`(sec)`) is converted to milliseconds. "Request Count" is `completed`, "Error Request
+//! Count" `failed`. AIPerf's `Benchmark Duration: N sec` line after the table is `duration_s`.
+//!
+//! The GPU telemetry tables printed after an LLM table (see [`super::telemetry`]) are merged into
+//! that result; telemetry with no LLM table before it is a result of its own
+//! ([`Format::GpuTelemetry`]).
 
+use super::tables::{Table, parse_number, read_tables};
+use super::telemetry::{self, GpuTelemetry};
 use super::{Format, Parsed};
 use crate::metrics;
 
-fn cells(line: &str) -> Option<Vec<String>> {
-    if !line.contains(['│', '┃']) {
-        return None;
-    }
-    let parts: Vec<String> = line
-        .split(['│', '┃'])
-        .map(|c| c.trim().to_string())
-        .collect();
-    // Drop the empty edges outside the first and last separator.
-    let inner = parts.get(1..parts.len().saturating_sub(1))?;
-    (!inner.is_empty()).then(|| inner.to_vec())
-}
-
-fn number(cell: &str) -> Option<f64> {
-    let c = cell.replace(',', "");
-    if c.is_empty()
-        || !c
-            .chars()
-            .all(|ch| ch.is_ascii_digit() || ch == '.' || ch == '-')
-    {
-        return None;
-    }
-    c.parse().ok()
-}
-
-/// Every GenAI-Perf table in `text` (one [`Parsed`] per table with a mapped row).
+/// Every GenAI-Perf or AIPerf LLM table in `text` (one [`Parsed`] per table with a mapped row),
+/// with the GPU telemetry printed after it.
 pub fn parse_genai_perf_table(text: &str) -> Vec<Parsed> {
-    let mut out = Vec::new();
-    let mut header: Option<Vec<String>> = None;
-    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
-    let mut closed = false;
-    let flush = |header: &Option<Vec<String>>,
-                 rows: &mut Vec<(String, Vec<String>)>,
-                 closed: bool,
-                 out: &mut Vec<Parsed>| {
-        if let Some(h) = header {
-            let mut p = map_table(h, rows);
-            if !closed {
-                p.complete = false;
-                p.notes.push("table not closed: cut short".into());
-            }
-            if !p.metrics.is_empty() {
-                out.push(p);
-            }
-        }
-        rows.clear();
-    };
-    for raw in text.lines() {
-        let line = raw.trim();
-        if line.starts_with('└') || line.starts_with('┗') {
-            closed = true;
-            flush(&header, &mut rows, closed, &mut out);
-            header = None;
+    let lines: Vec<&str> = text.lines().collect();
+    // Per result: its GPUs, and whether a telemetry table was cut short.
+    let mut out: Vec<(Parsed, Vec<GpuTelemetry>, bool)> = Vec::new();
+    let mut orphan: (Vec<GpuTelemetry>, bool) = (Vec::new(), false);
+    for t in read_tables(text) {
+        if let Some(gpus) = telemetry::from_table(&t) {
+            let (g, cut) = match out.last_mut() {
+                Some((_, g, cut)) => (g, cut),
+                None => (&mut orphan.0, &mut orphan.1),
+            };
+            telemetry::merge(g, gpus);
+            *cut |= !t.closed;
             continue;
         }
-        let Some(c) = cells(line) else { continue };
-        let Some((first, rest)) = c.split_first() else {
+        let Some(format) = llm_table_format(&t) else {
             continue;
         };
-        if first.eq_ignore_ascii_case("statistic") {
-            flush(&header, &mut rows, closed, &mut out);
-            header = Some(rest.iter().map(|s| s.to_lowercase()).collect());
-            closed = false;
+        let mut p = map_table(format, &t);
+        if p.metrics.is_empty() {
             continue;
         }
-        if header.is_none() {
-            continue;
+        if !t.closed {
+            p.complete = false;
+            p.notes.push("table not closed: cut short".into());
         }
-        if rest.iter().all(String::is_empty) {
-            if let Some((label, _)) = rows.last_mut() {
-                label.push(' ');
-                label.push_str(first);
-            }
-            continue;
+        if format == Format::AiperfTable
+            && let Some(d) = duration_after(lines.get(t.end_line..).unwrap_or(&[]))
+        {
+            p.set(metrics::DURATION_S, d);
         }
-        rows.push((first.clone(), rest.to_vec()));
+        out.push((p, Vec::new(), false));
     }
-    flush(&header, &mut rows, false, &mut out);
-    out
+    let with_telemetry = |mut p: Parsed, gpus: &[GpuTelemetry], cut: bool| {
+        telemetry::apply(gpus, &mut p);
+        if cut {
+            telemetry::drop_energy(&mut p);
+        }
+        p
+    };
+    let mut results: Vec<Parsed> = out
+        .into_iter()
+        .map(|(p, gpus, cut)| with_telemetry(p, &gpus, cut))
+        .collect();
+    if !orphan.0.is_empty() {
+        let p = with_telemetry(Parsed::new(Format::GpuTelemetry), &orphan.0, orphan.1);
+        if !p.is_empty() {
+            results.push(p);
+        }
+    }
+    results
 }
 
-fn map_table(header: &[String], rows: &[(String, Vec<String>)]) -> Parsed {
-    let mut p = Parsed::new(Format::GenaiPerfTable);
-    for (label, values) in rows {
-        let l = label.to_lowercase();
-        let l = l.split_whitespace().collect::<Vec<_>>().join(" ");
+/// GenAI-Perf or AIPerf, from the header's first cell and the title above the table.
+fn llm_table_format(t: &Table) -> Option<Format> {
+    let first = t.header.first()?.to_lowercase();
+    let said = |tool: &str| t.captions.iter().any(|c| c.contains(tool));
+    match first.as_str() {
+        _ if said("AIPerf") => Some(Format::AiperfTable),
+        _ if said("GenAI-Perf") => Some(Format::GenaiPerfTable),
+        "statistic" => Some(Format::GenaiPerfTable),
+        "metric" => Some(Format::AiperfTable),
+        _ => None,
+    }
+}
+
+/// `Benchmark Duration: 15.81 sec` within the few lines after an AIPerf table.
+fn duration_after(lines: &[&str]) -> Option<f64> {
+    lines.iter().take(12).find_map(|l| {
+        let rest = l.trim().strip_prefix("Benchmark Duration:")?.trim();
+        let (num, unit) = rest.split_once(' ').unwrap_or((rest, "sec"));
+        let v = parse_number(num)?;
+        Some(v * seconds_per(unit.trim())?)
+    })
+}
+
+fn seconds_per(unit: &str) -> Option<f64> {
+    match unit {
+        "s" | "sec" | "secs" | "seconds" => Some(1.0),
+        "ms" => Some(1e-3),
+        "min" | "minutes" => Some(60.0),
+        _ => None,
+    }
+}
+
+/// The unit in a label's last parentheses: `Request Latency (ms)` -> `ms`.
+fn label_unit(label: &str) -> Option<&str> {
+    let open = label.rfind('(')?;
+    let rest = label.get(open + 1..)?;
+    Some(rest.split(')').next()?.trim())
+}
+
+fn map_table(format: Format, t: &Table) -> Parsed {
+    let mut p = Parsed::new(format);
+    let header: Vec<String> = t.header.iter().skip(1).map(|h| h.to_lowercase()).collect();
+    for row in &t.rows {
+        let Some((label, values)) = row.split_first() else {
+            continue;
+        };
+        let l = label
+            .to_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let latency = if l.starts_with("time to first token") {
             Some("ttft")
         } else if l.starts_with("inter token latency") {
             Some("tpot")
+        } else if l.starts_with("inter chunk latency") {
+            Some("itl")
         } else if l.starts_with("request latency") {
             Some("e2el")
         } else {
             None
         };
+        let scale = match label_unit(&l) {
+            Some("sec" | "s") => 1000.0,
+            Some("us") => 1e-3,
+            _ => 1.0,
+        };
         for (col, cell) in header.iter().zip(values) {
-            let Some(v) = number(cell) else { continue };
+            let Some(v) = parse_number(cell) else {
+                continue;
+            };
             if let Some(m) = latency {
+                let v = v * scale;
                 match col.as_str() {
                     "avg" => p.set(&format!("mean_{m}_ms"), v),
                     "min" | "max" => p.set_extra(&format!("{col}_{m}_ms"), v),
@@ -132,16 +171,18 @@ fn map_table(header: &[String], rows: &[(String, Vec<String>)]) -> Parsed {
                 p.set(metrics::OUTPUT_TOKEN_THROUGHPUT, v);
             } else if l.starts_with("request throughput") {
                 p.set(metrics::REQUEST_THROUGHPUT, v);
-            } else if l.starts_with("request goodput") {
+            } else if l.starts_with("request goodput") || l.starts_with("goodput") {
                 p.set(metrics::GOODPUT, v);
             } else if l.starts_with("request count") {
                 p.set(metrics::COMPLETED, v);
+            } else if l.starts_with("error request count") {
+                p.set(metrics::FAILED, v);
             } else if l.starts_with("output sequence length") {
                 p.set_extra("mean_output_sequence_length", v);
             } else if l.starts_with("input sequence length") {
                 p.set_extra("mean_input_sequence_length", v);
             } else if l.starts_with("time to second token") {
-                p.set_extra("mean_time_to_second_token_ms", v);
+                p.set_extra("mean_time_to_second_token_ms", v * scale);
             }
         }
     }

@@ -121,7 +121,9 @@ pub fn parse_lm_eval_table(text: &str) -> Vec<AccuracyRow> {
         let (Some(value), metric) = (number(get(c.value)), get(c.metric)) else {
             continue;
         };
-        if metric.is_empty() {
+        // A metric is a name (`exact_match`, `acc`); a number there means another tool's pipe
+        // table (GuideLLM's), not an lm_eval row.
+        if metric.is_empty() || number(metric).is_some() {
             continue;
         }
         let task = match get(c.task).trim_start_matches([' ', '-']) {

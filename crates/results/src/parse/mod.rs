@@ -9,9 +9,15 @@
 //!   `benchmark_serving.py` and `bench serve`, SGLang `bench_serving`, sa-bench, and the built-in
 //!   client's text output with its client-health section).
 //! - [`split_bench_log`]: cuts `6_bench.log` at the `Benchmark with concurrency C done` markers.
-//! - [`parse_genai_perf_table`]: GenAI-Perf's console table.
+//! - [`parse_genai_perf_table`]: GenAI-Perf's and AIPerf's console tables, with the GPU telemetry
+//!   tables printed after them ([`GpuTelemetry`]).
+//! - [`parse_guidellm_tables`], [`parse_guidellm_json`]: GuideLLM's console report and
+//!   `benchmarks.json`.
+//! - [`read_tables`]: the box-drawn and pipe table reader all table parsers share.
 //! - [`parse_llmd_report`]: the llm-d benchmark report (YAML).
-//! - [`parse_any`]: all of the above over one text, for `--from-logs` and the fixture tests.
+//! - [`parse_any`]: all of the above over one text, for `--from-logs` and the fixture tests;
+//!   [`parse_log_results`] the same for one bench log's stretch; [`rejection`] says why a text
+//!   that yields nothing was not read.
 //! - [`parse_lm_eval_table`], [`parse_lm_eval_json`], [`parse_accuracy_any`]: accuracy rows of
 //!   lm-evaluation-harness (read now; the accuracy gate of SPEC 10.2 is a later issue).
 
@@ -21,16 +27,22 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 mod genai_perf;
+mod guidellm;
 pub(crate) mod json;
 mod llmd;
 mod lm_eval;
 mod result_json;
+mod tables;
+mod telemetry;
 pub(crate) mod text;
 
 pub use genai_perf::parse_genai_perf_table;
+pub use guidellm::parse_guidellm_tables;
 pub use llmd::parse_llmd_report;
 pub use lm_eval::{AccuracyRow, parse_lm_eval_json, parse_lm_eval_table};
 pub use result_json::{map_result_object, parse_result_text};
+pub use tables::{Table, parse_number, read_tables};
+pub use telemetry::{GpuMetric, GpuTelemetry};
 pub use text::{LogSegment, clean_line, parse_text_blocks, split_bench_log};
 
 /// Which parser produced a [`Parsed`].
@@ -50,6 +62,14 @@ pub enum Format {
     TextBlock,
     /// GenAI-Perf's console table.
     GenaiPerfTable,
+    /// AIPerf's console table (`NVIDIA AIPerf | LLM Metrics`).
+    AiperfTable,
+    /// GPU telemetry tables with no LLM metrics table before them.
+    GpuTelemetry,
+    /// GuideLLM's console report tables.
+    GuidellmTable,
+    /// GuideLLM's JSON report (`benchmarks.json`).
+    GuidellmJson,
     /// llm-d's benchmark report (YAML).
     LlmdReport,
 }
@@ -64,6 +84,10 @@ impl Format {
             Format::AiperfRecords => "aiperf-records",
             Format::TextBlock => "text-block",
             Format::GenaiPerfTable => "genai-perf-table",
+            Format::AiperfTable => "aiperf-table",
+            Format::GpuTelemetry => "gpu-telemetry",
+            Format::GuidellmTable => "guidellm-table",
+            Format::GuidellmJson => "guidellm-json",
             Format::LlmdReport => "llmd-report",
         }
     }
@@ -164,16 +188,61 @@ pub enum ParseError {
     },
 }
 
-/// Every result any parser finds in `text`, in the order: result JSON objects, GenAI-Perf
-/// table, llm-d report, text blocks. For logs of unknown origin (`--from-logs`) and the
-/// fixture tests.
+/// Every result any parser finds in `text`, in the order: result JSON objects (GuideLLM
+/// reports included), GenAI-Perf/AIPerf tables, GuideLLM tables, llm-d report, text blocks.
+/// For logs of unknown origin (`--from-logs`) and the fixture tests.
 pub fn parse_any(text: &str) -> Vec<Parsed> {
     let mut out = Vec::new();
     out.extend(result_json::parse_all_objects(text));
     out.extend(parse_genai_perf_table(text));
+    out.extend(parse_guidellm_tables(text));
     out.extend(parse_llmd_report(text));
     out.extend(parse_text_blocks(text));
     out
+}
+
+/// What a client printed to its log: `benchmark_serving` text blocks first, then the console
+/// tables of GenAI-Perf, AIPerf (with GPU telemetry) and GuideLLM. For a bench log's stretch of
+/// one run, where only text blocks were read before.
+pub fn parse_log_results(text: &str) -> Vec<Parsed> {
+    let mut out = parse_text_blocks(text);
+    out.extend(parse_genai_perf_table(text));
+    out.extend(parse_guidellm_tables(text));
+    out
+}
+
+/// Every benchmark of the GuideLLM JSON reports in `text`.
+pub fn parse_guidellm_json(text: &str) -> Vec<Parsed> {
+    json::objects(text)
+        .iter()
+        .filter(|f| guidellm::is_report(&f.value))
+        .flat_map(guidellm::map_report)
+        .collect()
+}
+
+/// Why `text` yields no result although it is recognisably a client's output, with what to pass
+/// instead; `None` when something was parsed or the text is not recognised.
+pub fn rejection(text: &str) -> Option<String> {
+    if !parse_any(text).is_empty() {
+        return None;
+    }
+    if text.contains("Benchmarks Metadata") || text.contains("Benchmarks Info") {
+        return Some(
+            "GuideLLM report without its statistics tables: only the metadata/info section is here; pass the whole console output (the `Request Latency Statistics` and `Server Throughput Statistics` tables) or benchmarks.json"
+                .into(),
+        );
+    }
+    if text.contains("GPU Telemetry Summary") || text.contains("GenAI-Perf | Power Metrics") {
+        return Some(
+            "GPU telemetry header without a readable per-GPU table: the table was cut before its first row".into(),
+        );
+    }
+    if text.contains("NVIDIA AIPerf") || text.contains("NVIDIA GenAI-Perf") {
+        return Some(
+            "AIPerf/GenAI-Perf output without a metrics table row: the table was cut before its first row; pass profile_export_aiperf.json instead".into(),
+        );
+    }
+    None
 }
 
 /// Every accuracy row in `text`: lm_eval results JSON first, then tables.

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::json::{Found, objects};
-use super::{ClientHealth, Format, ParseError, Parsed};
+use super::{ClientHealth, Format, ParseError, Parsed, guidellm, telemetry};
 use crate::metrics::{self, latency_parts};
 
 /// Reads a result file. A file with several objects (JSON lines appended run after run) gives
@@ -15,6 +15,15 @@ pub fn parse_result_text(text: &str) -> Result<Parsed, ParseError> {
         return Err(ParseError::NoJson);
     }
     let n = found.len();
+    if let Some(last) = found
+        .iter()
+        .rev()
+        .filter(|f| guidellm::is_report(&f.value))
+        .find_map(|f| guidellm::map_report(f).pop())
+    {
+        // A GuideLLM report holds every benchmark of a sweep; a result file is one point.
+        return Ok(last);
+    }
     let records: Vec<&Found> = found
         .iter()
         .filter(|f| is_aiperf_record(&f.value))
@@ -37,11 +46,14 @@ pub(crate) fn parse_all_objects(text: &str) -> Vec<Parsed> {
         .iter()
         .filter(|f| is_aiperf_record(&f.value))
         .collect();
-    let mut out: Vec<Parsed> = found
-        .iter()
-        .filter(|f| !is_aiperf_record(&f.value))
-        .filter_map(map_found)
-        .collect();
+    let mut out: Vec<Parsed> = Vec::new();
+    for f in found.iter().filter(|f| !is_aiperf_record(&f.value)) {
+        if guidellm::is_report(&f.value) {
+            out.extend(guidellm::map_report(f));
+        } else {
+            out.extend(map_found(f));
+        }
+    }
     if !records.is_empty() {
         out.push(aggregate_aiperf_records(&records));
     }
@@ -80,6 +92,9 @@ fn map_found(f: &Found) -> Option<Parsed> {
         p.complete = false;
         p.notes
             .push("JSON cut short: members after the cut are missing".into());
+        if f.value.contains_key("telemetry_data") {
+            telemetry::drop_energy(&mut p);
+        }
     }
     Some(p)
 }
@@ -351,6 +366,9 @@ fn map_aiperf(o: &Map<String, Value>) -> Parsed {
         if let Some(x) = avg(src) {
             p.set_extra(dst, x);
         }
+    }
+    if let Some(t) = o.get("telemetry_data").and_then(Value::as_object) {
+        telemetry::apply(&telemetry::from_aiperf_json(t), &mut p);
     }
     p
 }

@@ -233,8 +233,11 @@ fn lookup_exact(label: &str, section: &str) -> Option<Target> {
         "drafts" => Extra("spec_drafts"),
         "draft tokens" => Extra("spec_draft_tokens"),
         "accepted tokens" => Extra("spec_accepted_tokens"),
-        "total energy (j)" => Extra("energy_j"),
-        "output tokens per second per watt (tps/w)" => Extra("output_tokens_per_s_per_watt"),
+        "total energy (j)" => Canon(crate::energy::ENERGY_J),
+        // tokens/s per W is tokens per joule.
+        "output tokens per second per watt (tps/w)" => {
+            Canon(crate::energy::OUTPUT_TOKENS_PER_JOULE)
+        }
         "total gpu power (w)" => Extra("gpu_power_w"),
         _ => return lookup_pattern(label, section),
     };

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use servebench_results::parse::{AccuracyRow, Parsed, parse_accuracy_any, parse_any};
+use servebench_results::parse::{AccuracyRow, Parsed, parse_accuracy_any, parse_any, rejection};
 
 /// The shared fixture logs.
 pub fn logs_dir() -> PathBuf {
@@ -37,6 +37,24 @@ pub fn render(results: &[Parsed], accuracy: &[AccuracyRow]) -> String {
     if results.is_empty() && accuracy.is_empty() {
         s.push_str("(nothing parsed)\n");
     }
+    render_parsed(&mut s, results, accuracy);
+    s
+}
+
+/// Renders `text`'s results, or why it was rejected.
+pub fn render_text(text: &str) -> String {
+    let results = parse_any(text);
+    let accuracy = parse_accuracy_any(text);
+    if results.is_empty()
+        && accuracy.is_empty()
+        && let Some(why) = rejection(text)
+    {
+        return format!("(rejected: {why})\n");
+    }
+    render(&results, &accuracy)
+}
+
+fn render_parsed(s: &mut String, results: &[Parsed], accuracy: &[AccuracyRow]) {
     for r in accuracy {
         let _ = writeln!(
             s,
@@ -78,7 +96,6 @@ pub fn render(results: &[Parsed], accuracy: &[AccuracyRow]) -> String {
             let _ = writeln!(s, "  note: {n}");
         }
     }
-    s
 }
 
 #[test]
@@ -98,7 +115,7 @@ fn fixture_goldens() {
             description => rel.display().to_string(),
             omit_expression => true,
         }, {
-            insta::assert_snapshot!(name, render(&parse_any(&text), &parse_accuracy_any(&text)));
+            insta::assert_snapshot!(name, render_text(&text));
         });
     }
 }

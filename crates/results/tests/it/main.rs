@@ -5,6 +5,8 @@
 
 mod bundle;
 mod fixtures;
+mod formats;
 mod props;
 mod real_bundle;
 mod render;
+mod table_props;
