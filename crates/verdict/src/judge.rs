@@ -25,8 +25,8 @@ use rand_distr::{Distribution, StandardNormal};
 use crate::model::{MetricVerdict, Observation, Options, Pin, Series, Verdict};
 use crate::stats;
 
-/// Standardised deviations are clipped to ±this before averaging (Huber's bound): one run can
-/// move `T_j` by at most `CLIP / √j`.
+/// Standardised deviations are clipped to ±this before averaging over two or more runs (Huber's
+/// bound): one run can move `T_j` by at most `CLIP / √j`.
 pub const CLIP: f64 = 3.0;
 
 /// Baseline runs further than this many MAD-sigmas from the baseline median are outliers and
@@ -217,7 +217,7 @@ impl Judge {
             improve
         };
         let p_value = toward.map(|e| e.p);
-        let reason = match (delta_pct.abs() <= o.threshold_pct, p_value) {
+        let reason = match (delta_pct.abs() <= o.threshold_pct, toward) {
             (true, _) => format!(
                 "{delta_pct:+.1}% is within the {}% threshold",
                 o.threshold_pct
@@ -227,12 +227,17 @@ impl Judge {
                  {} consecutive runs and there are fewer",
                 o.threshold_pct, o.confirm_runs
             ),
-            (false, Some(p)) => format!(
-                "{delta_pct:+.1}% is within the noise of the baseline (noise {:.1}%, p = {} > alpha {}, \
-                 or the newest runs together stay within the {}% threshold)",
-                noise_pct,
-                fmt_p(p),
-                o.alpha,
+            (false, Some(e)) if e.p > o.alpha => format!(
+                "{delta_pct:+.1}% is within the noise of the baseline (noise {noise_pct:.1}%; {}, \
+                 alpha {})",
+                fmt_p(e.p),
+                o.alpha
+            ),
+            (false, Some(e)) => format!(
+                "{delta_pct:+.1}% is significant ({}) but the {} newest runs together stay within \
+                 the {}% threshold",
+                fmt_p(e.p),
+                e.recent,
                 o.threshold_pct
             ),
         };
@@ -282,7 +287,7 @@ impl Judge {
             recent: e.recent,
             reason: format!(
                 "{what}: {runs} {dir} than the baseline ({} over {} runs) by more than the {}% \
-                 threshold, p = {} <= alpha {}{note}",
+                 threshold; {} (alpha {}){note}",
                 fmt_num(e.baseline),
                 e.window,
                 o.threshold_pct,
@@ -462,7 +467,8 @@ pub fn summarize(values: &[f64]) -> Option<Summary> {
 }
 
 /// `√j · mean(clip((y − c) / s, ±CLIP))` over the recent values `y` (positive: larger values).
-/// With `s = 0` (a constant baseline), any difference counts as a full clipped deviation.
+/// A lone run is not clipped: bounding its influence would only cap how sure one run can make
+/// us. With `s = 0` (a constant baseline), any difference counts as a deviation of `CLIP`.
 pub fn statistic(recent: &[f64], c: f64, s: f64) -> Option<f64> {
     let z = |y: f64| {
         let d = y - c;
@@ -474,7 +480,12 @@ pub fn statistic(recent: &[f64], c: f64, s: f64) -> Option<f64> {
             d.signum() * CLIP
         }
     };
-    let clipped: Vec<f64> = recent.iter().map(|y| z(*y).clamp(-CLIP, CLIP)).collect();
+    let clip = if recent.len() > 1 {
+        CLIP
+    } else {
+        f64::INFINITY
+    };
+    let clipped: Vec<f64> = recent.iter().map(|y| z(*y).clamp(-clip, clip)).collect();
     Some(stats::mean(&clipped)? * (recent.len() as f64).sqrt())
 }
 
@@ -543,11 +554,11 @@ fn fmt_num(v: f64) -> String {
         .to_owned()
 }
 
-/// A p-value: four decimals, or "< 0.0001".
+/// "p = 0.0123", or "p < 0.0001" below the resolution worth printing.
 fn fmt_p(p: f64) -> String {
     if p < 1e-4 {
-        "< 0.0001".to_owned()
+        "p < 0.0001".to_owned()
     } else {
-        format!("{p:.4}")
+        format!("p = {p:.4}")
     }
 }

@@ -727,3 +727,68 @@ impl Comparison {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tune_picks_the_threshold_with_the_target_rate() {
+        let scores: Vec<f64> = (1..=10).map(f64::from).collect();
+        // 20% of 10 scores may exceed: the threshold is the 8th, and 9 and 10 exceed it.
+        assert_eq!(tune(&scores, 0.2), 8.0);
+        assert_eq!(tune(&scores, 0.0), 10.0);
+        assert_eq!(tune(&[], 0.01), 0.0);
+    }
+
+    #[test]
+    fn detection_counts_the_first_hit_within_each_horizon() {
+        let outcome = Outcome {
+            trials: 2,
+            post_scores: vec![vec![1.0, 7.0, 9.0], vec![0.0, 0.0, 6.0]],
+            ..Outcome::default()
+        };
+        assert_eq!(detection_at(&outcome, 5.0, 3), vec![0.0, 0.5, 1.0]);
+    }
+
+    #[test]
+    fn a_small_comparison_detects_a_large_step_and_renders() {
+        let design = Design {
+            trials: 4,
+            ..Design::default()
+        };
+        let scenarios = [Scenario {
+            noise: Noise::Gaussian(2.0),
+            direction: Direction::LowerIsBetter,
+            step_pct: 20.0,
+        }];
+        let options = Options::default();
+        let mut methods: Vec<Box<dyn HistoryJudge>> = vec![
+            Box::new(Ours::new(&options)),
+            Box::new(AnchorJudge {
+                anchor: Anchor::NewestVsPrevious,
+                threshold_pct: 5.0,
+                window: 20,
+            }),
+        ];
+        let cmp = compare(&mut methods, &scenarios, &design);
+        assert_eq!(cmp.ours_detection(Noise::Gaussian(2.0), 20.0, 2), 1.0);
+        let ours = cmp
+            .outcomes
+            .first()
+            .and_then(|r| r.first())
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            (ours.trials, ours.null_checks, ours.false_regressions),
+            (4, 60, 0)
+        );
+        let text = cmp.render();
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("| gauss 2% | latency | +20% |"));
+        let tail = "/ 100 / 100 | 100 / 100 / 100 | 100 / 100 / 100 |";
+        assert!(row.is_some_and(|r| r.ends_with(tail)), "{text}");
+        assert!(text.contains("previous tuned"), "{text}");
+    }
+}
