@@ -42,7 +42,7 @@ const MIN_BASELINE: usize = 3;
 #[derive(Debug)]
 pub struct Judge {
     options: Options,
-    nulls: Mutex<HashMap<Layout, Arc<[f64]>>>,
+    nulls: Arc<Mutex<HashMap<Layout, Arc<[f64]>>>>,
 }
 
 /// Per tested window, the positions of its baseline runs and of its recent runs, renumbered
@@ -83,8 +83,22 @@ impl Judge {
     pub fn new(options: Options) -> Self {
         Judge {
             options,
-            nulls: Mutex::new(HashMap::new()),
+            nulls: Arc::default(),
         }
+    }
+
+    /// A judge with other options (another metric's direction, threshold, window) that shares
+    /// this one's null distributions when they are drawn alike (same `null_draws` and `seed`),
+    /// so a `check` over many metrics draws each window layout once.
+    pub fn with_options(&self, options: Options) -> Judge {
+        let alike =
+            options.null_draws == self.options.null_draws && options.seed == self.options.seed;
+        let nulls = if alike {
+            self.nulls.clone()
+        } else {
+            Arc::default()
+        };
+        Judge { options, nulls }
     }
 
     /// The options this judge applies.

@@ -51,16 +51,15 @@ pub struct Ours {
 impl Ours {
     /// Ours with `options` (their `direction` is replaced by each series' own).
     pub fn new(options: &Options) -> Self {
-        let with = |direction| {
-            Judge::new(Options {
-                direction,
-                ..options.clone()
-            })
-        };
-        Ours {
-            higher: with(Direction::HigherIsBetter),
-            lower: with(Direction::LowerIsBetter),
-        }
+        let higher = Judge::new(Options {
+            direction: Direction::HigherIsBetter,
+            ..options.clone()
+        });
+        let lower = higher.with_options(Options {
+            direction: Direction::LowerIsBetter,
+            ..options.clone()
+        });
+        Ours { higher, lower }
     }
 }
 

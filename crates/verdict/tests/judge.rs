@@ -266,4 +266,14 @@ fn verdicts_do_not_depend_on_what_was_judged_before() {
     let used = Judge::new(Options::default());
     used.judge(&b);
     assert_eq!(fresh.judge(&a), used.judge(&a));
+    // A judge sharing another's draws judges like a fresh one with its options.
+    let latency = Options {
+        direction: Direction::LowerIsBetter,
+        ..Options::default()
+    };
+    let c = series(20, 50.0, &[57.0, 56.0]);
+    assert_eq!(
+        used.with_options(latency.clone()).judge(&c),
+        Judge::new(latency).judge(&c)
+    );
 }
