@@ -480,27 +480,53 @@ pub fn summarize(values: &[f64]) -> Option<Summary> {
     })
 }
 
-/// `√j · mean(clip((y − c) / s, ±CLIP))` over the recent values `y` (positive: larger values).
-/// A lone run is not clipped: bounding its influence would only cap how sure one run can make
-/// us. With `s = 0` (a constant baseline), any difference counts as a deviation of `CLIP`.
+/// `√j · mean(clip(zᵢ, ±CLIP))` with `zᵢ = (yᵢ − c) / s` over the recent values `y` (positive:
+/// larger values). In a window of two or more runs, a lone outlier (beyond [`SCREEN`] sigmas
+/// from the baseline and from every other run of the window, and the only such run) is first
+/// brought in to the largest |z| of the other runs, so it counts no more than the runs beside it
+/// support, while a step, which moves all the runs after it together, is left alone. A lone run (`j = 1`) is not clipped: that
+/// would only cap how sure one run can make us. With `s = 0` (a constant baseline) any
+/// difference is an infinite deviation.
 pub fn statistic(recent: &[f64], c: f64, s: f64) -> Option<f64> {
-    let z = |y: f64| {
-        let d = y - c;
-        if s > 0.0 {
-            d / s
-        } else if d == 0.0 {
-            0.0
-        } else {
-            d.signum() * CLIP
+    let mut z: Vec<f64> = recent
+        .iter()
+        .map(|y| {
+            let d = y - c;
+            if s > 0.0 {
+                d / s
+            } else if d == 0.0 {
+                0.0
+            } else {
+                d.signum() * f64::INFINITY
+            }
+        })
+        .collect();
+    if z.len() > 1 {
+        let lone = |i: usize, v: f64| {
+            v.abs() > SCREEN
+                && z.iter()
+                    .enumerate()
+                    .all(|(k, w)| k == i || (v - w).abs() > SCREEN)
+        };
+        let mut extreme = z
+            .iter()
+            .enumerate()
+            .filter(|(i, v)| lone(*i, **v))
+            .map(|(i, _)| i);
+        if let (Some(i), None) = (extreme.next(), extreme.next()) {
+            let others = z
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| *k != i)
+                .map(|(_, v)| v.abs());
+            let bound = others.fold(0.0, f64::max);
+            if let Some(v) = z.get_mut(i) {
+                *v = v.clamp(-bound, bound);
+            }
         }
-    };
-    let clip = if recent.len() > 1 {
-        CLIP
-    } else {
-        f64::INFINITY
-    };
-    let clipped: Vec<f64> = recent.iter().map(|y| z(*y).clamp(-clip, clip)).collect();
-    Some(stats::mean(&clipped)? * (recent.len() as f64).sqrt())
+        z.iter_mut().for_each(|v| *v = v.clamp(-CLIP, CLIP));
+    }
+    Some(stats::mean(&z)? * (z.len() as f64).sqrt())
 }
 
 /// The noise `scale`, floored by the median spread of the runs' repeats when they have any.

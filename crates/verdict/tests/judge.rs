@@ -15,12 +15,23 @@ fn statistic_by_hand() {
     // z = 1 and 3 -> mean 2 -> times sqrt(2).
     let t = statistic(&[11.0, 13.0], 10.0, 1.0).unwrap_or(f64::NAN);
     assert!((t - 2.0 * 2f64.sqrt()).abs() < 1e-12, "{t}");
-    // z = 0 and 10, clipped to 3 -> mean 1.5.
-    let t = statistic(&[10.0, 20.0], 10.0, 1.0).unwrap_or(f64::NAN);
-    assert!((t - 1.5 * 2f64.sqrt()).abs() < 1e-12, "{t}");
-    // A constant baseline (s = 0): any difference is a full clipped deviation.
-    let t = statistic(&[10.0, 9.0, 10.0], 10.0, 0.0).unwrap_or(f64::NAN);
-    assert!((t + 3f64.sqrt()).abs() < 1e-12, "{t}");
+    // z = 2 and 5 (only 3 apart, so 5 is not a lone outlier), 5 clipped to 3 -> mean 2.5.
+    let t = statistic(&[12.0, 15.0], 10.0, 1.0).unwrap_or(f64::NAN);
+    assert!((t - 2.5 * 2f64.sqrt()).abs() < 1e-12, "{t}");
+    // A lone outlier (z = 5, 4 away from the other run) is brought in to the other's |z| = 1.
+    let t = statistic(&[15.0, 11.0], 10.0, 1.0).unwrap_or(f64::NAN);
+    assert!((t - 2f64.sqrt()).abs() < 1e-12, "{t}");
+    // A step moves runs together: z = 4 and 4.5 are not lone, each is clipped to 3.
+    let t = statistic(&[14.0, 14.5, 10.0], 10.0, 1.0).unwrap_or(f64::NAN);
+    assert!((t - 2.0 * 3f64.sqrt()).abs() < 1e-12, "{t}");
+    // A constant baseline (s = 0): any difference is infinite, so two runs off it count 3 each
+    // and one run off it alone is a lone outlier brought in to 0.
+    let t = statistic(&[9.0, 9.0], 10.0, 0.0).unwrap_or(f64::NAN);
+    assert!((t + 3.0 * 2f64.sqrt()).abs() < 1e-12, "{t}");
+    assert_eq!(statistic(&[10.0, 9.0, 10.0], 10.0, 0.0), Some(0.0));
+    // A lone run is not clipped.
+    assert_eq!(statistic(&[16.0], 10.0, 2.0), Some(3.0 * 1.0));
+    assert_eq!(statistic(&[30.0], 10.0, 2.0), Some(10.0));
     assert_eq!(statistic(&[], 10.0, 1.0), None);
 }
 
@@ -276,4 +287,27 @@ fn verdicts_do_not_depend_on_what_was_judged_before() {
         used.with_options(latency.clone()).judge(&c),
         Judge::new(latency).judge(&c)
     );
+}
+
+#[test]
+fn compare_judges_run_b_against_the_window_ending_at_run_a() {
+    // The docs/verdicts.md recipe for `compare RUN_A RUN_B`.
+    let mut s = series(20, 1000.0, &[990.0, 1010.0, 1000.0]);
+    let mut b = run(23, 900.0);
+    b.label = "pr-7".into();
+    s.observations.push(b);
+    s.pin = Some(Pin::Run("run-19".into()));
+    let options = Options {
+        confirm_runs: 1,
+        max_recent: 1,
+        ..Options::default()
+    };
+    let v = Judge::new(options).judge(&s);
+    assert_eq!(
+        (v.verdict, v.window, v.recent),
+        (Verdict::Regression, 20, 1),
+        "{}",
+        v.reason
+    );
+    assert!(v.baseline.is_some_and(|b| (b - 1000.0).abs() < 5.0));
 }
