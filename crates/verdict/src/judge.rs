@@ -39,7 +39,6 @@ const MIN_BASELINE: usize = 3;
 /// Judges series with one set of options, caching the null distributions it draws.
 ///
 /// Deterministic: the same options and series give the same verdict, whatever was judged before.
-#[derive(Debug)]
 pub struct Judge {
     options: Options,
     nulls: Arc<Mutex<HashMap<Layout, Arc<[f64]>>>>,
@@ -76,6 +75,17 @@ struct Evidence {
     baseline: f64,
     p: f64,
     beyond: bool,
+}
+
+impl std::fmt::Debug for Judge {
+    /// The options and how many null distributions are cached (not their draws).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let cached = self.nulls.lock().map_or(0, |c| c.len());
+        f.debug_struct("Judge")
+            .field("options", &self.options)
+            .field("cached_nulls", &cached)
+            .finish()
+    }
 }
 
 impl Judge {
