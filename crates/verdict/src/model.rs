@@ -112,6 +112,52 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// Checks the options a config can override, naming the field, what it expects and the fix.
+    pub fn validate(&self) -> Result<(), String> {
+        let o = self;
+        if o.window < 3 {
+            return Err(format!(
+                "window is {}; expected at least 3 baseline runs (default 20)",
+                o.window
+            ));
+        }
+        if o.min_history > o.window {
+            return Err(format!(
+                "min_history ({}) exceeds window ({}); no baseline could ever be enough: lower \
+                 min_history or raise window",
+                o.min_history, o.window
+            ));
+        }
+        if !(o.threshold_pct.is_finite() && o.threshold_pct >= 0.0) {
+            return Err(format!(
+                "threshold_pct is {}; expected a percentage >= 0 (default 5)",
+                o.threshold_pct
+            ));
+        }
+        if !(o.alpha > 0.0 && o.alpha < 1.0) {
+            return Err(format!(
+                "alpha is {}; expected a probability between 0 and 1 (default 0.01)",
+                o.alpha
+            ));
+        }
+        if o.confirm_runs == 0 || o.confirm_runs > o.max_recent {
+            return Err(format!(
+                "confirm_runs is {} with max_recent {}; expected 1 <= confirm_runs <= max_recent \
+                 (defaults 2 and 3)",
+                o.confirm_runs, o.max_recent
+            ));
+        }
+        if o.null_draws < 1000 {
+            return Err(format!(
+                "null_draws is {}; expected at least 1000 so p-values resolve below alpha (default 20000)",
+                o.null_draws
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The decision for one metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

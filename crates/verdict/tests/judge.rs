@@ -311,3 +311,51 @@ fn compare_judges_run_b_against_the_window_ending_at_run_a() {
     );
     assert!(v.baseline.is_some_and(|b| (b - 1000.0).abs() < 5.0));
 }
+
+#[test]
+fn options_name_the_field_that_is_wrong() {
+    assert_eq!(Options::default().validate(), Ok(()));
+    let bad = |o: Options| o.validate().err().unwrap_or_default();
+    assert!(
+        bad(Options {
+            window: 2,
+            ..Options::default()
+        })
+        .starts_with("window is 2")
+    );
+    assert!(
+        bad(Options {
+            min_history: 30,
+            ..Options::default()
+        })
+        .contains("min_history (30) exceeds window (20)")
+    );
+    assert!(
+        bad(Options {
+            threshold_pct: f64::NAN,
+            ..Options::default()
+        })
+        .starts_with("threshold_pct is NaN")
+    );
+    assert!(
+        bad(Options {
+            alpha: 1.5,
+            ..Options::default()
+        })
+        .starts_with("alpha is 1.5")
+    );
+    assert!(
+        bad(Options {
+            confirm_runs: 4,
+            ..Options::default()
+        })
+        .starts_with("confirm_runs is 4")
+    );
+    assert!(
+        bad(Options {
+            null_draws: 10,
+            ..Options::default()
+        })
+        .starts_with("null_draws is 10")
+    );
+}
