@@ -67,6 +67,20 @@ pub struct Summary {
     pub kept: usize,
 }
 
+/// What one tested window measured.
+struct Measured {
+    /// Runs in the window.
+    recent: usize,
+    /// Runs in its baseline.
+    window: usize,
+    /// The baseline's screened mean.
+    center: f64,
+    /// The mean of the window's runs.
+    mean: f64,
+    /// `T_j` toward larger values.
+    t: f64,
+}
+
 /// The evidence of one tested window in one direction.
 #[derive(Debug, Clone, Copy)]
 struct Evidence {
@@ -188,32 +202,32 @@ impl Judge {
                     && w.baseline.len() >= o.min_history.max(MIN_BASELINE)
             })
             .collect();
-        // Per tested window: its baseline center, the mean of its runs, and T_j (larger values).
-        let stats_of: Vec<(usize, usize, f64, f64, f64)> = tested
+        let measured: Vec<Measured> = tested
             .iter()
             .filter_map(|w| {
                 let base = values(&w.baseline);
                 let recent = values(&w.recent);
                 let sum = summarize(&base)?;
                 let s = floored(sum.scale, &spreads(&w.baseline));
-                Some((
-                    recent.len(),
-                    base.len(),
-                    sum.center,
-                    stats::mean(&recent)?,
-                    statistic(&recent, sum.center, s)?,
-                ))
+                Some(Measured {
+                    recent: recent.len(),
+                    window: base.len(),
+                    center: sum.center,
+                    mean: stats::mean(&recent)?,
+                    t: statistic(&recent, sum.center, s)?,
+                })
             })
             .collect();
         let null = self.null(&layout(&tested));
         let evidence = |sign: f64| -> Option<Evidence> {
-            let all = stats_of.iter().map(|&(recent, window, c, mean, t)| {
-                let exceed = null.len() - null.partition_point(|x| *x < sign * t);
-                let beyond = sign * (mean - c) / c.abs() * 100.0 > o.threshold_pct
+            let all = measured.iter().map(|m| {
+                let exceed = null.len() - null.partition_point(|x| *x < sign * m.t);
+                let c = m.center;
+                let beyond = sign * (m.mean - c) / c.abs() * 100.0 > o.threshold_pct
                     && sign * (newest.value - c) > 0.0;
                 Evidence {
-                    recent,
-                    window,
+                    recent: m.recent,
+                    window: m.window,
                     baseline: c,
                     p: (exceed + 1) as f64 / (null.len() + 1) as f64,
                     beyond,
