@@ -73,6 +73,8 @@ struct Measured {
     recent: usize,
     /// Runs in its baseline.
     window: usize,
+    /// Baseline runs screened out.
+    outliers: usize,
     /// The baseline's screened mean.
     center: f64,
     /// The mean of the window's runs.
@@ -86,6 +88,7 @@ struct Measured {
 struct Evidence {
     recent: usize,
     window: usize,
+    outliers: usize,
     baseline: f64,
     p: f64,
     beyond: bool,
@@ -212,6 +215,7 @@ impl Judge {
                 Some(Measured {
                     recent: recent.len(),
                     window: base.len(),
+                    outliers: base.len() - sum.kept,
                     center: sum.center,
                     mean: stats::mean(&recent)?,
                     t: statistic(&recent, sum.center, s)?,
@@ -228,6 +232,7 @@ impl Judge {
                 Evidence {
                     recent: m.recent,
                     window: m.window,
+                    outliers: m.outliers,
                     baseline: c,
                     p: (exceed + 1) as f64 / (null.len() + 1) as f64,
                     beyond,
@@ -288,6 +293,7 @@ impl Judge {
             noise_pct: Some(noise_pct),
             threshold_pct: o.threshold_pct,
             window: n,
+            outliers: n - summary.kept,
             recent: toward.map_or(1, |e| e.recent),
             reason: format!("{reason}{note}"),
         }
@@ -322,6 +328,7 @@ impl Judge {
             noise_pct: Some(noise_pct),
             threshold_pct: o.threshold_pct,
             window: e.window,
+            outliers: e.outliers,
             recent: e.recent,
             reason: format!(
                 "{what}: {runs} {dir} than the baseline ({} over {} runs) by more than the {}% \
@@ -476,6 +483,7 @@ impl Judge {
             noise_pct: None,
             threshold_pct: self.options.threshold_pct,
             window,
+            outliers: 0,
             recent: 0,
             reason,
         }

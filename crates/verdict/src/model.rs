@@ -192,6 +192,9 @@ pub struct MetricVerdict {
     pub threshold_pct: f64,
     /// How many runs the baseline holds.
     pub window: usize,
+    /// How many of them the median/MAD screening left out as outliers (beyond 3.5 MAD-sigmas):
+    /// runs on a bad node, say, worth a look when it is more than one or two.
+    pub outliers: usize,
     /// How many newest runs the deciding test used (1 to `max_recent`).
     pub recent: usize,
     /// One sentence a user can act on.

@@ -359,3 +359,22 @@ fn options_name_the_field_that_is_wrong() {
         .starts_with("null_draws is 10")
     );
 }
+
+#[test]
+fn baseline_outliers_are_counted_and_do_not_move_it() {
+    let mut s = series(20, 1000.0, &[1004.0]);
+    for i in [3, 11] {
+        if let Some(ob) = s.observations.get_mut(i) {
+            ob.value = 700.0;
+        }
+    }
+    let v = judge(&s);
+    assert_eq!(
+        (v.verdict, v.window, v.outliers),
+        (Verdict::Unchanged, 20, 2),
+        "{}",
+        v.reason
+    );
+    assert!(v.baseline.is_some_and(|b| (b - 1000.0).abs() < 5.0));
+    assert!(v.noise_pct.is_some_and(|n| n < 2.0));
+}
