@@ -20,6 +20,7 @@ use servebench_suite::{PipelineError, RunReport};
 pub fn of_error(e: &PipelineError) -> ExitCode {
     ExitCode::from(match e {
         PipelineError::Usage(_) => USAGE,
+        PipelineError::Invalid(_) => FAILED,
         PipelineError::Infra(_) => INFRA,
     })
 }

@@ -124,6 +124,54 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// The selected cases with their file's load-time diagnostics and their list line's marker
+    /// and mode, for the pipeline.
+    pub fn selected_cases(&self) -> Vec<servebench_suite::prepare::Selected<'_>> {
+        self.selected
+            .iter()
+            .filter_map(|(f, c, listed)| {
+                let file = self.suite.files.get(*f)?;
+                Some(servebench_suite::prepare::Selected {
+                    case: file.cases.get(*c)?,
+                    file_diagnostics: &file.diagnostics,
+                    marker: listed.as_ref().and_then(|l| l.marker.clone()),
+                    mode: listed.as_ref().and_then(|l| l.mode),
+                })
+            })
+            .collect()
+    }
+
+    /// Files that yielded no test case because of errors, and unreadable paths: never
+    /// silently dropped.
+    pub fn broken_files(&self) -> Vec<servebench_suite::prepare::BrokenFile> {
+        let errors = |diags: &mut dyn Iterator<Item = &servebench_config::diag::Diagnostic>| {
+            diags
+                .filter(|d| d.severity == servebench_config::diag::Severity::Error)
+                .map(|d| format!("{}: {}", d.location(), d.message))
+                .collect::<Vec<_>>()
+        };
+        let mut out: Vec<_> = self
+            .suite
+            .files
+            .iter()
+            .filter(|f| f.cases.is_empty() && f.skipped.is_none())
+            .filter_map(|f| {
+                let errors = errors(&mut f.diagnostics.iter());
+                (!errors.is_empty()).then(|| servebench_suite::prepare::BrokenFile {
+                    path: f.path.clone(),
+                    errors,
+                })
+            })
+            .collect();
+        for e in errors(&mut self.suite.problems.iter()) {
+            out.push(servebench_suite::prepare::BrokenFile {
+                path: std::path::PathBuf::from(e.split(": ").next().unwrap_or_default()),
+                errors: vec![e],
+            });
+        }
+        out
+    }
+
     /// The selected test cases.
     pub fn cases(&self) -> impl Iterator<Item = &TestCase> {
         self.selected
@@ -140,6 +188,35 @@ impl Loaded {
             .is_some_and(|f| !f.cases.is_empty());
         !has_cases || self.selected.iter().any(|(f, _, _)| *f == file)
     }
+}
+
+/// A GPU type nobody knows is a typo, not an empty selection: the known types are SPEC 3.6's,
+/// the cluster profile's and every `supported_gpus` entry of the loaded configs.
+fn check_gpu_type(
+    gpu: &str,
+    profile: Option<&servebench_config::profile::Profile>,
+    suite: &servebench_config::discover::Suite,
+) -> Result<(), UsageError> {
+    use servebench_config::identity::{GPU_TYPES, fold_gpu};
+    let mut known: Vec<String> = GPU_TYPES.iter().map(|g| (*g).to_string()).collect();
+    known.extend(profile.and_then(|p| p.gpu_type.as_deref()).map(fold_gpu));
+    known.extend(
+        suite
+            .cases()
+            .flat_map(|c| c.config.metadata.supported_gpus.iter().map(|g| fold_gpu(g))),
+    );
+    let folded = fold_gpu(gpu);
+    if known.contains(&folded) {
+        return Ok(());
+    }
+    known.sort();
+    known.dedup();
+    let hint = servebench_config::diag::did_you_mean(&folded, known.iter().map(String::as_str))
+        .map_or_else(String::new, |m| format!(" (did you mean `{m}`?)"));
+    Err(UsageError(format!(
+        "unknown GPU type `{gpu}`{hint}; known: {} (from --gpu-type, GPU_TYPE or --system gpu=)",
+        known.join(", ")
+    )))
 }
 
 /// A usage problem: printed, exits 2.
@@ -283,6 +360,9 @@ impl SuiteArgs {
                 .or_else(|| selection.system.get("gpu").map(str::to_owned))
                 .or_else(|| profile.as_ref().and_then(|p| p.gpu_type.clone()))
         };
+        if let Some(g) = &gpu {
+            check_gpu_type(g, profile.as_ref(), &suite)?;
+        }
         let wanted_mode = self.mode.as_deref().and_then(SuiteMode::parse);
         let mut out = Vec::new();
         let mut suite_modes = Vec::new();

@@ -34,6 +34,9 @@ pub struct TestEntry {
     /// Run alone: no other job of the run in flight at the same time (`ISOLATION`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub isolated: bool,
+    /// How the test list wants the outcome read (`XFAIL`, `UNSTABLE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<servebench_launch::OutcomeRule>,
 }
 
 impl TestEntry {
@@ -45,6 +48,7 @@ impl TestEntry {
             bundle,
             time_limit_s: None,
             isolated: false,
+            rule: None,
         }
     }
 

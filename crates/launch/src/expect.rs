@@ -89,3 +89,20 @@ pub enum AccuracyRule {
         threshold: f64,
     },
 }
+
+/// How a test list asks for a test's outcome to be read (SPEC 3.7 markers), kept with the run
+/// so `resume` reads it the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OutcomeRule {
+    /// `XFAIL (reason)`: a failure is expected (XFAIL); a pass is reported as XPASS.
+    Xfail {
+        /// Text in parentheses.
+        reason: String,
+    },
+    /// `UNSTABLE (reason)`: reported as it is, but a failure does not fail the run.
+    Unstable {
+        /// Text in parentheses.
+        reason: String,
+    },
+}

@@ -41,7 +41,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use expect::{AccuracyGate, AccuracyRule, Expectations, Gates, MetricExtractor};
+pub use expect::{AccuracyGate, AccuracyRule, Expectations, Gates, MetricExtractor, OutcomeRule};
 pub use failure::FailureKind;
 pub use status::{Finish, StatusEvent, StatusLog};
 pub use vocab::{Client, Engine, Role, Scheduler};

@@ -335,6 +335,7 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
         duration_s,
         requested,
         excerpts,
+        unstable: None,
     }
 }
 

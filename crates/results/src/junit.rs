@@ -106,7 +106,7 @@ fn cases_of(case: &CaseResult) -> Vec<TestCase> {
             concurrencies.push(p.concurrency);
         }
     }
-    if case.verdict == Verdict::Skipped {
+    if matches!(case.verdict, Verdict::Skipped | Verdict::Xfail) {
         return vec![TestCase {
             name: "benchmark".into(),
             time: 0.0,
@@ -155,7 +155,7 @@ fn cases_of(case: &CaseResult) -> Vec<TestCase> {
             let checks: Vec<&Check> = case.checks_for(c).collect();
             let failing: Vec<&Check> = checks.iter().copied().filter(|k| !k.passed).collect();
             let outcome = match case.verdict {
-                Verdict::Pass | Verdict::Skipped => Outcome::Pass,
+                Verdict::Pass | Verdict::Skipped | Verdict::Xfail | Verdict::Xpass => Outcome::Pass,
                 Verdict::Error => {
                     let message = case.reason.clone().unwrap_or_else(|| "error".into());
                     Outcome::Error {

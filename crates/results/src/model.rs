@@ -69,8 +69,12 @@ pub enum Verdict {
     Invalid,
     /// Infrastructure failure or never ran (the job failed; no result at all).
     Error,
-    /// Nothing to run (no benchmark client runs in the launch spec).
+    /// Not run: nothing to run, or a test list's `SKIP (reason)` or a waive.
     Skipped,
+    /// Failed as a test list's `XFAIL` expected (not a failure of the run).
+    Xfail,
+    /// Passed although a test list's `XFAIL` expected a failure (reported, not a failure).
+    Xpass,
 }
 
 impl Verdict {
@@ -82,6 +86,8 @@ impl Verdict {
             Verdict::Invalid => "invalid",
             Verdict::Error => "error",
             Verdict::Skipped => "skipped",
+            Verdict::Xfail => "xfail",
+            Verdict::Xpass => "xpass",
         }
     }
 
@@ -93,6 +99,8 @@ impl Verdict {
             Verdict::Invalid => "INVALID",
             Verdict::Error => "ERROR",
             Verdict::Skipped => "SKIPPED",
+            Verdict::Xfail => "XFAIL",
+            Verdict::Xpass => "XPASS",
         }
     }
 }
@@ -135,6 +143,9 @@ pub struct CaseResult {
     /// Log excerpts for failures.
     #[serde(default)]
     pub excerpts: Vec<Excerpt>,
+    /// `UNSTABLE (reason)`: a failure of this case does not fail the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unstable: Option<String>,
 }
 
 impl CaseResult {
@@ -150,6 +161,50 @@ impl CaseResult {
             duration_s: None,
             requested: Vec::new(),
             excerpts: Vec::new(),
+            unstable: None,
+        }
+    }
+
+    /// A case a test list or a waive says not to run.
+    pub fn skipped(test_id: &str, reason: impl Into<String>) -> Self {
+        CaseResult {
+            verdict: Verdict::Skipped,
+            ..CaseResult::error(test_id, reason)
+        }
+    }
+
+    /// Whether this case passed or is excused: pass, skipped, XFAIL, XPASS, or an `UNSTABLE`
+    /// failure. A run exits 0 only when every case is.
+    pub fn is_ok(&self) -> bool {
+        self.is_ok_without_rule() || self.unstable.is_some()
+    }
+
+    /// [`CaseResult::is_ok`] without the `UNSTABLE` excuse.
+    pub fn is_ok_without_rule(&self) -> bool {
+        matches!(
+            self.verdict,
+            Verdict::Pass | Verdict::Skipped | Verdict::Xfail | Verdict::Xpass
+        )
+    }
+
+    /// Reads the outcome as a test list's marker asks: under `XFAIL` a failure becomes XFAIL and
+    /// a pass XPASS; under `UNSTABLE` the verdict stays and the case is marked.
+    pub fn apply_rule(&mut self, rule: &servebench_launch::OutcomeRule) {
+        use servebench_launch::OutcomeRule;
+        match rule {
+            OutcomeRule::Xfail { reason } => match self.verdict {
+                Verdict::Pass => {
+                    self.verdict = Verdict::Xpass;
+                    self.reason = Some(format!("passed, but XFAIL expected a failure ({reason})"));
+                }
+                Verdict::Fail | Verdict::Invalid | Verdict::Error => {
+                    let why = self.reason.take().unwrap_or_default();
+                    self.verdict = Verdict::Xfail;
+                    self.reason = Some(format!("expected failure ({reason}): {why}"));
+                }
+                Verdict::Skipped | Verdict::Xfail | Verdict::Xpass => {}
+            },
+            OutcomeRule::Unstable { reason } => self.unstable = Some(reason.clone()),
         }
     }
 

@@ -98,6 +98,10 @@ pub enum PipelineError {
     /// Something outside the request failed (the scheduler, the file system, the journal).
     #[error("{0}")]
     Infra(String),
+    /// Selected tests are invalid, so nothing was submitted (`--skip-invalid` runs the rest);
+    /// every refused case, as an `Error` result.
+    #[error("{} selected test(s) cannot run; nothing was submitted (--skip-invalid runs the valid ones)", .0.iter().filter(|c| c.verdict == servebench_results::Verdict::Error).count())]
+    Invalid(Vec<servebench_results::CaseResult>),
 }
 
 impl From<servebench_exec::journal::JournalError> for PipelineError {

@@ -80,7 +80,13 @@ pub fn from_logs(
     };
     let cases: Vec<CaseResult> = entries
         .iter()
-        .map(|e| collect_one(&e.test_id, &e.bundle, jobs.get(&e.test_id).cloned()))
+        .map(|e| {
+            let mut case = collect_one(&e.test_id, &e.bundle, jobs.get(&e.test_id).cloned());
+            if let Some(rule) = &e.rule {
+                case.apply_rule(rule);
+            }
+            case
+        })
         .collect();
     std::fs::create_dir_all(&target)
         .map_err(|e| PipelineError::Infra(format!("{}: {e}", target.display())))?;

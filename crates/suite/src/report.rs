@@ -31,6 +31,12 @@ pub struct Counts {
     pub error: usize,
     /// Skipped.
     pub skipped: usize,
+    /// Failed as `XFAIL` expected.
+    #[serde(default)]
+    pub xfail: usize,
+    /// Passed against an `XFAIL`.
+    #[serde(default)]
+    pub xpass: usize,
 }
 
 impl Counts {
@@ -44,6 +50,8 @@ impl Counts {
             invalid: count(Verdict::Invalid),
             error: count(Verdict::Error),
             skipped: count(Verdict::Skipped),
+            xfail: count(Verdict::Xfail),
+            xpass: count(Verdict::Xpass),
         }
     }
 }
@@ -187,13 +195,10 @@ impl RunReport {
         }
     }
 
-    /// Whether every case passed or was skipped (and the run was not interrupted).
+    /// Whether every case passed or is excused ([`CaseResult::is_ok`]) and the run was not
+    /// interrupted.
     pub fn all_passed(&self) -> bool {
-        !self.interrupted
-            && self
-                .cases
-                .iter()
-                .all(|c| matches!(c.verdict, Verdict::Pass | Verdict::Skipped))
+        !self.interrupted && self.cases.iter().all(CaseResult::is_ok)
     }
 }
 
@@ -215,10 +220,15 @@ pub fn write_results(
 ) -> Result<(), PipelineError> {
     write_json(&dir.join("results.json"), &ResultsDoc::new(cases.to_vec()))?;
     if let Some(path) = junit {
-        let mut buf = Vec::new();
-        servebench_results::write_junit(cases, &mut buf)
-            .and_then(|()| std::fs::write(path, &buf))
-            .map_err(|e| PipelineError::Infra(format!("cannot write {}: {e}", path.display())))?;
+        write_junit(path, cases)?;
     }
     Ok(())
+}
+
+/// Writes JUnit XML of `cases` to `path`.
+pub fn write_junit(path: &Path, cases: &[CaseResult]) -> Result<(), PipelineError> {
+    let mut buf = Vec::new();
+    servebench_results::write_junit(cases, &mut buf)
+        .and_then(|()| std::fs::write(path, &buf))
+        .map_err(|e| PipelineError::Infra(format!("cannot write {}: {e}", path.display())))
 }

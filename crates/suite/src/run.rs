@@ -298,6 +298,10 @@ fn report(
                 Some(job_outcome(verdict, o.kind, o.reason.clone())),
             ),
         };
+        let mut case = case;
+        if let Some(rule) = &o.entry.rule {
+            case.apply_rule(rule);
+        }
         cases.push(case);
     }
     write_results(dir, &cases, junit)?;

@@ -232,7 +232,17 @@ fn topology(case: &TestCase) -> String {
 
 fn table(loaded: &Loaded, verbose: bool, metrics: bool) -> String {
     let mut groups: BTreeMap<(String, String), BTreeMap<String, Vec<&TestCase>>> = BTreeMap::new();
-    for case in loaded.cases() {
+    let mut load_errors: BTreeMap<&str, usize> = BTreeMap::new();
+    for sel in loaded.selected_cases() {
+        let case = sel.case;
+        let n = sel
+            .file_diagnostics
+            .iter()
+            .filter(|d| d.severity == servebench_config::diag::Severity::Error)
+            .count();
+        if n > 0 {
+            load_errors.insert(case.test_id.as_str(), n);
+        }
         groups
             .entry((case.test_type.clone(), case.category.clone()))
             .or_default()
@@ -273,6 +283,12 @@ fn table(loaded: &Loaded, verbose: bool, metrics: bool) -> String {
                         topology(case),
                         g.max_batch_size.map_or("-".into(), |b| b.to_string()),
                         if g.attention_dp { "on" } else { "off" },
+                    );
+                }
+                if let Some(n) = load_errors.get(case.test_id.as_str()) {
+                    let _ = write!(
+                        out,
+                        "  INVALID: {n} load error(s), not runnable (`servebench validate`)"
                     );
                 }
                 out.push('\n');
@@ -333,12 +349,18 @@ fn table(loaded: &Loaded, verbose: bool, metrics: bool) -> String {
             loaded.gpu_filtered
         );
     }
-    let broken =
-        loaded.suite.files.iter().filter(|f| f.has_errors()).count() + loaded.suite.problems.len();
+    let broken = loaded.broken_files().len();
     if broken > 0 {
         let _ = writeln!(
             out,
-            "{broken} file(s) with errors not listed: run `servebench validate` for details"
+            "{broken} file(s) with errors and no test case: run `servebench validate` for details"
+        );
+    }
+    if !load_errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} test(s) marked INVALID: their file has load errors",
+            load_errors.len()
         );
     }
     out

@@ -36,7 +36,26 @@ pub fn run(args: PlanArgs) -> ExitCode {
     let opts = args.planning.options(&loaded);
     let mut plans: Vec<Plan> = Vec::new();
     let mut errors = Vec::new();
-    for case in loaded.cases() {
+    for sel in loaded.selected_cases() {
+        let case = sel.case;
+        let load_errors: Vec<String> = sel
+            .file_diagnostics
+            .iter()
+            .filter(|d| d.severity == servebench_config::diag::Severity::Error)
+            .map(|d| format!("{}: {}", d.location(), d.message))
+            .collect();
+        if !load_errors.is_empty() {
+            errors.push(PlanErrorEntry {
+                test_id: case.test_id.clone(),
+                error: format!(
+                    "{}: not planned: its file has {} error(s): {}",
+                    case.test_id,
+                    load_errors.len(),
+                    load_errors.join("; ")
+                ),
+            });
+            continue;
+        }
         match plan_case(case, &opts) {
             Ok(plan) => {
                 if let Some(n) = args.planning.node_count
@@ -54,6 +73,12 @@ pub fn run(args: PlanArgs) -> ExitCode {
                 error: e.to_string(),
             }),
         }
+    }
+    for b in loaded.broken_files() {
+        errors.push(PlanErrorEntry {
+            test_id: b.path.display().to_string(),
+            error: format!("{}: cannot be loaded: {}", b.path.display(), b.errors.join("; ")),
+        });
     }
     let broken = loaded.suite.files.iter().filter(|f| f.has_errors()).count();
     match args.format {

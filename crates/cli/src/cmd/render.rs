@@ -48,8 +48,9 @@ pub fn run(args: RenderArgs) -> ExitCode {
         node_count: args.planning.node_count,
         render: &opts,
     };
-    for case in loaded.cases() {
-        let bundle = match prepare.bundle(case) {
+    for sel in loaded.selected_cases() {
+        let case = sel.case;
+        let bundle = match prepare.bundle_with(case, sel.file_diagnostics) {
             Ok(b) => b,
             Err(reason) => {
                 eprintln!("error: {}: not rendered: {reason}", case.test_id);

@@ -12,7 +12,7 @@ use servebench_config::validate::ValidateOptions;
 use servebench_exec::journal;
 use servebench_exec::{Interrupts, SchedOptions, interrupts};
 use servebench_launch::Scheduler;
-use servebench_suite::prepare::Prepare;
+use servebench_suite::prepare::{InvalidPolicy, Prepare};
 use servebench_suite::run::{NewRun, RunRequest, start};
 use servebench_suite::{PipelineError, RunReport};
 
@@ -95,6 +95,10 @@ pub struct RunArgs {
     /// `resume` keeps it.
     #[arg(long, default_value_t = journal::DEFAULT_JOB_TIMEOUT_S, value_name = "SECS")]
     job_timeout: u64,
+    /// Run the valid tests when some selected ones are invalid (each invalid one is still
+    /// reported as ERROR, and the exit code is 1); by default nothing is submitted then.
+    #[arg(long)]
+    skip_invalid: bool,
     /// Emulate upstream's lazy batches (next batch only after the whole previous one ended);
     /// for comparisons only.
     #[arg(long, hide = true)]
@@ -175,7 +179,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     let from_logs = |dir: &Path| {
         let result =
             servebench_suite::logs::from_logs(dir, &args.out.output, args.out.junit.as_deref());
-        finish(result, args.out.format)
+        finish(result, args.out.format, args.out.junit.as_deref())
     };
     if let Some(dir) = &args.from_logs {
         return from_logs(dir);
@@ -193,7 +197,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     let mut live = live_view(&args.out);
     let result = prepare_and_start(&args, &mut live);
     live.finish();
-    finish(result, args.out.format)
+    finish(result, args.out.format, args.out.junit.as_deref())
 }
 
 fn prepare_and_start(args: &RunArgs, live: &mut LiveView) -> Result<RunReport, PipelineError> {
@@ -224,13 +228,24 @@ fn prepare_and_start(args: &RunArgs, live: &mut LiveView) -> Result<RunReport, P
         );
         let prepare = Prepare {
             validate: ValidateOptions {
-                submission: executor == Scheduler::Slurm,
+                submission: executor == Scheduler::Slurm && !args.dry_run,
             },
             plan: &plan_opts,
             node_count: args.planning.node_count,
             render: &render_opts,
         };
-        let prepared = prepare.write_all(loaded.cases(), &new_run.bundles_dir(), live)?;
+        let policy = if args.skip_invalid {
+            InvalidPolicy::Skip
+        } else {
+            InvalidPolicy::Refuse
+        };
+        let prepared = prepare.write_all(
+            &loaded.selected_cases(),
+            &loaded.broken_files(),
+            policy,
+            &new_run.bundles_dir(),
+            live,
+        )?;
         (executor, prepared.entries, prepared.not_run)
     };
     if entries.is_empty() && not_run.is_empty() {
@@ -256,9 +271,25 @@ fn prepare_and_start(args: &RunArgs, live: &mut LiveView) -> Result<RunReport, P
 }
 
 /// Prints a report's outcome and maps it (or the error) to the exit code.
-pub(crate) fn finish(result: Result<RunReport, PipelineError>, format: Format) -> ExitCode {
+pub(crate) fn finish(
+    result: Result<RunReport, PipelineError>,
+    format: Format,
+    junit: Option<&Path>,
+) -> ExitCode {
     let report = match result {
         Ok(r) => r,
+        Err(e @ PipelineError::Invalid(_)) => {
+            if let PipelineError::Invalid(cases) = &e {
+                crate::suite::print(&servebench_results::render_table(cases));
+                if let Some(path) = junit
+                    && let Err(w) = servebench_suite::report::write_junit(path, cases)
+                {
+                    eprintln!("error: {w}");
+                }
+            }
+            eprintln!("error: {e}");
+            return exit::of_error(&e);
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return exit::of_error(&e);
