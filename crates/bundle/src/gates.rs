@@ -47,7 +47,17 @@ fn hypothesis(ds: &servebench_config::model::AccuracyDataset) -> AccuracyRule {
 pub(crate) fn gates(ctx: &Ctx<'_>) -> Gates {
     let cfg = &ctx.case.config;
     let m = &cfg.metrics;
-    let metrics = if m.extractor_pattern.is_empty() {
+    // Only a config's own override is a gate: the built-in defaults restate what the result
+    // parsers already read (SPEC 9.3), and the validity checks already require it.
+    let overridden = ["metadata.metrics", "benchmark.metrics"].iter().any(|k| {
+        let pattern = format!("{k}.extractor_pattern");
+        cfg.tree.at(&pattern).is_some()
+            && !matches!(
+                cfg.provenance.get(&pattern),
+                Some(servebench_config::model::Origin::Default)
+            )
+    });
+    let metrics = if m.extractor_pattern.is_empty() || !overridden {
         Vec::new()
     } else {
         vec![MetricExtractor {

@@ -312,7 +312,33 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
         .as_ref()
         .and_then(|j| j.duration_s)
         .or_else(|| status.log.duration_s());
-    let (verdict, reason) = judge(spec, opts, &status, &checks, points.len(), missing);
+    let log_dir = bundle_dir.join(&spec.log_dir);
+    let (metric_checks, extracted) =
+        crate::gates::metric_checks(&log_dir, &spec.gates.metrics, &requested);
+    for (name, values) in &extracted {
+        for p in &mut points {
+            if let Some(v) = values
+                .get(&Some(p.concurrency))
+                .or_else(|| values.get(&None))
+            {
+                p.extra.insert(name.clone(), *v);
+            }
+        }
+    }
+    checks.extend(metric_checks);
+    let accuracy = crate::gates::accuracy_checks(bundle_dir, &spec.gates.accuracy);
+    let (verdict, reason) = judge(
+        spec,
+        opts,
+        &status,
+        Judged {
+            checks: &checks,
+            accuracy: &accuracy,
+            found: points.len(),
+            missing,
+        },
+    );
+    checks.extend(accuracy);
     if verdict == Verdict::Error {
         let status_rel = PathBuf::from(&spec.status_file);
         if let Some(t) = read_lossy(&bundle_dir.join(&status_rel)) {
@@ -339,14 +365,38 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
     }
 }
 
+/// What the checks found, for [`judge`].
+struct Judged<'a> {
+    /// Validity and custom-metric checks.
+    checks: &'a [Check],
+    /// Accuracy gates.
+    accuracy: &'a [Check],
+    /// Client runs with a result.
+    found: usize,
+    /// Client runs without one.
+    missing: usize,
+}
+
 fn judge(
     spec: &LaunchSpec,
     opts: &CollectOptions,
     status: &Status,
-    checks: &[Check],
-    found: usize,
-    missing: usize,
+    judged: Judged<'_>,
 ) -> (Verdict, Option<String>) {
+    let Judged {
+        checks,
+        accuracy,
+        found,
+        missing,
+    } = judged;
+    let accuracy_failure = || {
+        let failed: Vec<&str> = accuracy
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.detail.as_str())
+            .collect();
+        (!failed.is_empty()).then(|| failed.join("; "))
+    };
     let job_failure = opts.job.as_ref().filter(|j| !j.ok);
     let executor_reason =
         |j: &JobOutcome| j.reason.clone().unwrap_or_else(|| "the job failed".into());
@@ -367,13 +417,20 @@ fn judge(
         return (Verdict::Error, Some(executor_reason(j)));
     }
     if spec.benchmark.is_empty() {
+        if let Some(why) = accuracy_failure() {
+            return (Verdict::Fail, Some(why));
+        }
         if status.failed() {
             return (Verdict::Fail, Some(status.reason()));
         }
-        return (
-            Verdict::Skipped,
-            Some("no benchmark client runs in the launch spec".into()),
-        );
+        if accuracy.is_empty() {
+            // Nothing was measured: that is never a pass, and never quietly skipped.
+            return (
+                Verdict::Error,
+                Some("nothing was measured: no benchmark client run and no accuracy gate".into()),
+            );
+        }
+        return (Verdict::Pass, None);
     }
     if found == 0 {
         // Nothing to judge: the scheduler's account (TIMEOUT, NODE_FAIL, ...) explains why.
@@ -401,6 +458,9 @@ fn judge(
         })
         .collect();
     if failing.is_empty() {
+        if let Some(why) = accuracy_failure() {
+            return (Verdict::Fail, Some(why));
+        }
         return match status.kind() {
             // Valid results, but the accuracy step failed: a test failure.
             Some(FailureKind::Accuracy) if status.failed() => {

@@ -11,7 +11,7 @@
 //!   result marked incomplete.
 //! - [`collect`]: reads what the in-job orchestrator left in a bundle directory (result files,
 //!   `6_bench.log`, `status.jsonl`) and judges it into a [`CaseResult`].
-//! - [`write_junit`], [`render_table`], [`to_json`]: pure renderers.
+//! - [`write_junit`], [`render_table`], [`ResultsDoc`] (`results.json`): pure renderers.
 //!
 //! What it must not do: no tokio, no network, no printing (libraries return values), and it never
 //! depends on the load generator (the fields of its result JSON that are read here are
@@ -30,6 +30,7 @@
 
 mod collect;
 pub mod energy;
+pub mod gates;
 mod junit;
 pub mod metrics;
 mod model;
@@ -41,6 +42,6 @@ mod validity;
 pub use collect::{CollectOptions, JobOutcome, collect, collect_with};
 pub use junit::write_junit;
 pub use model::{CaseResult, Check, Excerpt, GpuCounts, PointResult, Verdict};
-pub use output::{RESULTS_SCHEMA_VERSION, to_json};
+pub use output::{Counts, RESULTS_SCHEMA_VERSION, ResultsDoc};
 pub use table::render_table;
 pub use validity::{CheckInput, point_checks};

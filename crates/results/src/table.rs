@@ -178,7 +178,10 @@ pub fn render_table(cases: &[CaseResult]) -> String {
         count(Verdict::Skipped)
     );
     let (xfail, xpass) = (count(Verdict::Xfail), count(Verdict::Xpass));
-    let unstable = cases.iter().filter(|c| c.unstable.is_some() && !c.is_ok_without_rule()).count();
+    let unstable = cases
+        .iter()
+        .filter(|c| c.unstable.is_some() && !c.is_ok_without_rule())
+        .count();
     if xfail + xpass + unstable > 0 {
         let _ = writeln!(
             out,

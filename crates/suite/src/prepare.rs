@@ -163,22 +163,35 @@ impl Prepare<'_> {
         let mut out = Prepared::default();
         let mut refused = Vec::new();
         for b in broken {
-            let reason = format!("not submitted: {} cannot be loaded: {}", b.path.display(), b.errors.join("; "));
+            let reason = format!(
+                "not submitted: {} cannot be loaded: {}",
+                b.path.display(),
+                b.errors.join("; ")
+            );
             refused.push(CaseResult::error(&b.path.display().to_string(), reason));
         }
         let mut ready = Vec::new();
         for sel in selected {
             if let Some(ListMarker::Skip { reason, waived }) = &sel.marker {
-                let what = if *waived { "skipped (waived)" } else { "skipped" };
-                out.not_run
-                    .push(CaseResult::skipped(&sel.case.test_id, format!("{what}: {reason}")));
+                let what = if *waived {
+                    "skipped (waived)"
+                } else {
+                    "skipped"
+                };
+                out.not_run.push(CaseResult::skipped(
+                    &sel.case.test_id,
+                    format!("{what}: {reason}"),
+                ));
                 continue;
             }
             let case = as_listed(sel);
             match self.bundle_with(&case, sel.file_diagnostics) {
                 Ok(bundle) => ready.push((sel, case, bundle)),
                 Err(refusal) => {
-                    refused.push(CaseResult::error(&case.test_id, format!("not submitted: {refusal}")));
+                    refused.push(CaseResult::error(
+                        &case.test_id,
+                        format!("not submitted: {refusal}"),
+                    ));
                 }
             }
         }

@@ -77,7 +77,11 @@ pub fn run(args: PlanArgs) -> ExitCode {
     for b in loaded.broken_files() {
         errors.push(PlanErrorEntry {
             test_id: b.path.display().to_string(),
-            error: format!("{}: cannot be loaded: {}", b.path.display(), b.errors.join("; ")),
+            error: format!(
+                "{}: cannot be loaded: {}",
+                b.path.display(),
+                b.errors.join("; ")
+            ),
         });
     }
     let broken = loaded.suite.files.iter().filter(|f| f.has_errors()).count();

@@ -6,6 +6,12 @@ use std::path::Path;
 use servebench_launch::{Client, ClientRun, Expectations, FailureKind, GpuUse, LaunchSpec, Step};
 use servebench_results::{Verdict, collect};
 
+/// lm_eval's table with padded filter names, as upstream prints it.
+pub const LM_EVAL_TABLE: &str = "|Tasks|Version|     Filter     |n-shot|  Metric   |   |Value |   |Stderr|\n\
+|-----|------:|----------------|-----:|-----------|---|-----:|---|-----:|\n\
+|gsm8k|      3|flexible-extract|     5|exact_match|↑  |0.9538|±  |0.0058|\n\
+|     |       |strict-match    |     5|exact_match|↑  |0.9500|±  |0.0060|\n";
+
 /// A launch spec with one built-in client run per concurrency.
 pub fn spec(concurrencies: &[(u64, u64)]) -> LaunchSpec {
     let mut spec = LaunchSpec::empty("disagg_perf_deepseek-r1_1k1k_ctx1_gen1_dep8_bs32");
@@ -296,10 +302,25 @@ pub fn sample_cases() -> Vec<servebench_results::CaseResult> {
     );
     out.push(collect(d.path(), &with_gpus(&s, 8, 4)));
 
-    // Skipped: no client run.
+    // No client run: judged by its accuracy gate alone (strict-match 0.95 against 0.9454).
     let d = tempfile::tempdir().unwrap();
     let mut s = spec(&[]);
     s.test_id = "disagg_accuracy_e_gsm8k".into();
+    s.gates.accuracy.push(servebench_launch::AccuracyGate {
+        dataset: "gsm8k".into(),
+        filter: "strict-match".into(),
+        expected: 0.9454,
+        rule: servebench_launch::AccuracyRule::Hypothesis {
+            alpha: 0.05,
+            beta: 0.2,
+            sigma: 50.0,
+            num_samples: 1319,
+            higher_is_better: true,
+        },
+        log: "logs/7_accuracy_eval_gsm8k.log".into(),
+        output_dir: "logs/accuracy_eval_gsm8k".into(),
+    });
+    write(d.path(), "logs/7_accuracy_eval_gsm8k.log", LM_EVAL_TABLE);
     write(d.path(), "logs/status.jsonl", FINISHED_OK);
     out.push(collect(d.path(), &with_gpus(&s, 8, 4)));
     out
@@ -320,7 +341,7 @@ fn verdicts() {
             ("disagg_perf_c_1k1k_client_failed", Verdict::Invalid),
             ("disagg_perf_d_1k1k_health_timeout", Verdict::Error),
             ("disagg_perf_f_1k1k_accuracy_step_failed", Verdict::Fail),
-            ("disagg_accuracy_e_gsm8k", Verdict::Skipped),
+            ("disagg_accuracy_e_gsm8k", Verdict::Pass),
         ]
     );
     let a = &cases[0];

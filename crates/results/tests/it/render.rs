@@ -1,6 +1,6 @@
 //! Snapshots of the renderers over cases of every verdict.
 
-use servebench_results::{render_table, to_json, write_junit};
+use servebench_results::{ResultsDoc, render_table, write_junit};
 
 use crate::bundle::sample_cases;
 
@@ -18,7 +18,7 @@ fn junit_xml() {
 
 #[test]
 fn results_json() {
-    let v = to_json(&sample_cases());
+    let v = serde_json::to_value(ResultsDoc::new(sample_cases())).unwrap();
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["summary"]["cases"], 6);
     // Round trip: results.json reads back into the model.
