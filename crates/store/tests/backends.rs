@@ -36,11 +36,11 @@ fn postgres_db(name: &str) -> Db {
         .expect("SERVEBENCH_TEST_POSTGRES_URL (eval \"$(scripts/pg-throwaway.sh env)\")");
     let db = format!("sb_{name}_{}", std::process::id());
     let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    // One statement per call: DROP/CREATE DATABASE refuse to run in a multi-statement batch.
     admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}"
-        ))
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
         .unwrap();
+    admin.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
     let (prefix, _) = base.rsplit_once('/').unwrap();
     Db {
         url: format!("{prefix}/{db}"),
