@@ -40,7 +40,9 @@ fn postgres_db(name: &str) -> Db {
     admin
         .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
         .unwrap();
-    admin.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .unwrap();
     let (prefix, _) = base.rsplit_once('/').unwrap();
     Db {
         url: format!("{prefix}/{db}"),
@@ -428,7 +430,7 @@ fn migrates_from_empty_and_from_the_previous_version(db: &Holder) {
             "new",
             &test_info("t", "f", t0()),
             &case("t", &[4], 1, 1.0),
-            &[acc.clone()],
+            std::slice::from_ref(&acc),
         )
         .unwrap();
     assert_eq!(store.accuracy("new").unwrap(), vec![("t".to_string(), acc)]);

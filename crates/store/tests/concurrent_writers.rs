@@ -11,8 +11,7 @@ use std::process::Command;
 
 use servebench_results::{CaseResult, PointResult, Verdict};
 use servebench_store::{
-    CSV_COLUMNS, Environment, HistoryQuery, RunInfo, TestInfo, append_csv, csv_rows_for_case,
-    open,
+    CSV_COLUMNS, Environment, HistoryQuery, RunInfo, TestInfo, append_csv, csv_rows_for_case, open,
 };
 
 const WRITERS: usize = 4;
@@ -92,7 +91,11 @@ fn main() {
         return;
     }
     // `cargo test` passes harness flags (`--quiet`, filters): a filter that excludes us skips.
-    if args.iter().skip(1).any(|a| !a.starts_with('-') && !"concurrent_writers".contains(a.as_str())) {
+    if args
+        .iter()
+        .skip(1)
+        .any(|a| !a.starts_with('-') && !"concurrent_writers".contains(a.as_str()))
+    {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -125,12 +128,19 @@ fn main() {
     let text = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.first().copied(), Some(CSV_COLUMNS.join(",").as_str()));
-    assert_eq!(lines.len(), 1 + WRITERS * per_writer, "rows missing or a second header");
+    assert_eq!(
+        lines.len(),
+        1 + WRITERS * per_writer,
+        "rows missing or a second header"
+    );
     let mut seen = HashSet::new();
     for line in &lines[1..] {
         let fields: Vec<&str> = line.split(',').collect();
         assert_eq!(fields.len(), 17, "torn row: {line}");
-        assert!(fields[0].starts_with("test_benchmark[w"), "torn row: {line}");
+        assert!(
+            fields[0].starts_with("test_benchmark[w"),
+            "torn row: {line}"
+        );
         assert!(seen.insert((fields[6], fields[16])), "row twice: {line}");
     }
     println!(
