@@ -355,6 +355,7 @@ pub fn read_csv(path: &Path) -> Result<Vec<(u64, CsvRow)>, Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 
@@ -368,6 +369,41 @@ mod tests {
         assert_eq!(py_float(1.5e16), "1.5e+16");
         assert_eq!(py_float(-2.5e-7), "-2.5e-07");
         assert_eq!(py_float(0.0001), "0.0001");
+    }
+
+    proptest::proptest! {
+        // Each case writes (and fsyncs) a file: fewer cases than the default.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn python_floats_read_back_exactly(v in proptest::num::f64::NORMAL | proptest::num::f64::ZERO) {
+            proptest::prop_assert_eq!(py_float(v).parse::<f64>().ok(), Some(v));
+        }
+
+        #[test]
+        fn written_rows_read_back(fields in proptest::collection::vec(
+            proptest::collection::vec("[a-z0-9,\"\n _:\\[\\]-]{0,12}", 17), 0..6)) {
+            let rows: Vec<CsvRow> = fields
+                .into_iter()
+                .map(|f| CsvRow(std::array::from_fn(|i| f.get(i).cloned().unwrap_or_default())))
+                .collect();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("r.csv");
+            append_csv(&path, &rows).unwrap();
+            let back: Vec<CsvRow> = read_csv(&path).unwrap().into_iter().map(|(_, r)| r).collect();
+            proptest::prop_assert_eq!(back, rows);
+        }
+
+        #[test]
+        fn arbitrary_files_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("r.csv");
+            let mut text = CSV_COLUMNS.join(",").into_bytes();
+            text.push(b'\n');
+            text.extend(bytes);
+            std::fs::write(&path, text).unwrap();
+            let _ = read_csv(&path);
+        }
     }
 
     #[test]

@@ -322,8 +322,28 @@ pub fn import_file(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn any_name_splits_without_panicking(name in "\\PC{0,40}", command in "\\PC{0,40}") {
+            if let Some((base, n)) = split_concurrency(&name, &command) {
+                proptest::prop_assert!(name.starts_with(&base));
+                proptest::prop_assert!(n.to_string().len() <= 20);
+            }
+            proptest::prop_assert!(name.contains(test_id_of(&name)));
+        }
+
+        #[test]
+        fn wrapped_ids_unwrap(id in "[a-z0-9:_.-]{1,30}", c in 0i64..100_000) {
+            let name = format!("test_benchmark[{id}]_con:{c}");
+            let (base, n) = split_concurrency(&name, "").unwrap_or_default();
+            proptest::prop_assert_eq!(n, c);
+            proptest::prop_assert_eq!(test_id_of(&base), id.as_str());
+        }
+    }
 
     #[test]
     fn names_split_into_test_and_concurrency() {
