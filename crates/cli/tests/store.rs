@@ -101,9 +101,28 @@ fn history_database_comes_from_db_or_env_and_bad_input_is_a_usage_error() {
     );
     assert_eq!(text(&o).0.lines().count(), 1 + 12, "{}", text(&o).0);
 
-    let o = servebench(dir.path(), &["history", "--since", "last week"], &[]);
+    // Reading a history that does not exist says so (and creates nothing).
+    let o = servebench(dir.path(), &["history"], &[]);
     assert_eq!(o.status.code(), Some(2));
-    let o = servebench(dir.path(), &["history", "-k", "nixl and"], &[]);
+    assert!(
+        text(&o)
+            .1
+            .contains("no history database at servebench-out/servebench.db"),
+        "{}",
+        text(&o).1
+    );
+    assert!(!dir.path().join("servebench-out").exists());
+    let o = servebench(
+        dir.path(),
+        &["history", "--since", "last week"],
+        &[("SERVEBENCH_DB", &db)],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let o = servebench(
+        dir.path(),
+        &["history", "-k", "nixl and"],
+        &[("SERVEBENCH_DB", &db)],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("expected a word"), "{}", text(&o).1);
     let bad = dir.path().join("bad.csv");

@@ -17,6 +17,7 @@ use servebench_results::CaseResult;
 use crate::error::Error;
 use crate::metric_names::upstream_csv_name;
 use crate::model::{Environment, HistoryRow, TestInfo};
+use crate::point_valid;
 
 /// The file's name in the output directory.
 pub const CSV_FILE_NAME: &str = "perf_script_test_results.csv";
@@ -145,12 +146,7 @@ fn default_case_name(test_id: &str) -> String {
 pub fn csv_rows_for_case(test: &TestInfo, env: &Environment, case: &CaseResult) -> Vec<CsvRow> {
     let mut by_concurrency: BTreeMap<u64, (bool, BTreeMap<&str, Vec<f64>>)> = BTreeMap::new();
     for p in &case.points {
-        let valid = p.complete
-            && case.checks.iter().all(|c| {
-                c.passed
-                    || c.concurrency.is_some_and(|x| x != p.concurrency)
-                    || c.repeat.is_some_and(|r| r != p.repeat)
-            });
+        let valid = point_valid(case, p);
         let entry = by_concurrency
             .entry(p.concurrency)
             .or_insert_with(|| (true, BTreeMap::new()));

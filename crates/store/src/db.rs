@@ -100,7 +100,7 @@ impl Row {
 }
 
 /// What [`crate::sql::SqlStore`] needs from a connection.
-pub(crate) trait Db {
+pub(crate) trait Db: Send {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Runs statements without parameters (DDL, transaction control).

@@ -60,6 +60,17 @@ pub use model::{
 };
 pub use schema::LATEST as SCHEMA_VERSION;
 
+/// Whether a point is valid: its result is complete and every check about it (its
+/// concurrency and repeat, or the whole case) held. Stored as `valid`; the CSV's `state`.
+pub fn point_valid(case: &CaseResult, point: &PointResult) -> bool {
+    point.complete
+        && case.checks.iter().all(|c| {
+            c.passed
+                || c.concurrency.is_some_and(|x| x != point.concurrency)
+                || c.repeat.is_some_and(|r| r != point.repeat)
+        })
+}
+
 /// What [`Store::record_case`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecordSummary {
@@ -70,8 +81,10 @@ pub struct RecordSummary {
 }
 
 /// A history database. Both backends implement it with the same statements; every method is
-/// one transaction.
-pub trait Store {
+/// one transaction. Blocking: from async code call it on a blocking thread
+/// (`tokio::task::spawn_blocking`), because the PostgreSQL driver runs its own small runtime and
+/// must not be entered from inside another one.
+pub trait Store: Send {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// The schema version in place (always [`SCHEMA_VERSION`] after [`open`]).
@@ -163,6 +176,14 @@ impl Location {
         Ok(Location::Sqlite(PathBuf::from(url_or_path)))
     }
 
+    /// False for an SQLite file that does not exist yet (a PostgreSQL database is assumed to).
+    pub fn exists(&self) -> bool {
+        match self {
+            Location::Sqlite(p) => p.is_file(),
+            Location::Postgres(_) => true,
+        }
+    }
+
     /// The location for messages (credentials redacted).
     pub fn display(&self) -> String {
         match self {
@@ -173,7 +194,8 @@ impl Location {
 }
 
 /// Opens (creating when needed) and migrates the history database at `url_or_path` (see
-/// [`Location::parse`]).
+/// [`Location::parse`]). Readers that should not create an empty SQLite file check
+/// [`Location::exists`] first.
 pub fn open(url_or_path: &str) -> Result<Box<dyn Store>, Error> {
     match Location::parse(url_or_path)? {
         Location::Sqlite(path) => open_sqlite(&path),

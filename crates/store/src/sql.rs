@@ -11,7 +11,7 @@ use crate::model::{
     AccuracyRow, Environment, HistoryQuery, HistoryRow, Measurement, RunInfo, RunRow, TestInfo,
 };
 use crate::schema;
-use crate::{RecordSummary, Store};
+use crate::{RecordSummary, Store, point_valid};
 
 /// A migrated connection of either backend.
 pub(crate) struct SqlStore<D: Db> {
@@ -142,16 +142,6 @@ fn point_measurements(
             command: None,
         })
         .collect()
-}
-
-/// Whether every check about this point (and the case-wide ones) held.
-fn point_valid(case: &CaseResult, point: &PointResult) -> bool {
-    point.complete
-        && case.checks.iter().all(|c| {
-            c.passed
-                || c.concurrency.is_some_and(|x| x != point.concurrency)
-                || c.repeat.is_some_and(|r| r != point.repeat)
-        })
 }
 
 const HISTORY_SELECT: &str = "SELECT m.run_id, r.label, m.test_id, COALESCE(tr.fingerprint, ''),

@@ -70,7 +70,7 @@ fn opensearch_export(args: OpenSearchArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(exit::USAGE, e),
     };
-    let mut store = match args.db.open() {
+    let mut store = match args.db.open(true) {
         Ok(s) => s,
         Err(code) => return code,
     };

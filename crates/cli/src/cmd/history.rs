@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use jiff::{SignedDuration, Timestamp};
 use servebench_config::select::Expr;
-use servebench_store::{CsvRow, HistoryQuery, HistoryRow, Store, canonical_metric};
+use servebench_store::{CsvRow, HistoryQuery, HistoryRow, Location, Store, canonical_metric};
 
 use crate::exit;
 use crate::suite::print;
@@ -47,8 +47,21 @@ impl DbArgs {
     }
 
     /// Opens the database, printing the error (with credentials redacted) when it fails.
-    pub(crate) fn open(&self) -> Result<Box<dyn Store>, ExitCode> {
-        servebench_store::open(&self.location()).map_err(|e| {
+    /// With `must_exist`, a missing SQLite file is a usage error rather than a new empty
+    /// history (readers should not create one).
+    pub(crate) fn open(&self, must_exist: bool) -> Result<Box<dyn Store>, ExitCode> {
+        let location = self.location();
+        if must_exist
+            && let Ok(loc) = Location::parse(&location)
+            && !loc.exists()
+        {
+            eprintln!(
+                "error: no history database at {}: `servebench run` or `servebench import` creates it, or point --db / SERVEBENCH_DB at one",
+                loc.display()
+            );
+            return Err(ExitCode::from(exit::USAGE));
+        }
+        servebench_store::open(&location).map_err(|e| {
             eprintln!("error: {e}");
             ExitCode::from(match e {
                 servebench_store::Error::Scheme { .. } | servebench_store::Error::Invalid(_) => {
@@ -155,7 +168,7 @@ pub fn run(args: HistoryArgs) -> ExitCode {
         Ok(f) => f,
         Err(e) => return usage(e),
     };
-    let mut store = match args.db.open() {
+    let mut store = match args.db.open(true) {
         Ok(s) => s,
         Err(code) => return code,
     };

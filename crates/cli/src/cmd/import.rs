@@ -28,7 +28,7 @@ pub struct ImportArgs {
 /// Imports every file; stops at the first unreadable one. Exit 0, 2 on a bad file, 3 when the
 /// database fails.
 pub fn run(args: ImportArgs) -> ExitCode {
-    let mut store = match args.db.open() {
+    let mut store = match args.db.open(false) {
         Ok(s) => s,
         Err(code) => return code,
     };
