@@ -84,9 +84,10 @@ impl Row {
             _ => None,
         }
     }
-    pub(crate) fn text(&self, i: usize) -> Option<String> {
-        match self.get(i)? {
-            Value::Text(v) => v.clone(),
+    /// Takes a text column out of the row (each column is read once; no copy).
+    pub(crate) fn text(&mut self, i: usize) -> Option<String> {
+        match self.0.get_mut(i)? {
+            Value::Text(v) => v.take(),
             _ => None,
         }
     }
