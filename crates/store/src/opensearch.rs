@@ -10,7 +10,7 @@
 //! go into an `Authorization` header and never into a message: every URL in an error is
 //! redacted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use base64::Engine;
@@ -29,18 +29,21 @@ pub const DEFAULT_INDEX: &str = "servebench-perf-sanity";
 pub fn documents(rows: &[HistoryRow], runs: &[RunRow]) -> Vec<(String, Value)> {
     let runs: BTreeMap<&str, &RunRow> = runs.iter().map(|r| (r.run_id.as_str(), r)).collect();
     let mut docs: Vec<(String, Map<String, Value>)> = Vec::new();
+    // Rows of one document need not be adjacent (an imported CSV may interleave them).
+    let mut slot: HashMap<String, usize> = HashMap::new();
     for row in rows {
         let id = format!(
             "{}|{}|{}|{}",
             row.run_id, row.test_id, row.concurrency, row.repeat
         );
-        if docs.last().is_none_or(|(last, _)| *last != id) {
+        let i = *slot.entry(id.clone()).or_insert_with(|| {
             docs.push((
-                id.clone(),
+                id,
                 base_document(row, runs.get(row.run_id.as_str()).copied()),
             ));
-        }
-        if let Some((_, doc)) = docs.last_mut() {
+            docs.len() - 1
+        });
+        if let Some((_, doc)) = docs.get_mut(i) {
             doc.insert(
                 format!("d_{}", perf_sanity_name(&row.metric)),
                 json!(row.value),
@@ -309,6 +312,7 @@ fn bulk_items(text: &str) -> Result<usize, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
     use super::*;
 
@@ -324,6 +328,59 @@ mod tests {
         assert_eq!(
             target("http://os:9200/_bulk", None, None).authorization,
             None
+        );
+    }
+
+    fn row(concurrency: i64, metric: &str, value: f64, valid: bool) -> HistoryRow {
+        HistoryRow {
+            run_id: "r1".into(),
+            label: Some("main".into()),
+            test_id: "t".into(),
+            fingerprint: String::new(),
+            fingerprint_changed: false,
+            concurrency,
+            repeat: 0,
+            metric: metric.into(),
+            value,
+            measured_at: jiff::Timestamp::UNIX_EPOCH,
+            valid,
+            verdict: None,
+            source_name: None,
+            command: None,
+            test_started_at: None,
+            test_ended_at: None,
+            duration_s: None,
+            model: None,
+            precision: None,
+            case_name: None,
+            gpu_type: Some("GB200".into()),
+            sm_clock_mhz: None,
+            mem_clock_mhz: None,
+        }
+    }
+
+    #[test]
+    fn one_document_per_point_even_when_rows_interleave() {
+        let rows = [
+            row(4, "median_ttft_ms", 1.5, true),
+            row(8, "median_ttft_ms", 2.5, true),
+            row(4, "output_token_throughput", 900.0, false),
+        ];
+        let docs = documents(&rows, &[]);
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].0, "r1|t|4|0");
+        let d = &docs[0].1;
+        assert_eq!(d["d_median_ttft"], 1.5);
+        assert_eq!(d["d_token_throughput"], 900.0);
+        assert_eq!(d["b_is_valid"], false);
+        assert_eq!(d["s_gpu_type"], "GB200");
+        assert_eq!(d["ts_created"], 0);
+        assert_eq!(docs[1].1["b_is_valid"], true);
+        let body = to_ndjson("idx", &docs);
+        assert_eq!(body.lines().count(), 4);
+        assert!(
+            body.starts_with(r#"{"index":{"_id":"r1|t|4|0","_index":"idx"}}"#),
+            "{body}"
         );
     }
 
