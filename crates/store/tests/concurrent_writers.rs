@@ -102,6 +102,7 @@ fn main() {
     let db = dir.path().join("servebench.db").display().to_string();
     let csv = dir.path().join("perf_script_test_results.csv");
     let me = std::env::current_exe().unwrap();
+    let started = std::time::Instant::now();
     let children: Vec<_> = (0..WRITERS)
         .map(|i| {
             Command::new(&me)
@@ -113,6 +114,7 @@ fn main() {
     for mut c in children {
         assert!(c.wait().unwrap().success(), "a writer failed");
     }
+    let took = started.elapsed();
 
     let per_writer = TESTS * CONCURRENCIES.len() * METRICS.len();
     let mut store = open(&db).unwrap();
@@ -144,7 +146,9 @@ fn main() {
         assert!(seen.insert((fields[6], fields[16])), "row twice: {line}");
     }
     println!(
-        "concurrent_writers: {WRITERS} processes, {} measurements and CSV rows each present once",
-        rows.len()
+        "concurrent_writers: {WRITERS} processes, {} measurements and CSV rows each present once ({} test cases recorded in {:.2} s)",
+        rows.len(),
+        WRITERS * TESTS,
+        took.as_secs_f64()
     );
 }
