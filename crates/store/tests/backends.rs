@@ -34,7 +34,9 @@ fn sqlite_db() -> Db {
 fn postgres_db(name: &str) -> Db {
     let base = std::env::var("SERVEBENCH_TEST_POSTGRES_URL")
         .expect("SERVEBENCH_TEST_POSTGRES_URL (eval \"$(scripts/pg-throwaway.sh env)\")");
-    let db = format!("sb_{name}_{}", std::process::id());
+    // PostgreSQL truncates identifiers at 63 bytes: keep the name well below.
+    let short: String = name.chars().take(40).collect();
+    let db = format!("sb_{short}_{}", std::process::id());
     let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
     // One statement per call: DROP/CREATE DATABASE refuse to run in a multi-statement batch.
     admin
