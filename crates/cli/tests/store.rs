@@ -279,17 +279,28 @@ fn opensearch_export_writes_ndjson_and_posts_with_retries_without_leaking_creden
         "{head}"
     );
 
-    // All accepted.
-    let items: Vec<String> = (0..12)
-        .map(|i| format!(r#"{{"index":{{"_id":"d{i}","status":201}}}}"#))
-        .collect();
-    let (addr, _rx) = stand_in(vec![(
-        200,
-        format!(r#"{{"errors":false,"items":[{}]}}"#, items.join(",")),
-    )]);
+    // All accepted, in batches of 5 documents: three requests (5, 5, 2), with the
+    // credentials from the environment this time.
+    let accepted = |n: usize| {
+        let items: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"index":{{"_id":"d{i}","status":201}}}}"#))
+            .collect();
+        (
+            200,
+            format!(r#"{{"errors":false,"items":[{}]}}"#, items.join(",")),
+        )
+    };
+    let (addr, rx) = stand_in(vec![accepted(5), accepted(5), accepted(2)]);
     let o = servebench(
         dir.path(),
-        &["export", "opensearch", "--since", "2025-01-01"],
+        &[
+            "export",
+            "opensearch",
+            "--since",
+            "2025-01-01",
+            "--batch-size",
+            "5",
+        ],
         &[
             ("OPEN_SEARCH_DB_BASE_URL", &format!("http://{addr}")),
             ("OPEN_SEARCH_DB_PASSWORD", "env-pass-xyz"),
@@ -299,5 +310,17 @@ fn opensearch_export_writes_ndjson_and_posts_with_retries_without_leaking_creden
     let (stdout, stderr) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("12 documents posted"), "{stderr}");
+    assert!(stderr.contains("(3 requests)"), "{stderr}");
+    let received: Vec<(String, String)> = rx.try_iter().collect();
+    let lines: Vec<usize> = received.iter().map(|(_, b)| b.lines().count()).collect();
+    assert_eq!(lines, [10, 10, 4]);
+    let bodies: String = received.iter().map(|(_, b)| b.as_str()).collect();
+    assert_eq!(bodies, ndjson, "the batches together are the whole export");
+    // "u:env-pass-xyz"
+    assert!(
+        received[0].0.contains("Basic dTplbnYtcGFzcy14eXo="),
+        "{}",
+        received[0].0
+    );
     assert!(!stdout.contains("env-pass-xyz") && !stderr.contains("env-pass-xyz"));
 }

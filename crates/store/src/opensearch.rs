@@ -139,7 +139,7 @@ impl Default for Retry {
 pub struct UploadSummary {
     /// Documents accepted.
     pub accepted: usize,
-    /// Requests made (1 + retries).
+    /// Requests made (one per batch, plus retries).
     pub attempts: u32,
 }
 
@@ -207,6 +207,45 @@ fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Documents per `_bulk` request by default (OpenSearch refuses bodies over 100 MB by default;
+/// 5,000 perf documents are well under 10 MB).
+pub const DEFAULT_BATCH: usize = 5_000;
+
+/// Posts `docs` to `<base_url>/_bulk` in requests of `batch` documents (see [`post_bulk`]).
+/// Stops at the first request that fails, saying how many documents were accepted before it.
+pub fn post_documents(
+    base_url: &str,
+    index: &str,
+    docs: &[(String, Value)],
+    batch: usize,
+    retry: Retry,
+) -> Result<UploadSummary, Error> {
+    let mut total = UploadSummary {
+        accepted: 0,
+        attempts: 0,
+    };
+    for chunk in docs.chunks(batch.max(1)) {
+        match post_bulk(base_url, &to_ndjson(index, chunk), retry) {
+            Ok(s) => {
+                total.accepted += s.accepted;
+                total.attempts += s.attempts;
+            }
+            Err(Error::Upload { target, detail }) if total.accepted > 0 => {
+                return Err(Error::Upload {
+                    target,
+                    detail: format!(
+                        "{detail}\n({} of {} documents were accepted by earlier requests)",
+                        total.accepted,
+                        docs.len()
+                    ),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
 }
 
 /// Posts `body` (from [`to_ndjson`]) to `<base_url>/_bulk`. Transport errors, 429 and 5xx are

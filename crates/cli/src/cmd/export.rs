@@ -49,6 +49,10 @@ struct OpenSearchArgs {
         value_name = "URL"
     )]
     url: Option<String>,
+    /// Documents per bulk request when posting.
+    #[arg(long, default_value_t = opensearch::DEFAULT_BATCH as u64, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    batch_size: u64,
     #[command(flatten)]
     db: DbArgs,
 }
@@ -113,9 +117,10 @@ fn opensearch_export(args: OpenSearchArgs) -> ExitCode {
         crate::suite::print(&body);
     }
     if let Some(url) = args.url.as_deref().filter(|u| !u.is_empty()) {
-        match opensearch::post_bulk(url, &body, Retry::default()) {
+        let batch = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
+        match opensearch::post_documents(url, &args.index, &docs, batch, Retry::default()) {
             Ok(s) => eprintln!(
-                "{} documents posted to {} ({} attempt{})",
+                "{} documents posted to {} ({} request{})",
                 s.accepted,
                 redact_url(url),
                 s.attempts,
