@@ -142,6 +142,9 @@ impl SqliteDb {
             .map_err(ctx)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(ctx)?;
+        // As on PostgreSQL: a test result must belong to a recorded run.
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(ctx)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(SqliteDb { conn })
     }

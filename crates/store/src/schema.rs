@@ -139,13 +139,9 @@ pub(crate) fn migrate(
     }
     for m in migrations.iter().filter(|m| m.version > found) {
         db.begin_write()?;
-        let step = apply(db, m, latest, target);
-        match step {
-            Ok(()) => db.batch("COMMIT")?,
-            Err(e) => {
-                let _ = db.batch("ROLLBACK");
-                return Err(e);
-            }
+        if let Err(e) = apply(db, m, latest, target).and_then(|()| db.batch("COMMIT")) {
+            let _ = db.batch("ROLLBACK");
+            return Err(e);
         }
     }
     current_version(db)

@@ -40,11 +40,10 @@ impl<D: Db> SqlStore<D> {
     /// Runs `f` in one write transaction, rolled back when it fails.
     fn write<T>(&mut self, f: impl FnOnce(&mut D) -> Result<T, Error>) -> Result<T, Error> {
         self.db.begin_write()?;
-        match f(&mut self.db) {
-            Ok(v) => {
-                self.db.batch("COMMIT")?;
-                Ok(v)
-            }
+        // A failed COMMIT leaves the transaction open: roll it back too, so the connection is
+        // usable for the next call.
+        match f(&mut self.db).and_then(|v| self.db.batch("COMMIT").map(|()| v)) {
+            Ok(v) => Ok(v),
             Err(e) => {
                 let _ = self.db.batch("ROLLBACK");
                 Err(e)

@@ -101,6 +101,7 @@ both_backends! {
     refuses_a_newer_schema_without_touching_it => sqlite_refuses_a_newer_schema_without_touching_it, postgres_refuses_a_newer_schema_without_touching_it;
     fixture_csv_imports_once_and_renders_back_byte_for_byte => sqlite_fixture_csv_imports_once_and_renders_back_byte_for_byte, postgres_fixture_csv_imports_once_and_renders_back_byte_for_byte;
     results_json_imports_once => sqlite_results_json_imports_once, postgres_results_json_imports_once;
+    a_failed_write_changes_nothing => sqlite_a_failed_write_changes_nothing, postgres_a_failed_write_changes_nothing;
 }
 
 fn t0() -> Timestamp {
@@ -523,4 +524,21 @@ fn results_json_imports_once(db: &Holder) {
     let rows = store.run_results("20261101-040000-ef56").unwrap();
     assert_eq!(rows.len(), 8);
     assert!(rows.iter().all(|h| h.verdict.as_deref() == Some("invalid")));
+}
+
+fn a_failed_write_changes_nothing(db: &Holder) {
+    let mut store = open(db.url()).unwrap();
+    let c = case("t", &[4, 8], 1, 1.0);
+    // A test result of a run that was never begun: refused (the run must exist) ...
+    let e = store.record_case("never-begun", &test_info("t", "f", t0()), &c, &[]);
+    assert!(matches!(e, Err(Error::Query { .. })), "{e:?}");
+    assert!(store.end_run("never-begun", t0()).is_err());
+    // ... rolled back whole, and the connection is still usable.
+    assert!(store.history(&HistoryQuery::default()).unwrap().is_empty());
+    assert!(store.test_ids().unwrap().is_empty());
+    store.begin_run(&run_info("r", t0(), "main")).unwrap();
+    let s = store
+        .record_case("r", &test_info("t", "f", t0()), &c, &[])
+        .unwrap();
+    assert_eq!(s.inserted, 8);
 }
