@@ -48,6 +48,12 @@ enum Command {
     Resume(cmd::resume::ResumeArgs),
     /// In-job commands (`job exec BUNDLE`: the orchestrator that runs inside the allocation).
     Job(cmd::job::JobArgs),
+    /// Stored measurements over time, newest last, config changes marked.
+    History(cmd::history::HistoryArgs),
+    /// Import upstream results CSVs or earlier results.json files into the history.
+    Import(cmd::import::ImportArgs),
+    /// Export the history (OpenSearch bulk documents).
+    Export(cmd::export::ExportArgs),
 }
 
 /// Parses the process arguments, runs the subcommand and returns its exit code.
@@ -77,6 +83,9 @@ pub fn main_impl() -> ExitCode {
         Command::Status(args) => cmd::status::run(args),
         Command::Cancel(args) => cmd::cancel::run(args),
         Command::Resume(args) => cmd::resume::run(args),
+        Command::History(args) => cmd::history::run(args),
+        Command::Import(args) => cmd::import::run(args),
+        Command::Export(args) => cmd::export::run(args),
     }
 }
 

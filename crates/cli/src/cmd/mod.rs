@@ -2,6 +2,9 @@
 
 pub mod bench;
 pub mod cancel;
+pub mod export;
+pub mod history;
+pub mod import;
 pub mod job;
 pub mod list;
 pub mod list_suite;
