@@ -47,6 +47,10 @@ enum Command {
     Resume(cmd::resume::ResumeArgs),
     /// In-job commands (`job exec BUNDLE`: the orchestrator that runs inside the allocation).
     Job(cmd::job::JobArgs),
+    /// Write the HTML report (or Markdown CI summary) of one or more runs.
+    Report(cmd::report::ReportArgs),
+    /// Print a shell completion script (bash, zsh, fish, ...).
+    Completions(cmd::completions::CompletionsArgs),
 }
 
 /// Parses the process arguments, runs the subcommand and returns its exit code.
@@ -76,6 +80,8 @@ pub fn main_impl() -> ExitCode {
         Command::Status(args) => cmd::status::run(args),
         Command::Cancel(args) => cmd::cancel::run(args),
         Command::Resume(args) => cmd::resume::run(args),
+        Command::Report(args) => cmd::report::run(args),
+        Command::Completions(args) => cmd::completions::run(args),
     }
 }
 

@@ -2,10 +2,12 @@
 
 pub mod bench;
 pub mod cancel;
+pub mod completions;
 pub mod job;
 pub mod list;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod resume;
 pub mod run;
 pub mod show;
