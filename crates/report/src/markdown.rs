@@ -132,6 +132,7 @@ fn failure_line(input: &ReportInput, t: &TestReport) -> String {
 struct Budget {
     out: String,
     omitted: Vec<String>,
+    sections: usize,
 }
 
 impl Budget {
@@ -178,6 +179,7 @@ impl Budget {
         if items.is_empty() {
             return;
         }
+        self.sections += 1;
         let heading = format!("#### {title} ({})\n\n{head}", items.len());
         if heading.len() > self.room() {
             self.omitted.push(format!("{} {noun}", items.len()));
@@ -201,6 +203,10 @@ impl Budget {
     }
 
     fn finish(mut self) -> String {
+        if self.sections == 0 {
+            self.out
+                .push_str("No regressions, improvements or failures.\n");
+        }
         if !self.omitted.is_empty() {
             let _ = writeln!(
                 self.out,
@@ -313,6 +319,18 @@ fn longest_run(s: &str, c: char) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clean_run_says_so() {
+        let mut input = ReportInput::default();
+        input.tests.push(TestReport::default());
+        let md = render_markdown(&input);
+        assert!(md.contains("**1 pass**"), "{md}");
+        assert!(
+            md.ends_with("No regressions, improvements or failures.\n"),
+            "{md}"
+        );
+    }
 
     #[test]
     fn code_spans_survive_backticks_and_pipes() {
