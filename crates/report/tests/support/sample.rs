@@ -39,7 +39,7 @@ pub fn add_history(input: &mut ReportInput, runs: usize) {
         let regress = k % 3 == 0 && test.verdict == ReportVerdict::Pass;
         let improve = !regress && k % 5 == 1 && test.verdict == ReportVerdict::Pass;
         let step_at = runs * 2 / 3;
-        for p in &test.points {
+        for (ci, p) in test.points.iter().enumerate() {
             for (m, metric) in GATED.iter().enumerate() {
                 let Some(now) = p.get(metric) else { continue };
                 // Throughput: higher is better; latencies: lower is better.
@@ -62,7 +62,7 @@ pub fn add_history(input: &mut ReportInput, runs: usize) {
                         let value = if i + 1 == runs {
                             now
                         } else {
-                            level * (1.0 + 0.02 * wobble(i, k + m))
+                            level * (1.0 + 0.02 * wobble(i, k + m + 5 * ci))
                         };
                         HistoryPoint {
                             run: run_ids[i].clone(),
