@@ -102,6 +102,46 @@ impl ReportInput {
     }
 }
 
+impl ReportInput {
+    /// Rewrites every test's log location that is a local path as a path relative to `dir`
+    /// (where the report is written), so the links keep working when the report and the run
+    /// directory are copied together (a CI artifact). URLs and paths that do not share a root
+    /// with `dir` are left as they are.
+    pub fn relative_logs(&mut self, dir: &Path) {
+        let Ok(base) = std::path::absolute(dir) else {
+            return;
+        };
+        for t in &mut self.tests {
+            let Some(logs) = &t.logs else { continue };
+            if logs.contains("://") {
+                continue;
+            }
+            if let Some(rel) = std::path::absolute(logs)
+                .ok()
+                .and_then(|abs| relative_path(&base, &abs))
+            {
+                t.logs = Some(rel.display().to_string());
+            }
+        }
+    }
+}
+
+/// `target` relative to the directory `base` (both absolute); `None` without a common root.
+fn relative_path(base: &Path, target: &Path) -> Option<PathBuf> {
+    let (b, t): (Vec<_>, Vec<_>) = (base.components().collect(), target.components().collect());
+    let common = b.iter().zip(&t).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return None;
+    }
+    let mut rel: PathBuf = b.iter().skip(common).map(|_| "..").collect();
+    rel.extend(t.iter().skip(common));
+    Some(if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    })
+}
+
 /// One case of a run: metadata, folded points, reasons and excerpts.
 pub(crate) fn test_report(case: &CaseResult, run: usize, bundles: &Path) -> TestReport {
     let bundle = bundles.join(&case.test_id);
@@ -261,6 +301,34 @@ fn name_meta(test_id: &str) -> TestMeta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_links_become_relative_to_the_report() {
+        let rel = |b: &str, t: &str| {
+            relative_path(Path::new(b), Path::new(t)).map(|p| p.display().to_string())
+        };
+        assert_eq!(
+            rel("/o/runs/r1", "/o/runs/r1/bundles/t").as_deref(),
+            Some("bundles/t")
+        );
+        assert_eq!(
+            rel("/o/site", "/o/runs/r1/bundles/t").as_deref(),
+            Some("../runs/r1/bundles/t")
+        );
+        assert_eq!(rel("/o/runs/r1", "/o/runs/r1").as_deref(), Some("."));
+        let mut input = ReportInput::default();
+        input.tests.push(TestReport {
+            logs: Some("/o/runs/r1/bundles/t".into()),
+            ..TestReport::default()
+        });
+        input.tests.push(TestReport {
+            logs: Some("https://ci/logs/t".into()),
+            ..TestReport::default()
+        });
+        input.relative_logs(Path::new("/o/runs/r1"));
+        assert_eq!(input.tests[0].logs.as_deref(), Some("bundles/t"));
+        assert_eq!(input.tests[1].logs.as_deref(), Some("https://ci/logs/t"));
+    }
 
     #[test]
     fn median_of_odd_even_and_empty() {

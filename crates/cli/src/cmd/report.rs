@@ -107,19 +107,35 @@ fn report(args: &ReportArgs) -> Result<(), String> {
             }
         })
         .unwrap_or_default();
-    let (text, default_name) = match args.format {
-        ReportFormat::Html => (servebench_report::render_html(&input), "report.html"),
-        ReportFormat::Markdown => (servebench_report::render_markdown(&input), "report.md"),
+    let default_name = match args.format {
+        ReportFormat::Html => "report.html",
+        ReportFormat::Markdown => "report.md",
     };
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| first_dir.join(default_name));
-    write_out(&out, &text)?;
+    write_report(&input, args.format, &out)?;
     if let Some(md) = &args.markdown {
-        write_out(md, &servebench_report::render_markdown(&input))?;
+        write_report(&input, ReportFormat::Markdown, md)?;
     }
     Ok(())
+}
+
+/// Renders `input` with its log links relative to where `path` lands (stdout: the current
+/// directory), and writes it.
+fn write_report(input: &ReportInput, format: ReportFormat, path: &Path) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(p) if path.as_os_str() != "-" && !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut input = input.clone();
+    input.relative_logs(dir);
+    let text = match format {
+        ReportFormat::Html => servebench_report::render_html(&input),
+        ReportFormat::Markdown => servebench_report::render_markdown(&input),
+    };
+    write_out(path, &text)
 }
 
 /// Each input as a results file or run directory; a name that is no path is a run id under
@@ -218,6 +234,9 @@ mod tests {
             summary.starts_with("### servebench: 2 test(s)"),
             "{summary}"
         );
+        // Log links point from the report's directory into the run's bundles, never absolute.
+        assert!(page.contains("\">logs</a>"));
+        assert!(!page.contains("href=\"&#x2f;"), "absolute log links");
     }
 
     #[test]
