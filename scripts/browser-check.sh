@@ -2,7 +2,8 @@
 # Browser check of the HTML report (crates/report): renders the fixed sample (the real example
 # suite run in crates/report/tests/data/example-run with 30 runs of history), opens it in
 # headless Chromium and fails on any console message (script errors, CSP refusals), on a
-# missing chart kind, on a chart with nothing drawn, or when the page's script did not run.
+# missing chart kind, on a chart with nothing drawn, when the page's script did not run, or when
+# filtering, sorting or hover details misbehave (scripts/browser-selftest.js, run on a copy).
 # Keeps the artifacts in target/browser-check/: light.png, dark.png, print.pdf, dom.html,
 # console.log. Installs Debian's chromium when it is missing (needs root and apt-get).
 set -euo pipefail
@@ -37,6 +38,15 @@ chrome() {
 # The DOM after the page's script ran, with every console message on stderr.
 chrome --enable-logging=stderr --v=0 --virtual-time-budget=5000 --dump-dom "$PAGE" \
   >"$OUT/dom.html" 2>"$OUT/console.log"
+# Interactions (filters, sorting, hover) on a copy with scripts/browser-selftest.js appended.
+python3 - "$OUT" scripts/browser-selftest.js <<'PY'
+import pathlib, sys
+out, test = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]).read_text()
+page = (out / "report.html").read_text()
+(out / "selftest.html").write_text(page.replace("</body>", "<script>\n" + test + "</script>\n</body>", 1))
+PY
+chrome --enable-logging=stderr --v=0 --virtual-time-budget=5000 --dump-dom \
+  "file://$(realpath "$OUT/selftest.html")" >"$OUT/selftest-dom.html" 2>>"$OUT/console.log"
 chrome --window-size=1400,2600 --screenshot="$OUT/light.png" "$PAGE" 2>/dev/null
 chrome --force-dark-mode --window-size=1400,2600 --screenshot="$OUT/dark.png" "$PAGE" 2>/dev/null
 chrome --no-pdf-header-footer --print-to-pdf="$OUT/print.pdf" "$PAGE" 2>/dev/null
@@ -89,6 +99,9 @@ for kind in ("pareto", "latency", "trend"):
         problems.append(f"no {kind} chart")
 if not re.fullmatch(r"\d+ of \d+ tests shown", p.shown.strip()):
     problems.append(f"the page's script did not run (#shown is {p.shown!r})")
+selftest = re.findall(r'<div id="selftest">(.*?)</div>', (out / "selftest-dom.html").read_text(), re.S)
+if selftest[-1:] != ["ok"]:
+    problems.append("interactions: " + (selftest[-1] if selftest else "the self-test did not run"))
 for shot in ("light.png", "dark.png", "print.pdf"):
     if (out / shot).stat().st_size < 10_000:
         problems.append(f"{shot} is suspiciously small")
@@ -97,5 +110,6 @@ summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
 if problems:
     print("browser check FAILED:\n  " + "\n  ".join(problems), file=sys.stderr)
     sys.exit(1)
-print(f"browser check ok: {summary} charts drawn, no console messages; artifacts in {out}/")
+print(f"browser check ok: {summary} charts drawn, filters, sorting and hover work, "
+      f"no console messages; artifacts in {out}/")
 PY
