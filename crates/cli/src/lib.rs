@@ -54,6 +54,10 @@ enum Command {
     Import(cmd::import::ImportArgs),
     /// Export the history (OpenSearch bulk documents).
     Export(cmd::export::ExportArgs),
+    /// Write the HTML report (or Markdown CI summary) of one or more runs.
+    Report(cmd::report::ReportArgs),
+    /// Print a shell completion script (bash, zsh, fish, ...).
+    Completions(cmd::completions::CompletionsArgs),
 }
 
 /// Parses the process arguments, runs the subcommand and returns its exit code.
@@ -86,6 +90,8 @@ pub fn main_impl() -> ExitCode {
         Command::History(args) => cmd::history::run(args),
         Command::Import(args) => cmd::import::run(args),
         Command::Export(args) => cmd::export::run(args),
+        Command::Report(args) => cmd::report::run(args),
+        Command::Completions(args) => cmd::completions::run(args),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod cancel;
+pub mod completions;
 pub mod export;
 pub mod history;
 pub mod import;
@@ -10,6 +11,7 @@ pub mod list;
 pub mod list_suite;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod resume;
 pub mod run;
 pub mod show;
