@@ -206,6 +206,27 @@ pub fn fingerprint(tree: &Node) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether a value says nothing once volatile fields are left out: null, or a mapping of only
+/// volatile or blank values. `slurm:` with nothing but a partition hashes like no `slurm:`.
+/// (Not for the root: `path` must name a key.)
+fn is_blank(node: &Node, path: &mut String) -> bool {
+    match &node.value {
+        Value::Null => true,
+        Value::Map(entries) => entries.iter().all(|(k, v)| {
+            let Some(k) = k.as_key() else {
+                return false;
+            };
+            let len = path.len();
+            path.push('.');
+            path.push_str(k);
+            let blank = VOLATILE_PATHS.contains(&path.as_str()) || is_blank(v, path);
+            path.truncate(len);
+            blank
+        }),
+        _ => false,
+    }
+}
+
 fn hash_node(node: &Node, path: &mut String, h: &mut Sha256) {
     match &node.value {
         Value::Map(entries) => {
@@ -221,7 +242,10 @@ fn hash_node(node: &Node, path: &mut String, h: &mut Sha256) {
                     path.push('.');
                 }
                 path.push_str(k);
-                if !VOLATILE_PATHS.contains(&path.as_str()) {
+                // A top-level section left blank says nothing (engine options below it may: an
+                // empty `cuda_graph_config: {}` turns CUDA graphs on, so only sections count).
+                let blank_section = len == 0 && is_blank(v, path);
+                if !VOLATILE_PATHS.contains(&path.as_str()) && !blank_section {
                     h.update(k.as_bytes());
                     h.update(b":");
                     hash_node(v, path, h);

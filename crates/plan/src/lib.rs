@@ -267,6 +267,11 @@ pub enum PlanError {
     /// No generation servers.
     #[error("`hardware.num_gen_servers` is 0; at least one generation server is needed")]
     NoGenServers,
+    /// `hardware.gpus_per_node` is missing or invalid (its load diagnostic says which).
+    #[error(
+        "`hardware.gpus_per_node` is missing or not a positive integer; fix it before planning"
+    )]
+    NoGpusPerNode,
     /// The plan would be absurdly large.
     #[error("the plan needs {nodes} nodes, more than the {max} servebench plans")]
     TooLarge {
@@ -451,7 +456,7 @@ impl Allocator {
 pub fn plan_case(case: &TestCase, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let cfg = &case.config;
     let hw = &cfg.hardware;
-    let gpn = hw.gpus_per_node.max(1);
+    let gpn = hw.gpus_per_node.ok_or(PlanError::NoGpusPerNode)?;
     let placement = hw.placement;
     let mut notes = Vec::new();
     let mut alloc = Allocator {
