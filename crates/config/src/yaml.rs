@@ -1,5 +1,8 @@
 //! A YAML document as a tree of located nodes.
 //!
+//! Parsed from the event stream of `granit-parser`, the YAML 1.2 parser `serde-saphyr` (used by
+//! the simulator) is built on, so the workspace has one YAML parser.
+//!
 //! Every node keeps the line and column where it starts, so that any later check (schema,
 //! validation rules) can point at the offending value. Mappings keep their key order and every
 //! key, which lets engine options be written back out unchanged (see [`emit`]).
@@ -12,8 +15,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use yaml_rust2::parser::{Event, Parser};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use granit_parser::{Event, Marker, Parser, ScalarStyle};
 
 /// Maximum nesting depth of collections; deeper documents are rejected.
 pub const MAX_DEPTH: usize = 128;
@@ -279,16 +281,29 @@ enum Frame {
 /// Parses the first document of `text` into a located tree. An empty document is `Null`.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
     let mut parser = Parser::new_from_str(text);
+    let end = |text: &str| {
+        let line = text.lines().count().max(1);
+        Span {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            col: 1,
+        }
+    };
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Node> = HashMap::new();
     let mut nodes = 0usize;
     let mut root: Option<Node> = None;
     loop {
-        let (event, marker) = parser.next_token().map_err(|e| YamlError {
-            message: format!("invalid YAML: {}", e.info()),
-            span: Span::from_marker(e.marker()),
-        })?;
-        let span = Span::from_marker(&marker);
+        let (event, span) = match parser.next_event() {
+            Some(Ok((event, event_span))) => (event, Span::from_marker(&event_span.start)),
+            Some(Err(e)) => {
+                return Err(YamlError {
+                    message: format!("invalid YAML: {}", e.info()),
+                    span: Span::from_marker(e.marker()),
+                });
+            }
+            // The parser always ends with StreamEnd; running out of events ends it too.
+            None => (Event::StreamEnd, end(text)),
+        };
         let complete: Option<(Node, usize)> = match event {
             Event::StreamEnd | Event::DocumentEnd => {
                 if stack.is_empty() {
@@ -299,7 +314,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 }
                 None
             }
-            Event::Nothing | Event::StreamStart | Event::DocumentStart => None,
+            Event::StreamStart | Event::DocumentStart(..) => None,
             Event::Alias(id) => {
                 let node = anchors.get(&id).cloned().ok_or_else(|| YamlError {
                     message: "alias refers to an unknown anchor".into(),
@@ -311,16 +326,16 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             Event::Scalar(text, style, anchor, _tag) => {
                 nodes += 1;
                 let value = match style {
-                    TScalarStyle::Plain => resolve_plain(&text),
-                    _ => Value::Str(text),
+                    ScalarStyle::Plain => resolve_plain(&text),
+                    _ => Value::Str(text.into_owned()),
                 };
                 Some((Node { value, span }, anchor))
             }
-            Event::SequenceStart(anchor, _) => {
+            Event::SequenceStart(_, anchor, _) => {
                 push_frame(&mut stack, Frame::Seq(span, Vec::new(), anchor), span)?;
                 None
             }
-            Event::MappingStart(anchor, _) => {
+            Event::MappingStart(_, anchor, _) => {
                 push_frame(&mut stack, Frame::Map(span, Vec::new(), None, anchor), span)?;
                 None
             }
@@ -354,6 +369,9 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 }
                 _ => return Err(internal(span)),
             },
+            // Presentation metadata (comments, anchor names) carries no data; the parser only
+            // emits it when asked to.
+            _ => None,
         };
         if nodes > MAX_NODES {
             return Err(YamlError {
