@@ -342,6 +342,60 @@ pub struct Accuracy {
     pub tasks: Vec<AccuracyTask>,
 }
 
+/// A role's engine options as a tree, shared rather than copied: a disaggregated role points
+/// into the resolved document, an aggregated server's options (its framework keys removed) are
+/// built once and shared by all its clients. Dereferences to the options [`Node`].
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    tree: Arc<Node>,
+    path: Option<String>,
+}
+
+/// Stands in for options whose path is gone (never the case for a decoded worker).
+static NO_OPTIONS: Node = Node {
+    value: Value::Map(Vec::new()),
+    span: Span { line: 0, col: 0 },
+};
+
+impl WorkerOptions {
+    /// The mapping at `path` inside `tree` (no copy).
+    pub fn shared(tree: Arc<Node>, path: impl Into<String>) -> Self {
+        WorkerOptions {
+            tree,
+            path: Some(path.into()),
+        }
+    }
+
+    /// Options of their own.
+    pub fn owned(options: Arc<Node>) -> Self {
+        WorkerOptions {
+            tree: options,
+            path: None,
+        }
+    }
+
+    /// The options.
+    pub fn node(&self) -> &Node {
+        match &self.path {
+            None => &self.tree,
+            Some(path) => self.tree.at(path).unwrap_or(&NO_OPTIONS),
+        }
+    }
+}
+
+impl std::ops::Deref for WorkerOptions {
+    type Target = Node;
+    fn deref(&self) -> &Node {
+        self.node()
+    }
+}
+
+impl PartialEq for WorkerOptions {
+    fn eq(&self, other: &Self) -> bool {
+        self.node() == other.node()
+    }
+}
+
 /// A serving role's engine options, verbatim, plus the fields servebench reasons about.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Worker {
@@ -349,9 +403,8 @@ pub struct Worker {
     pub path: String,
     /// The options as written (key order and unknown keys preserved); for aggregated servers the
     /// framework keys (`name`, `client_configs`, ...) are removed.
-    /// Shared, not copied: the aggregated clients of one server all point at one tree.
     #[serde(skip)]
-    pub options: Arc<Node>,
+    pub options: WorkerOptions,
     /// `tensor_parallel_size`.
     pub tp: u64,
     /// `pipeline_parallel_size`.

@@ -14,7 +14,7 @@ use crate::defaults;
 use crate::diag::{Diagnostic, Rule};
 use crate::model::{
     Accuracy, Benchmark, ConcurrencyScope, Deployment, Engine, Environment, Format, Hardware,
-    Metadata, Metrics, Origin, Profiling, Slurm, TestCase, TestConfig,
+    Metadata, Metrics, Origin, Profiling, Slurm, TestCase, TestConfig, WorkerOptions,
 };
 use crate::yaml::{Node, Value};
 
@@ -138,7 +138,13 @@ pub(super) fn decode_aggregated(
         };
         aliases.insert("gen".into(), "server".into());
         aliases.insert("ctx".into(), "server".into());
-        let worker = decode_worker(dec, server, "server", Arc::new(server.clone()), None);
+        let worker = decode_worker(
+            dec,
+            server,
+            "server",
+            WorkerOptions::shared(Arc::clone(root), "server"),
+            None,
+        );
         let deployment = Deployment::Agg {
             server: worker,
             server_name: None,
@@ -203,7 +209,13 @@ pub(super) fn decode_aggregated(
             ),
             span: server.span,
         };
-        let worker = decode_worker(dec, server, &spath, Arc::new(options), None);
+        let worker = decode_worker(
+            dec,
+            server,
+            &spath,
+            WorkerOptions::owned(Arc::new(options)),
+            None,
+        );
         // Per-server clients, or (QA one-file-per-case format) top-level clients for every server.
         let (clients, list_path): (&[Node], String) =
             match (server.get("client_configs"), root.get("client_configs")) {

@@ -12,7 +12,7 @@ use crate::defaults;
 use crate::diag::{Diagnostic, Rule};
 use crate::model::{
     Benchmark, ConcurrencyScope, Deployment, Format, Hardware, Mode, Origin, Placement, TestCase,
-    TestConfig,
+    TestConfig, WorkerOptions,
 };
 use crate::yaml::Node;
 
@@ -247,7 +247,7 @@ pub(super) fn decode_disagg(
         dec,
         gen_node,
         "worker_config.gen",
-        Arc::new(gen_node.clone()),
+        WorkerOptions::shared(Arc::clone(root), "worker_config.gen"),
         legacy_eplb,
     );
     let ctx = match dec.map(wc, "worker_config", "ctx") {
@@ -255,7 +255,7 @@ pub(super) fn decode_disagg(
             dec,
             n,
             "worker_config.ctx",
-            Arc::new(n.clone()),
+            WorkerOptions::shared(Arc::clone(root), "worker_config.ctx"),
             legacy_eplb,
         )),
         None => {

@@ -431,3 +431,20 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn worker_options_point_into_the_tree_instead_of_copying_it() {
+    let f = load("a/disagg/perf/x.yaml", MINIMAL);
+    let c = &f.cases[0].config;
+    let in_tree = c.tree.at("worker_config.gen").expect("gen");
+    assert!(std::ptr::eq(
+        c.deployment.gen_role().options.node(),
+        in_tree
+    ));
+    // The clients of one aggregated server share one options tree (framework keys removed).
+    let agg = "metadata: {model_name: m}\nhardware: {gpus_per_node: 8}\nserver_configs:\n- name: s\n  tensor_parallel_size: 8\n  max_batch_size: 64\n  client_configs:\n  - {name: a, concurrency: 8}\n  - {name: b, concurrency: 16}\n";
+    let f = load("a/agg/perf-sanity/x.yaml", agg);
+    let [a, b] = [&f.cases[0], &f.cases[1]].map(|c| c.config.deployment.gen_role().options.node());
+    assert!(std::ptr::eq(a, b));
+    assert!(a.get("client_configs").is_none() && a.get("tensor_parallel_size").is_some());
+}

@@ -1,11 +1,9 @@
 //! The engine options of one serving role: kept verbatim, with the fields servebench reasons
 //! about read into a [`Worker`].
 
-use std::sync::Arc;
-
 use crate::decode::{Decoder, display_path, join};
 use crate::diag::{Diagnostic, Rule};
-use crate::model::Worker;
+use crate::model::{Worker, WorkerOptions};
 use crate::yaml::{Node, Value};
 
 /// Reads the engine options the tool reasons about.
@@ -13,7 +11,7 @@ pub(super) fn decode_worker(
     dec: &mut Decoder<'_>,
     node: &Node,
     path: &str,
-    options: Arc<Node>,
+    options: WorkerOptions,
     legacy_eplb: Option<u64>,
 ) -> Worker {
     let pick = |d: &mut Decoder<'_>, keys: &[&str]| keys.iter().find_map(|k| d.uint(node, path, k));
