@@ -103,7 +103,7 @@ pub(super) fn apply_env(
                 "REPO_DIR",
             );
         }
-        substitute_repo_path(root, repo, "", prov);
+        substitute_repo_path(root, repo, prov);
     }
     merge_mounts(root, env, prov);
 }
@@ -188,12 +188,7 @@ fn env_value<'e>(env: &'e BTreeMap<String, String>, key: &str) -> Option<&'e Str
 
 /// `<repo_path>` inside accuracy task options becomes REPO_DIR (upstream substituted only there;
 /// we substitute it in every string of the `accuracy` section).
-fn substitute_repo_path(
-    root: &mut Node,
-    repo: &str,
-    _path: &str,
-    prov: &mut BTreeMap<String, Origin>,
-) {
+fn substitute_repo_path(root: &mut Node, repo: &str, prov: &mut BTreeMap<String, Origin>) {
     fn walk(node: &mut Node, path: String, repo: &str, hits: &mut Vec<String>) {
         match &mut node.value {
             Value::Str(s) if s.contains("<repo_path>") => {
