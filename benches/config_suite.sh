@@ -5,7 +5,9 @@
 #
 #   benches/config_suite.sh [N]
 #
-# Uses hyperfine when installed (apt-get install hyperfine), else repeats with bash `time`.
+# Uses hyperfine when installed (apt-get install hyperfine), else repeats with bash `time`; then
+# prints each command's peak RSS. On a shared machine compare hyperfine's User + System CPU
+# seconds: wall time there measures the other processes as much as servebench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-10000}
@@ -15,6 +17,9 @@ if command -v hyperfine >/dev/null; then
     "$BIN list $OUT" \
     "$BIN validate -q $OUT" \
     "$BIN list --format json $OUT"
+  for cmd in "list $OUT" "validate -q $OUT"; do
+    /usr/bin/time -f "servebench $cmd: %M KiB max RSS" "$BIN" $cmd > /dev/null || true
+  done
 else
   for cmd in "list $OUT" "validate -q $OUT"; do
     echo "== servebench $cmd"

@@ -67,7 +67,7 @@ pub(crate) fn client_runs(
                 expect: Expectations {
                     num_prompts: point.num_prompts,
                     expected_output_tokens: cl.expected_output_tokens(ctx, &run),
-                    max_failed_pct: 0.0,
+                    max_failed_pct: cfg.benchmark.max_failed_pct,
                 },
                 step: Step {
                     name: format!("bench_c{}_r{repeat}", point.client),

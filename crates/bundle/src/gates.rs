@@ -28,6 +28,18 @@ const DATASET_DEFAULTS: &[(&str, f64, f64, f64, u64, bool)] = &[
 /// Defaults of a dataset upstream does not list.
 const UNKNOWN_DATASET: (f64, f64, f64, u64, bool) = (0.05, 0.2, 50.0, 1000, true);
 
+/// The rule of `dataset`: its threshold type, with the config's overrides applied.
+fn rule(ds: &servebench_config::model::AccuracyDataset) -> AccuracyRule {
+    use servebench_config::model::ThresholdType;
+    // Validation requires `threshold` for these two; 0 (no drop allowed) is never reached.
+    let threshold = ds.threshold.unwrap_or(0.0);
+    match ds.threshold_type {
+        ThresholdType::Absolute => AccuracyRule::Absolute { threshold },
+        ThresholdType::Relative => AccuracyRule::Relative { threshold },
+        ThresholdType::HypothesisTest => hypothesis(ds),
+    }
+}
+
 /// The hypothesis rule of `dataset`, with the config's overrides applied.
 fn hypothesis(ds: &servebench_config::model::AccuracyDataset) -> AccuracyRule {
     let (alpha, beta, sigma, n, hib) = DATASET_DEFAULTS
@@ -76,7 +88,7 @@ pub(crate) fn gates(ctx: &Ctx<'_>) -> Gates {
                     dataset: ds.name.clone(),
                     filter: ds.filter_type.clone(),
                     expected: ds.expected_value,
-                    rule: hypothesis(ds),
+                    rule: rule(ds),
                     log: format!("{LOG_DIR}/7_accuracy_eval_{safe}.log"),
                     output_dir: format!("{LOG_DIR}/accuracy_eval_{safe}"),
                 }

@@ -56,7 +56,7 @@ pub use write::write_bundle;
 /// The log directory inside a bundle.
 pub const LOG_DIR: &str = "logs";
 /// Default seconds to wait for a server to answer 200 on its health endpoint.
-pub const HEALTH_TIMEOUT_S: u64 = 1800;
+pub const HEALTH_TIMEOUT_S: u64 = servebench_config::defaults::SERVER_HEALTH_TIMEOUT;
 
 /// What rendering depends on besides the case and its plan.
 #[derive(Debug, Clone, Default)]

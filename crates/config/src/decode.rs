@@ -145,6 +145,40 @@ impl<'f> Decoder<'f> {
         }
     }
 
+    /// A positive integer: zero, a negative number or another type is one error naming the
+    /// field (never a second "missing" one), and `None` comes back.
+    pub fn positive_uint(&mut self, sec: &Node, path: &str, key: &str) -> Option<u64> {
+        let node = sec.get(key)?;
+        match &node.value {
+            Value::Null => None,
+            Value::Int(i) if *i > 0 => u64::try_from(*i).ok(),
+            Value::Float(f) if *f > 0.0 && f.fract() == 0.0 && *f < 9.0e15 => Some(*f as u64),
+            Value::Int(_) | Value::Float(_) => {
+                let field = display_path(&join(path, key));
+                self.push(
+                    Diagnostic::new(
+                        Rule::InvalidValue,
+                        self.file,
+                        field.clone(),
+                        format!(
+                            "`{field}` must be a positive integer, found {}",
+                            describe(node)
+                        ),
+                    )
+                    .at(Some(node.span))
+                    .actual(describe(node))
+                    .expected("an integer >= 1")
+                    .hint(format!("write e.g. `{key}: 4`")),
+                );
+                None
+            }
+            _ => {
+                self.wrong_type(node, &join(path, key), "a positive integer", "4");
+                None
+            }
+        }
+    }
+
     /// A boolean.
     pub fn boolean(&mut self, sec: &Node, path: &str, key: &str) -> Option<bool> {
         let node = sec.get(key)?;

@@ -198,15 +198,45 @@ pub const VOLATILE_PATHS: &[&str] = &[
 ];
 
 /// A stable hash of a resolved tree without volatile fields. Mapping keys are sorted, so the
-/// order of keys in the file does not change it.
+/// order of keys in the file does not change it. The canonical text is built in one buffer and
+/// hashed once (many tiny hasher updates cost more than the hashing).
 pub fn fingerprint(tree: &Node) -> String {
-    let mut hasher = Sha256::new();
-    hash_node(tree, &mut String::new(), &mut hasher);
-    let digest = hasher.finalize();
+    let mut text = Vec::with_capacity(8 * 1024);
+    encode(tree, &mut String::new(), &mut text);
+    let digest = Sha256::digest(&text);
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-fn hash_node(node: &Node, path: &mut String, h: &mut Sha256) {
+/// Whether a dotted path is volatile: every entry of [`VOLATILE_PATHS`] is `section.key`, so
+/// only paths with exactly one dot are looked up.
+fn is_volatile(path: &str) -> bool {
+    path.bytes().filter(|b| *b == b'.').count() == 1 && VOLATILE_PATHS.contains(&path)
+}
+
+/// Whether a value says nothing once volatile fields are left out: null, or a mapping of only
+/// volatile or blank values. `slurm:` with nothing but a partition hashes like no `slurm:`.
+/// (Not for the root: `path` must name a key.)
+fn is_blank(node: &Node, path: &mut String) -> bool {
+    match &node.value {
+        Value::Null => true,
+        Value::Map(entries) => entries.iter().all(|(k, v)| {
+            let Some(k) = k.as_key() else {
+                return false;
+            };
+            let len = path.len();
+            path.push('.');
+            path.push_str(k);
+            let blank = is_volatile(path) || is_blank(v, path);
+            path.truncate(len);
+            blank
+        }),
+        _ => false,
+    }
+}
+
+/// Appends the canonical text of `node` (sorted keys, volatile fields and blank sections left
+/// out, scalars tagged by type) to `out`.
+fn encode(node: &Node, path: &mut String, out: &mut Vec<u8>) {
     match &node.value {
         Value::Map(entries) => {
             let mut keyed: Vec<(&str, &Node)> = entries
@@ -214,40 +244,43 @@ fn hash_node(node: &Node, path: &mut String, h: &mut Sha256) {
                 .filter_map(|(k, v)| Some((k.as_key()?, v)))
                 .collect();
             keyed.sort_by(|a, b| a.0.cmp(b.0));
-            h.update(b"{");
+            out.push(b'{');
             for (k, v) in keyed {
                 let len = path.len();
                 if !path.is_empty() {
                     path.push('.');
                 }
                 path.push_str(k);
-                if !VOLATILE_PATHS.contains(&path.as_str()) {
-                    h.update(k.as_bytes());
-                    h.update(b":");
-                    hash_node(v, path, h);
-                    h.update(b",");
+                // A top-level section left blank says nothing (engine options below it may: an
+                // empty `cuda_graph_config: {}` turns CUDA graphs on, so only sections count).
+                let blank_section = len == 0 && is_blank(v, path);
+                if !is_volatile(path) && !blank_section {
+                    out.extend_from_slice(k.as_bytes());
+                    out.push(b':');
+                    encode(v, path, out);
+                    out.push(b',');
                 }
                 path.truncate(len);
             }
-            h.update(b"}");
+            out.push(b'}');
         }
         Value::Seq(items) => {
-            h.update(b"[");
+            out.push(b'[');
             for item in items {
-                hash_node(item, path, h);
-                h.update(b",");
+                encode(item, path, out);
+                out.push(b',');
             }
-            h.update(b"]");
+            out.push(b']');
         }
         Value::Str(s) => {
-            h.update(b"s");
-            h.update(s.as_bytes());
+            out.push(b's');
+            out.extend_from_slice(s.as_bytes());
         }
         Value::Int(i) => {
-            h.update(b"i");
-            h.update(i.to_le_bytes());
+            out.push(b'i');
+            out.extend_from_slice(&i.to_le_bytes());
         }
-        other => h.update(scalar_text(other).as_bytes()),
+        other => out.extend_from_slice(scalar_text(other).as_bytes()),
     }
 }
 

@@ -79,6 +79,16 @@ pub enum Placement {
     Exclusive,
 }
 
+impl Placement {
+    /// The YAML spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Placement::Packed => "packed",
+            Placement::Exclusive => "exclusive",
+        }
+    }
+}
+
 /// Where a value that is not from the file came from (SPEC 3.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "source", rename_all = "snake_case")]
@@ -93,6 +103,10 @@ pub enum Origin {
     Cli(String),
     /// Computed from another field (legacy spellings).
     Derived(String),
+    /// The file itself; appears only as a part of [`Origin::Merged`].
+    File,
+    /// Several layers each contributed part of the value (container mounts), lowest first.
+    Merged(Vec<Origin>),
 }
 
 impl std::fmt::Display for Origin {
@@ -103,6 +117,16 @@ impl std::fmt::Display for Origin {
             Origin::Env(v) => write!(f, "env {v}"),
             Origin::Cli(a) => write!(f, "command line {a}"),
             Origin::Derived(from) => write!(f, "derived from {from}"),
+            Origin::File => write!(f, "the file"),
+            Origin::Merged(parts) => {
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, " + ")?;
+                    }
+                    write!(f, "{part}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -118,24 +142,57 @@ pub struct Metrics {
     pub metric_names: Vec<String>,
 }
 
-/// An accuracy dataset threshold (`metadata.accuracy.datasets[]`, SPEC 10.2).
+/// How an accuracy dataset's measured value is judged against `expected_value` (SPEC 10.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdType {
+    /// Upstream's one-sided hypothesis test (`alpha`, `beta`, `sigma`, `num_samples`).
+    HypothesisTest,
+    /// Pass when `actual >= expected - threshold` (fractions, like `expected_value`).
+    Absolute,
+    /// Pass when `actual >= expected x (1 - threshold)`.
+    Relative,
+}
+
+impl ThresholdType {
+    /// The YAML spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThresholdType::HypothesisTest => "hypothesis_test",
+            ThresholdType::Absolute => "absolute",
+            ThresholdType::Relative => "relative",
+        }
+    }
+    /// Every threshold type.
+    pub const ALL: [ThresholdType; 3] = [
+        ThresholdType::HypothesisTest,
+        ThresholdType::Absolute,
+        ThresholdType::Relative,
+    ];
+}
+
+/// An accuracy dataset threshold (`metadata.accuracy.datasets[]`, SPEC 10.2), typed so that
+/// the accuracy gate reads it without going back to the tree.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AccuracyDataset {
     /// Dataset / task name (`dataset_name` or `name`).
     pub name: String,
     /// Reference value (fraction or percent).
     pub expected_value: f64,
-    /// Threshold type (`hypothesis_test`).
-    pub threshold_type: String,
-    /// lm_eval filter (`flexible-extract`, `strict-match`, ...).
+    /// How the value is judged.
+    pub threshold_type: ThresholdType,
+    /// The allowed drop for `absolute` (fraction) and `relative` (share of expected); always set
+    /// for those two (a missing one is a load error), unused by the hypothesis test.
+    pub threshold: Option<f64>,
+    /// lm_eval filter (`filter_type` or `filter`: `flexible-extract`, `strict-match`, ...).
     pub filter_type: String,
-    /// Significance level.
+    /// Significance level (hypothesis test; per-dataset default when absent).
     pub alpha: Option<f64>,
-    /// Type II error rate.
+    /// Type II error rate (hypothesis test).
     pub beta: Option<f64>,
-    /// Standard deviation of the metric.
+    /// Standard deviation of the metric (hypothesis test).
     pub sigma: Option<f64>,
-    /// Number of samples.
+    /// Number of samples (hypothesis test).
     pub num_samples: Option<u64>,
     /// Whether higher is better.
     pub higher_is_better: Option<bool>,
@@ -236,13 +293,16 @@ pub struct Benchmark {
     pub oversubscription_tolerance: f64,
     /// Explicit number of prompts (aggregated example format).
     pub num_prompts: Option<u64>,
+    /// Percentage of failed requests (0-100) a run may have and still be valid (SPEC 10.1).
+    pub max_failed_pct: f64,
 }
 
 /// `hardware`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hardware {
-    /// GPUs per node.
-    pub gpus_per_node: u64,
+    /// GPUs per node; `None` when the file's value is missing or invalid (its error is among
+    /// the load diagnostics), so nothing plans with a made-up value.
+    pub gpus_per_node: Option<u64>,
     /// Context servers.
     pub num_ctx_servers: u64,
     /// Generation servers.
@@ -282,6 +342,60 @@ pub struct Accuracy {
     pub tasks: Vec<AccuracyTask>,
 }
 
+/// A role's engine options as a tree, shared rather than copied: a disaggregated role points
+/// into the resolved document, an aggregated server's options (its framework keys removed) are
+/// built once and shared by all its clients. Dereferences to the options [`Node`].
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    tree: Arc<Node>,
+    path: Option<String>,
+}
+
+/// Stands in for options whose path is gone (never the case for a decoded worker).
+static NO_OPTIONS: Node = Node {
+    value: Value::Map(Vec::new()),
+    span: Span { line: 0, col: 0 },
+};
+
+impl WorkerOptions {
+    /// The mapping at `path` inside `tree` (no copy).
+    pub fn shared(tree: Arc<Node>, path: impl Into<String>) -> Self {
+        WorkerOptions {
+            tree,
+            path: Some(path.into()),
+        }
+    }
+
+    /// Options of their own.
+    pub fn owned(options: Arc<Node>) -> Self {
+        WorkerOptions {
+            tree: options,
+            path: None,
+        }
+    }
+
+    /// The options.
+    pub fn node(&self) -> &Node {
+        match &self.path {
+            None => &self.tree,
+            Some(path) => self.tree.at(path).unwrap_or(&NO_OPTIONS),
+        }
+    }
+}
+
+impl std::ops::Deref for WorkerOptions {
+    type Target = Node;
+    fn deref(&self) -> &Node {
+        self.node()
+    }
+}
+
+impl PartialEq for WorkerOptions {
+    fn eq(&self, other: &Self) -> bool {
+        self.node() == other.node()
+    }
+}
+
 /// A serving role's engine options, verbatim, plus the fields servebench reasons about.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Worker {
@@ -290,7 +404,7 @@ pub struct Worker {
     /// The options as written (key order and unknown keys preserved); for aggregated servers the
     /// framework keys (`name`, `client_configs`, ...) are removed.
     #[serde(skip)]
-    pub options: Node,
+    pub options: WorkerOptions,
     /// `tensor_parallel_size`.
     pub tp: u64,
     /// `pipeline_parallel_size`.
@@ -350,10 +464,6 @@ impl Worker {
 }
 
 /// The serving deployment of a test case.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per test case; boxing would only add indirection"
-)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Deployment {

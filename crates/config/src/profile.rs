@@ -554,64 +554,10 @@ pub fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Splits a string into words like a POSIX shell would (quotes, backslashes), without any
-/// expansion. `None` when quotes are unbalanced.
+/// Splits a string into words like a POSIX shell would (quotes, backslashes, `#` comments),
+/// without any expansion, through the `shlex` crate. `None` when quotes are unbalanced.
 pub fn shell_words(s: &str) -> Option<Vec<String>> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '\'' => break,
-                        x => cur.push(x),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next()? {
-                        '"' => break,
-                        '\\' => match chars.next()? {
-                            x @ ('"' | '\\' | '$' | '`') => cur.push(x),
-                            '\n' => {}
-                            x => {
-                                cur.push('\\');
-                                cur.push(x);
-                            }
-                        },
-                        x => cur.push(x),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some('\n') | None => {}
-                    Some(x) => cur.push(x),
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    out.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        out.push(cur);
-    }
-    Some(out)
+    shlex::split(s)
 }
 
 #[cfg(test)]

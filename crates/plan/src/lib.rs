@@ -47,7 +47,7 @@ use slurm::sbatch_args;
 pub fn plan_case(case: &TestCase, opts: &PlanOptions) -> Result<Plan, PlanError> {
     let cfg = &case.config;
     let hw = &cfg.hardware;
-    let gpn = hw.gpus_per_node.max(1);
+    let gpn = hw.gpus_per_node.ok_or(PlanError::NoGpusPerNode)?;
     let placement = hw.placement;
     let mut notes = Vec::new();
     let mut alloc = Allocator {

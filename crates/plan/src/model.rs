@@ -219,6 +219,11 @@ pub enum PlanError {
     /// No generation servers.
     #[error("`hardware.num_gen_servers` is 0; at least one generation server is needed")]
     NoGenServers,
+    /// `hardware.gpus_per_node` is missing or invalid (its load diagnostic says which).
+    #[error(
+        "`hardware.gpus_per_node` is missing or not a positive integer; fix it before planning"
+    )]
+    NoGpusPerNode,
     /// The plan would be absurdly large.
     #[error("the plan needs {nodes} nodes, more than the {max} servebench plans")]
     TooLarge {

@@ -79,7 +79,7 @@ pub(crate) fn worker_files(ctx: &Ctx<'_>) -> Vec<BundleFile> {
             continue;
         };
         let text = if role == Role::Ctx && ctx.case.config.benchmark.mode == Mode::CtxOnly {
-            let mut options = w.options.clone();
+            let mut options = (*w.options).clone();
             if let Value::Map(entries) = &mut options.value {
                 entries.retain(|(k, _)| k.as_key() != Some("cache_transceiver_config"));
             }

@@ -184,7 +184,9 @@ fn summary(case: &TestCase) -> String {
                 "nodes:          {} ({cn} ctx + {gn} gen, {:?} placement, {} GPUs/node), {gpus} GPUs",
                 cn + gn,
                 c.hardware.placement,
-                c.hardware.gpus_per_node,
+                c.hardware
+                    .gpus_per_node
+                    .map_or_else(|| "?".to_string(), |g| g.to_string()),
             );
         }
         None => {

@@ -263,3 +263,12 @@ fn absurd_sizes_are_errors() {
     let e = plan_case(&case("wide", &wide), &PlanOptions::default()).unwrap_err();
     assert!(e.to_string().contains("nodes, more than the 100000"), "{e}");
 }
+
+#[test]
+fn an_invalid_gpus_per_node_is_never_planned_with_a_made_up_value() {
+    for bad in ["-4", "0"] {
+        let text = TWO_ROLES.replace("gpus_per_node: 4", &format!("gpus_per_node: {bad}"));
+        let err = plan_case(&case("bad", &text), &PlanOptions::default()).unwrap_err();
+        assert_eq!(err, servebench_plan::PlanError::NoGpusPerNode, "{bad}");
+    }
+}
