@@ -138,8 +138,13 @@ pub(crate) struct Plan {
     pub(crate) bodies: Vec<Bytes>,
     /// Expected output tokens per request (to size buffers).
     pub(crate) expected: Vec<u64>,
-    /// Planned send offsets from the start, non-decreasing.
+    /// Planned send offsets of each unit's first request from the start, non-decreasing.
     pub(crate) schedule: Vec<Duration>,
+    /// Requests per unit of work (a multi-turn session; 1 otherwise): unit `u` is requests
+    /// `u * turns ..`, sent one after the other by one worker.
+    pub(crate) turns: usize,
+    /// Pause between the end of a unit's request and the next one (a user's think time).
+    pub(crate) think: Duration,
     pub(crate) streaming: bool,
     pub(crate) keep_text: bool,
     pub(crate) timeout: Duration,
@@ -201,6 +206,7 @@ pub(crate) async fn run(
         next: AtomicUsize::new(0),
         itl: itl_slots(&plan.expected),
         share: plan.bodies.len().div_ceil(workers),
+        turns: plan.turns.max(1),
         ready: tokio::sync::Barrier::new(workers + 1),
     });
     let (start_tx, start_rx) = tokio::sync::watch::channel(None);
@@ -345,6 +351,8 @@ struct Shared {
     itl: Vec<ItlSlot>,
     /// Requests per worker if they were spread evenly (to size each worker's record list).
     share: usize,
+    /// Requests per unit of work.
+    turns: usize,
     /// Every worker and the spawner meet here before the clock starts.
     ready: tokio::sync::Barrier,
 }
@@ -379,84 +387,149 @@ async fn worker(
                 Err(_) => break,
             }
         }
-        let i = shared.next.fetch_add(1, Ordering::Relaxed);
-        let (Some(body), Some(&offset)) = (plan.bodies.get(i), plan.schedule.get(i)) else {
+        let unit = shared.next.fetch_add(1, Ordering::Relaxed);
+        let Some(&offset) = plan.schedule.get(unit) else {
             break;
         };
-        let scheduled = t0 + offset;
-        let mut rec = RequestRecord::new(i, offset);
-        if let Some(dl) = deadline_at
-            && scheduled.max(Instant::now()) >= dl
-        {
-            rec.error = Some(RequestError::new(
-                ErrorKind::Deadline,
-                "not sent before the deadline",
-            ));
-            rec.end = Instant::now().saturating_duration_since(t0);
+        let first = unit.saturating_mul(shared.turns);
+        let last = first.saturating_add(shared.turns).min(plan.bodies.len());
+        for i in first..last {
+            // A later turn is due a think time after the previous one ended; the timer's own
+            // lateness (tokio's millisecond wheel) is part of the simulated user, not counted.
+            let (planned, eligible_floor) = if i == first {
+                (t0 + offset, free_at)
+            } else {
+                let due = free_at + plan.think;
+                if !plan.think.is_zero() {
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                let woke = Instant::now().max(due);
+                (due, woke)
+            };
+            let Some(rec) = send_one(
+                &plan,
+                &shared,
+                &mut sender,
+                &mut sse,
+                &mut text_buf,
+                Turn {
+                    index: i,
+                    planned,
+                    eligible_floor,
+                    t0,
+                    deadline_at,
+                },
+            )
+            .await
+            else {
+                break;
+            };
+            // A failed turn does not end its session: the history of later turns is built
+            // before the run, so they are still the requests the workload asks for.
+            free_at = t0 + rec.end;
             records.push(rec);
-            continue;
         }
-        if scheduled > Instant::now() {
-            tokio::time::sleep_until(scheduled.into()).await;
-        }
-        let eligible = scheduled.max(free_at);
-        let sent = Instant::now();
-        rec.eligible = eligible - t0;
-        rec.sent = Some(sent - t0);
-        let mut limit = sent + plan.timeout;
-        let mut limit_is_deadline = false;
-        if let Some(dl) = deadline_at
-            && dl < limit
-        {
-            limit = dl;
-            limit_is_deadline = true;
-        }
-        let expected = plan.expected.get(i).copied().unwrap_or(0);
-        let itl = shared
-            .itl
-            .get(i)
-            .and_then(|slot| slot.lock().ok().map(|mut v| std::mem::take(&mut *v)))
-            .unwrap_or_default();
-        let mut state =
-            StreamState::new(expected, itl, plan.keep_text, std::mem::take(&mut text_buf));
-        let outcome = tokio::time::timeout_at(
-            limit.into(),
-            one_request(&plan, &mut sender, body, &mut sse, &mut state),
-        )
-        .await;
-        let end = Instant::now();
-        let error = match outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e),
-            Err(_) if limit_is_deadline => Some(RequestError::new(
-                ErrorKind::Deadline,
-                "still running at the deadline",
-            )),
-            Err(_) => Some(RequestError::new(
-                ErrorKind::Timeout,
-                format!(
-                    "no complete answer within {:.3} s",
-                    plan.timeout.as_secs_f64()
-                ),
-            )),
-        };
-        if error.is_some() {
-            // The connection may be mid-response: never reuse it.
-            sender = None;
-        }
-        state.finish_into(&mut rec, t0);
-        if plan.keep_text {
-            rec.text = Some(std::mem::take(&mut state.text));
-        } else {
-            text_buf = std::mem::take(&mut state.text);
-            text_buf.clear();
-        }
-        rec.error = error;
-        rec.end = end - t0;
-        free_at = end;
-        records.push(rec);
     }
     (records, sender)
+}
+
+/// One request of a unit, as the worker sends it.
+struct Turn {
+    index: usize,
+    /// When it was due.
+    planned: Instant,
+    /// It cannot have been eligible before this (its worker was busy or the user was thinking).
+    eligible_floor: Instant,
+    t0: Instant,
+    deadline_at: Option<Instant>,
+}
+
+/// Sends one request and returns its record (a request the deadline caught before it was sent
+/// is a record too); `None` only for an index outside the plan.
+async fn send_one(
+    plan: &Plan,
+    shared: &Shared,
+    sender: &mut Option<Conn>,
+    sse: &mut SseParser,
+    text_buf: &mut String,
+    turn: Turn,
+) -> Option<RequestRecord> {
+    let Turn {
+        index: i,
+        planned: scheduled,
+        eligible_floor,
+        t0,
+        deadline_at,
+    } = turn;
+    let body = plan.bodies.get(i)?;
+    let mut rec = RequestRecord::new(i, scheduled.saturating_duration_since(t0));
+    if let Some(dl) = deadline_at
+        && scheduled.max(Instant::now()) >= dl
+    {
+        rec.error = Some(RequestError::new(
+            ErrorKind::Deadline,
+            "not sent before the deadline",
+        ));
+        rec.end = Instant::now().saturating_duration_since(t0);
+        return Some(rec);
+    }
+    if scheduled > Instant::now() {
+        tokio::time::sleep_until(scheduled.into()).await;
+    }
+    let eligible = scheduled.max(eligible_floor);
+    let sent = Instant::now();
+    rec.eligible = eligible.saturating_duration_since(t0);
+    rec.sent = Some(sent.saturating_duration_since(t0));
+    let mut limit = sent + plan.timeout;
+    let mut limit_is_deadline = false;
+    if let Some(dl) = deadline_at
+        && dl < limit
+    {
+        limit = dl;
+        limit_is_deadline = true;
+    }
+    let expected = plan.expected.get(i).copied().unwrap_or(0);
+    let itl = shared
+        .itl
+        .get(i)
+        .and_then(|slot| slot.lock().ok().map(|mut v| std::mem::take(&mut *v)))
+        .unwrap_or_default();
+    let mut state = StreamState::new(expected, itl, plan.keep_text, std::mem::take(text_buf));
+    let outcome = tokio::time::timeout_at(
+        limit.into(),
+        one_request(plan, sender, body, sse, &mut state),
+    )
+    .await;
+    let end = Instant::now();
+    let error = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(_) if limit_is_deadline => Some(RequestError::new(
+            ErrorKind::Deadline,
+            "still running at the deadline",
+        )),
+        Err(_) => Some(RequestError::new(
+            ErrorKind::Timeout,
+            format!(
+                "no complete answer within {:.3} s",
+                plan.timeout.as_secs_f64()
+            ),
+        )),
+    };
+    if error.is_some() {
+        // The connection may be mid-response: never reuse it.
+        *sender = None;
+    }
+    state.finish_into(&mut rec, t0);
+    if plan.keep_text {
+        rec.text = Some(std::mem::take(&mut state.text));
+    } else {
+        *text_buf = std::mem::take(&mut state.text);
+        text_buf.clear();
+    }
+    rec.error = error;
+    rec.end = end.saturating_duration_since(t0);
+    Some(rec)
 }
 
 /// What one stream has shown so far.
@@ -472,6 +545,7 @@ struct StreamState {
     wrote: Option<Instant>,
     usage_prompt: Option<u64>,
     usage_completion: Option<u64>,
+    usage_cached: Option<u64>,
     keep_text: bool,
     text: String,
     failed: Option<RequestError>,
@@ -493,6 +567,7 @@ impl StreamState {
             wrote: None,
             usage_prompt: None,
             usage_completion: None,
+            usage_cached: None,
             keep_text,
             text,
             failed: None,
@@ -523,6 +598,9 @@ impl StreamState {
                 }
                 if info.completion_tokens.is_some() {
                     self.usage_completion = info.completion_tokens;
+                }
+                if info.cached_tokens.is_some() {
+                    self.usage_cached = info.cached_tokens;
                 }
                 if info.has_choice {
                     match self.last {
@@ -555,6 +633,7 @@ impl StreamState {
         rec.itl = std::mem::take(&mut self.itl);
         rec.usage_prompt_tokens = self.usage_prompt;
         rec.usage_completion_tokens = self.usage_completion;
+        rec.usage_cached_tokens = self.usage_cached;
     }
 }
 
