@@ -31,6 +31,7 @@ mod http1;
 mod metrics;
 mod report;
 pub mod rxstamp;
+pub mod search;
 mod sse;
 pub mod stats;
 mod workload;
