@@ -6,7 +6,8 @@
 //! wide (1 for concurrency: the neighbours are known; a share of the lower end for rates), or
 //! after `max_steps` runs. A step passes when every SLO holds and no request failed. The answer
 //! is the highest passing load, with its goodput (requests per second meeting every per-request
-//! limit of the SLOs' metrics).
+//! limit of the SLOs' metrics). Step `k` (from 0) uses seed `seed + k`, so no step re-sends the
+//! prompts of an earlier one into a server's prefix cache.
 
 use std::fmt;
 
@@ -216,9 +217,12 @@ impl SloSearch {
         }
     }
 
-    /// The config of one step.
-    fn step_config(&self, base: &BenchConfig, load: f64) -> BenchConfig {
+    /// The config of step `step` (from 0). Each step draws its prompts from its own seed: a
+    /// server with a prefix cache (TensorRT-LLM's and vLLM's default) would otherwise find every
+    /// prompt of a later step cached by the earlier ones and measure a lighter load.
+    fn step_config(&self, base: &BenchConfig, load: f64, step: usize) -> BenchConfig {
         let mut cfg = base.clone();
+        cfg.seed = base.seed.wrapping_add(step as u64);
         match self.search {
             SearchOver::Concurrency => cfg.max_concurrency = Some(load as usize),
             SearchOver::Rate => {
@@ -311,7 +315,7 @@ pub async fn run_search(
         if steps.len() >= search.max_steps {
             break format!("the step limit ({}) was reached", search.max_steps);
         }
-        let cfg = search.step_config(base, next);
+        let cfg = search.step_config(base, next, steps.len());
         let report = crate::run_benchmark(&cfg).await?;
         let measured: Vec<(SloBound, f64)> = search
             .slo

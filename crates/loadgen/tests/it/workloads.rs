@@ -1,13 +1,14 @@
-//! Workloads against the simulator (in process, on 127.0.0.1:0).
+//! Workloads and the SLO search against the simulator (in process, on 127.0.0.1:0).
 //!
 //! Timings are the simulator's model run at a time scale: assertions compare effects the model
 //! makes large (a 1,024-token prefill against a 64-token one) or use the model itself as truth.
 
 use std::time::Duration;
 
+use servebench_loadgen::search::{SearchOver, SloBound, SloSearch, run_search};
 use servebench_loadgen::{BenchConfig, BenchReport, DatasetSpec, Metric, Workload, run_benchmark};
 use servebench_sim::log::EngineLog;
-use servebench_sim::model::Role;
+use servebench_sim::model::{Role, ServerShape, cluster};
 use servebench_sim::server::{ServeConfig, SimServer};
 use servebench_sim::{profile, worker::WorkerConfig};
 
@@ -24,7 +25,24 @@ fn profiles() -> profile::Profiles {
     p
 }
 
-async fn sim(yaml: &str, time_scale: f64) -> SimServer {
+/// A simulator on its own runtime thread, so that it does not share the client's threads.
+struct Sim {
+    server: SimServer,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Sim {
+    fn url(&self) -> String {
+        format!("http://{}", self.server.local_addr())
+    }
+}
+
+fn sim(yaml: &str, time_scale: f64) -> Sim {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let cfg = ServeConfig {
         role: Role::Agg,
         worker: WorkerConfig::parse(yaml, "gen.yaml").unwrap(),
@@ -35,24 +53,20 @@ async fn sim(yaml: &str, time_scale: f64) -> SimServer {
         faults: Vec::new(),
         log: EngineLog::Off,
     };
-    let s = SimServer::bind("127.0.0.1:0".parse().unwrap(), cfg)
-        .await
-        .unwrap();
-    // Health turns 200 once the (zero) load time has passed.
-    for _ in 0..200 {
-        let ok = tokio::net::TcpStream::connect(s.local_addr()).await.is_ok();
-        if ok {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    s
+    let server = rt.block_on(async {
+        let s = SimServer::bind("127.0.0.1:0".parse().unwrap(), cfg)
+            .await
+            .unwrap();
+        // Healthy once the (zero) load time has passed.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        s
+    });
+    Sim { server, _rt: rt }
 }
 
-fn config(s: &SimServer, w: &str) -> BenchConfig {
+fn config(s: &Sim, w: &str) -> BenchConfig {
     let mut cfg = BenchConfig::new(
-        format!("http://{}", s.local_addr()),
+        s.url(),
         DatasetSpec::Random {
             input_len: 1,
             output_len: 1,
@@ -81,12 +95,10 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 fn bench(yaml: &str, time_scale: f64, w: &str, edit: impl FnOnce(&mut BenchConfig)) -> BenchReport {
     let _one = serial();
-    rt().block_on(async {
-        let s = sim(yaml, time_scale).await;
-        let mut cfg = config(&s, w);
-        edit(&mut cfg);
-        run_benchmark(&cfg).await.unwrap()
-    })
+    let s = sim(yaml, time_scale);
+    let mut cfg = config(&s, w);
+    edit(&mut cfg);
+    rt().block_on(run_benchmark(&cfg)).unwrap()
 }
 
 #[test]
@@ -190,6 +202,92 @@ fn trace_replay_keeps_the_schedule() {
         .collect();
     assert!(late.iter().all(|&l| l >= 0.0), "never early");
     assert_eq!(r.requests[199].scheduled, Duration::from_micros(497_500));
-    // The 1 ms p99 target is not asserted: on the shared 2-core build machine, with the
-    // simulator in the same process, the p99 measured 2.8-13.5 ms.
+    let mut late = late;
+    late.sort_by(f64::total_cmp);
+    let (p50, p99) = (late[99], late[197]);
+    eprintln!("trace replay: send lateness p50 {p50:.3} ms, p99 {p99:.3} ms");
+    // The median send is the client's own delay (a permit from the pacer thread, one write):
+    // about 0.1 ms. The p99 is the machine's scheduling tail: on an idle core it stays under
+    // 1 ms (the pacer figures in docs/loadgen.md), but on the shared 2-core build machine (load average 7 to 11) it
+    // measured 3 to 8 ms, so only the median is asserted here.
+    assert!(p50 < 1.0, "median send lateness {p50} ms");
+}
+
+#[test]
+fn slo_search_finds_the_knee_of_tpot() {
+    const SCALE: f64 = 0.2;
+    let _one = serial();
+    // Closed loop, 2,048-token prompts, 4 output tokens: the prefills of new requests run inside
+    // the running requests' decode steps, so mean TPOT grows with concurrency. The model itself
+    // (`cluster::simulate`, deterministic, no jitter) gives the truth at every concurrency.
+    let yaml = "max_batch_size: 64\n";
+    let shape = ServerShape::new(
+        Role::Agg,
+        &WorkerConfig::parse(yaml, "gen.yaml").unwrap(),
+        profiles(),
+    );
+    let prompts = 36;
+    let tpot_ms = |c: usize| {
+        let w = cluster::Workload {
+            concurrency: c,
+            requests: prompts,
+            input_tokens: 2048,
+            output_tokens: 4,
+        };
+        let topology = cluster::Topology::Agg {
+            shape: shape.clone(),
+            servers: 1,
+        };
+        cluster::simulate(&topology, w, 0).mean_tpot_s * 1e3
+    };
+    let curve: Vec<f64> = (1..=32).map(tpot_ms).collect();
+    // The limit sits half-way between the model's TPOT at the knee and one above it.
+    let knee = 4;
+    let limit = (tpot_ms(knee) + tpot_ms(knee + 1)) / 2.0;
+    assert_eq!(
+        (1..=32).take_while(|&c| tpot_ms(c) <= limit).last(),
+        Some(knee),
+        "the model's curve changed: {curve:?}"
+    );
+    let s = sim(yaml, SCALE);
+    let report = rt().block_on(async {
+        // At a fifth of real time, the TPOT jump past the knee (7 to 52 ms in the model) is
+        // still 9 ms of wall time, far above the scheduling noise of a loaded machine.
+        let mut cfg = BenchConfig::new(
+            s.url(),
+            DatasetSpec::Random {
+                input_len: 2048,
+                output_len: 4,
+                range_ratio: 0.0,
+                ids: true,
+                vocab_size: 32000,
+            },
+        );
+        cfg.model = Some(MODEL.into());
+        cfg.ignore_eos = true;
+        cfg.num_prompts = prompts;
+        let search = SloSearch {
+            slo: SloBound::parse_list(&format!("tpot_mean<={:.3}ms", limit * SCALE)).unwrap(),
+            search: SearchOver::Concurrency,
+            max: 32.0,
+            min: 1.0,
+            precision: None,
+            max_steps: 12,
+        };
+        run_search(&cfg, &search, |_| {}).await.unwrap()
+    });
+    let answer = report.answer_step().unwrap();
+    let found = answer.load as usize;
+    let steps: Vec<_> = report
+        .steps
+        .iter()
+        .map(|s| (s.load, s.measured.first().map(|m| m.1)))
+        .collect();
+    // Brackets 1, 2, 4, 8, then bisects 6, 5: the last bisection step is one concurrency wide.
+    assert!(
+        found.abs_diff(knee) <= 1,
+        "found {found}, knee {knee} at {limit} ms: {steps:?}, model {curve:?}"
+    );
+    assert!(answer.report.metrics.request_goodput.is_some());
+    assert!(report.steps.len() <= 8, "{steps:?}");
 }
