@@ -163,31 +163,24 @@ pub(crate) fn request_head(target: &Target, path: &str, api_key: Option<&str>) -
     h.into_bytes()
 }
 
-/// Most memory prefaulted for inter-token latencies before the clock starts; a larger run gets
-/// the rest as it goes.
-const ITL_PREFAULT_BUDGET: usize = 256 << 20;
+/// Most memory prefaulted for the workers' inter-token-latency buffers before the clock starts.
+const ITL_PREFAULT_BUDGET: usize = 32 << 20;
 
-/// One request's inter-token-latency buffer, allocated (and its pages touched) before the run:
-/// the first touch of a fresh page costs tens of microseconds in a virtual machine, and a run
-/// that allocates as it streams pays that in the middle of its measurements.
-type ItlSlot = std::sync::Mutex<Vec<f64>>;
-
-fn itl_slots(expected: &[u64]) -> Vec<ItlSlot> {
-    let mut budget = ITL_PREFAULT_BUDGET / std::mem::size_of::<f64>();
-    expected
-        .iter()
-        .map(|&e| {
-            let cap = (e.min(1 << 16) as usize).saturating_sub(1);
-            if cap == 0 || cap > budget {
-                return ItlSlot::new(Vec::new());
-            }
-            budget -= cap;
-            let mut v = vec![0.0; cap];
-            prefault(&mut v);
-            v.clear();
-            ItlSlot::new(v)
-        })
-        .collect()
+/// A worker's inter-token-latency buffer, sized to the longest output of the plan (within a
+/// share of [`ITL_PREFAULT_BUDGET`]) with its pages touched before the run: the first touch of a
+/// fresh page costs tens of microseconds in a virtual machine, and a stream that faulted pages in
+/// as its tokens arrived would pay that between reads. Streams fill it, and each request keeps
+/// an exact-size copy when it ends, so the memory touched is what the run measured, not what
+/// every request might have produced (a 4,096-request run of 8,192-token outputs prefaulted
+/// 256 MiB before; now at most 32 MiB over all workers).
+fn itl_buffer(expected: &[u64], workers: usize) -> Vec<f64> {
+    let longest = expected.iter().copied().max().unwrap_or(0).min(1 << 16) as usize;
+    let share = ITL_PREFAULT_BUDGET / std::mem::size_of::<f64>() / workers.max(1);
+    let cap = longest.saturating_sub(1).min(share);
+    let mut v = vec![0.0; cap];
+    prefault(&mut v);
+    v.clear();
+    v
 }
 
 /// Runs all requests of `plan` on `workers` workers. `conns` are pre-opened connections (fewer
@@ -204,9 +197,9 @@ pub(crate) async fn run(
     let workers = workers.max(1);
     let shared = Arc::new(Shared {
         next: AtomicUsize::new(0),
-        itl: itl_slots(&plan.expected),
         share: plan.bodies.len().div_ceil(workers),
         turns: plan.turns.max(1),
+        workers,
         ready: tokio::sync::Barrier::new(workers + 1),
     });
     let (start_tx, start_rx) = tokio::sync::watch::channel(None);
@@ -347,8 +340,8 @@ fn pace(
 struct Shared {
     /// The next request index to send.
     next: AtomicUsize,
-    /// Per-request inter-token-latency buffers.
-    itl: Vec<ItlSlot>,
+    /// Workers, to share the prefault budget.
+    workers: usize,
     /// Requests per worker if they were spread evenly (to size each worker's record list).
     share: usize,
     /// Requests per unit of work.
@@ -370,6 +363,7 @@ async fn worker(
     records.clear();
     let mut sse = SseParser::new();
     let mut text_buf = String::new();
+    let mut itl_buf = itl_buffer(&plan.expected, shared.workers);
     shared.ready.wait().await;
     let t0 = start
         .wait_for(Option::is_some)
@@ -408,10 +402,10 @@ async fn worker(
             };
             let Some(rec) = send_one(
                 &plan,
-                &shared,
                 &mut sender,
                 &mut sse,
                 &mut text_buf,
+                &mut itl_buf,
                 Turn {
                     index: i,
                     planned,
@@ -448,10 +442,10 @@ struct Turn {
 /// is a record too); `None` only for an index outside the plan.
 async fn send_one(
     plan: &Plan,
-    shared: &Shared,
     sender: &mut Option<Conn>,
     sse: &mut SseParser,
     text_buf: &mut String,
+    itl_buf: &mut Vec<f64>,
     turn: Turn,
 ) -> Option<RequestRecord> {
     let Turn {
@@ -488,13 +482,11 @@ async fn send_one(
         limit = dl;
         limit_is_deadline = true;
     }
-    let expected = plan.expected.get(i).copied().unwrap_or(0);
-    let itl = shared
-        .itl
-        .get(i)
-        .and_then(|slot| slot.lock().ok().map(|mut v| std::mem::take(&mut *v)))
-        .unwrap_or_default();
-    let mut state = StreamState::new(expected, itl, plan.keep_text, std::mem::take(text_buf));
+    let mut state = StreamState::new(
+        std::mem::take(itl_buf),
+        plan.keep_text,
+        std::mem::take(text_buf),
+    );
     let outcome = tokio::time::timeout_at(
         limit.into(),
         one_request(plan, sender, body, sse, &mut state),
@@ -521,6 +513,8 @@ async fn send_one(
         *sender = None;
     }
     state.finish_into(&mut rec, t0);
+    *itl_buf = std::mem::take(&mut state.itl);
+    itl_buf.clear();
     if plan.keep_text {
         rec.text = Some(std::mem::take(&mut state.text));
     } else {
@@ -552,11 +546,8 @@ struct StreamState {
 }
 
 impl StreamState {
-    /// `itl` is the request's prepared buffer (empty when none was prepared: one is allocated).
-    fn new(expected: u64, mut itl: Vec<f64>, keep_text: bool, text: String) -> Self {
-        if itl.capacity() == 0 {
-            itl.reserve(expected.min(1 << 16) as usize);
-        }
+    /// `itl` is the worker's prepared buffer ([`itl_buffer`]), empty.
+    fn new(itl: Vec<f64>, keep_text: bool, text: String) -> Self {
         Self {
             first: None,
             last: None,
@@ -630,7 +621,8 @@ impl StreamState {
         rec.first_chunk = self.first.map(|t| t - t0);
         rec.last_chunk = self.last.map(|t| t - t0);
         rec.chunks = self.chunks;
-        rec.itl = std::mem::take(&mut self.itl);
+        // An exact-size copy: the worker's buffer is reused by its next request.
+        rec.itl = self.itl.clone();
         rec.usage_prompt_tokens = self.usage_prompt;
         rec.usage_completion_tokens = self.usage_completion;
         rec.usage_cached_tokens = self.usage_cached;
