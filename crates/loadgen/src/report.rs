@@ -769,6 +769,7 @@ pub fn write_requests_jsonl(report: &BenchReport, w: &mut impl Write) -> io::Res
             "expected_output_tokens": r.expected_output_tokens,
             "usage_prompt_tokens": r.usage_prompt_tokens,
             "usage_completion_tokens": r.usage_completion_tokens,
+            "usage_cached_tokens": r.usage_cached_tokens,
             "success": r.ok(),
             "error_type": r.error.as_ref().map(|e| e.kind.name()),
             "error": r.error.as_ref().map(|e| e.message.as_str()),
