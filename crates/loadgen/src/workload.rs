@@ -274,17 +274,18 @@ fn shared_requests(s: &SharedPrefix, n: usize) -> usize {
 }
 
 fn shared_prefix(s: &SharedPrefix, n: usize, rng: &mut StdRng) -> Prepared {
-    let prefixes: Vec<Vec<u32>> = (0..s.groups)
+    let shared = shared_requests(s, n);
+    // Groups no request uses are neither built nor primed.
+    let prefixes: Vec<Vec<u32>> = (0..s.groups.min(shared))
         .map(|_| ids(rng, s.prefix_len, s.vocab_size))
         .collect();
-    let shared = shared_requests(s, n);
     // Spread the shared-prefix requests evenly over the run (Bresenham), groups round robin.
     let mut samples = Vec::with_capacity(n);
     let mut used = 0usize;
     for i in 0..n {
         let uses_shared = (i + 1) * shared / n.max(1) > used;
         let mut prompt = if uses_shared {
-            let g = used % s.groups;
+            let g = used % prefixes.len().max(1);
             used += 1;
             prefixes.get(g).cloned().unwrap_or_default()
         } else {
@@ -694,13 +695,45 @@ mod tests {
         assert!(burstgpt_csv("Timestamp,Request tokens,Response tokens\nx,1,2\n").is_err());
     }
 
+    /// A JSON record with trace keys and values of any type.
+    fn record() -> impl Strategy<Value = Value> {
+        let key = prop::sample::select(vec![
+            "timestamp",
+            "input_len",
+            "output_len",
+            "input_length",
+            "output_length",
+            "Timestamp",
+            "Request tokens",
+            "Response tokens",
+            "hash_ids",
+            "session_id",
+            "prefix_id",
+            "prefix_len",
+        ]);
+        let value = prop_oneof![
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "[a-z0-9]{0,4}".prop_map(Value::from),
+            prop::collection::vec(any::<i32>(), 0..4).prop_map(Value::from),
+            Just(Value::Null),
+        ];
+        prop::collection::vec((key, value), 0..8)
+            .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+    }
+
     proptest! {
         #[test]
-        fn trace_records_never_panic(s in "\\PC{0,200}") {
-            if let Ok(v) = serde_json::from_str::<Value>(&s) {
-                let _ = trace_record(&v);
+        fn trace_records_never_panic_and_stay_in_range(v in record()) {
+            if let Ok(r) = trace_record(&v) {
+                prop_assert!(r.at_s.is_finite() && r.at_s >= 0.0);
             }
-            let _ = burstgpt_csv(&s);
+        }
+
+        #[test]
+        fn burstgpt_rows_never_panic(rows in prop::collection::vec("[0-9a-z.,-]{0,30}", 0..6)) {
+            let text = format!("Timestamp,Model,Request tokens,Response tokens\n{}", rows.join("\n"));
+            let _ = burstgpt_csv(&text);
         }
     }
 }
