@@ -652,6 +652,60 @@ mod tests {
     }
 
     #[test]
+    fn slo_search_and_workload_options() {
+        let a = parse(&[
+            "--slo",
+            "ttft_p99<=500ms,tpot_p50<=20ms",
+            "--search",
+            "rate",
+            "--max",
+            "50",
+        ])
+        .unwrap();
+        let (_, out) = configs(&a).unwrap();
+        let s = out.search.unwrap();
+        assert_eq!(
+            (s.search, s.max, s.min, s.slo.len()),
+            (crate::search::SearchOver::Rate, 50.0, 1.0, 2)
+        );
+        assert!(
+            parse(&["--slo", "ttft_p99<=5"]).is_err(),
+            "--search and --max are required"
+        );
+        assert!(
+            parse(&["--search", "rate"]).is_err(),
+            "--search needs --slo"
+        );
+        let bad = |argv: &[&str]| cfgs(argv).is_err();
+        assert!(bad(&["--slo", "ttft<=5", "--search", "rate", "--max", "5"]));
+        assert!(bad(&[
+            "--slo",
+            "ttft_p99<=5",
+            "--search",
+            "concurrency",
+            "--max",
+            "8",
+            "--max-concurrency",
+            "1,2"
+        ]));
+        let dir = tempfile::tempdir().unwrap();
+        let w = dir.path().join("w.yaml");
+        std::fs::write(
+            &w,
+            "multi_turn: {sessions: 2, turns: 2, user_len: 4, assistant_len: 4}\n",
+        )
+        .unwrap();
+        let w = w.to_str().unwrap();
+        let c = cfgs(&["--workload", w]).unwrap();
+        assert!(matches!(c[0].workload, Some(crate::Workload::MultiTurn(_))));
+        assert!(parse(&["--workload", w, "--random-input-len", "4"]).is_err());
+        assert!(bad(&["--workload", w, "--dataset-name", "sharegpt"]));
+        std::fs::write(dir.path().join("w.yaml"), "multi_turn: {sessions: 2}\n").unwrap();
+        let e = cfgs(&["--workload", w]).unwrap_err();
+        assert!(e.contains("w.yaml"), "{e}");
+    }
+
+    #[test]
     fn clap_definition_is_consistent() {
         use clap::CommandFactory;
         Wrap::command().debug_assert();
