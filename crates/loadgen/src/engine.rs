@@ -394,11 +394,13 @@ async fn worker(
                 (t0 + offset, free_at)
             } else {
                 let due = free_at + plan.think;
-                if !plan.think.is_zero() {
+                if plan.think.is_zero() {
+                    // Due at once: any delay is the client's.
+                    (due, due)
+                } else {
                     tokio::time::sleep_until(due.into()).await;
+                    (due, Instant::now().max(due))
                 }
-                let woke = Instant::now().max(due);
-                (due, woke)
             };
             let Some(rec) = send_one(
                 &plan,
