@@ -169,6 +169,14 @@ fn third_turn_carries_the_first_two() {
     assert_eq!(r.workload.per_turn.len(), 3);
     assert_eq!(r.workload.per_turn[2].mean_prompt_tokens, 167.0);
     assert_eq!(r.workload.per_turn[0].completed, 3);
+    assert!(
+        r.health
+            .reasons
+            .iter()
+            .all(|x| !x.contains("mean concurrency")),
+        "thinking sessions idle on purpose: {:?}",
+        r.health.reasons
+    );
 }
 
 #[test]
