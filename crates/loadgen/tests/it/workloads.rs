@@ -215,9 +215,9 @@ fn trace_replay_keeps_the_schedule() {
     let (p50, p99) = (late[99], late[197]);
     eprintln!("trace replay: send lateness p50 {p50:.3} ms, p99 {p99:.3} ms");
     // The median send is the client's own delay (a permit from the pacer thread, one write):
-    // about 0.1 ms. The p99 is the machine's scheduling tail: on an idle core it stays under
-    // 1 ms (the pacer figures in docs/loadgen.md), but on the shared 2-core build machine (load average 7 to 11) it
-    // measured 3 to 8 ms, so only the median is asserted here.
+    // about 0.1 ms. The p99 is the machine's scheduling tail, spread over the run: on the shared
+    // 2-core build machine it measured 0.22 ms at load average 3.7 but 2.6 to 8 ms at 7 to 11,
+    // so only the median is asserted here.
     assert!(p50 < 1.0, "median send lateness {p50} ms");
 }
 
