@@ -7,6 +7,8 @@
 #   out tok/s   output tokens the server streamed / the server's busy window
 #   req/s       requests the server served / the same window
 #   cpu us/tok  the client's user+system CPU time (all its processes) / streamed tokens
+#   all us/tok  the same for the whole life of the client process (start-up, preparation and
+#               exit included: what a user timing the command pays)
 #   +TTFT ms    client-added TTFT: the client's reported median TTFT minus the server's own median
 #               TTFT, counted from the kernel's arrival stamp of the request's first byte to the
 #               first event written (so a request that waited while the single-threaded server
@@ -64,7 +66,7 @@ Client CPU is sampled from /proc for the client's process tree every 50 ms and c
 first request the server saw to the last sample in which the server's token count still grew,
 so interpreter start-up and imports (over a minute for some peers) are not charged per token.
 """
-import json, os, re, subprocess, sys, time, urllib.request
+import json, os, re, resource, subprocess, sys, time, urllib.request
 
 base, name, conc, timeout, log_path = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]
 cmd = sys.argv[6:]
@@ -114,6 +116,9 @@ with open(log_path, "w") as logf:
             proc.kill()
             rc = "timeout"
 wall = time.time() - t0
+# The client and everything it started, over their whole lives (this script waits for nothing else).
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu_all = ru.ru_utime + ru.ru_stime
 st = get("/stats")
 cpu = (end_cpu - start_cpu) if start_cpu is not None and end_cpu is not None else None
 text = open(log_path, errors="replace").read()
@@ -140,6 +145,7 @@ row = {
     "req_s": round(st.get("requests", 0) / window, 1) if window else 0,
     "cpu_s": round(cpu, 2) if cpu is not None else None,
     "cpu_us_per_tok": round(cpu * 1e6 / tokens, 3) if cpu is not None and tokens else None,
+    "cpu_all_us_per_tok": round(cpu_all * 1e6 / tokens, 3) if tokens else None,
     "client_median_ttft_ms": ttft,
     "server_median_ttft_ms": round(st.get("ttft_p50_us", 0) / 1000, 3),
     "added_ttft_ms": round(ttft - st.get("ttft_p50_us", 0) / 1000, 3) if ttft is not None else None,
@@ -288,11 +294,11 @@ for pass in flat paced; do
   "$PY" - "$OUT/results-$pass.jsonl" <<'PYEOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print(f"{'client':<12} {'conc':>5} {'out tok/s':>10} {'req/s':>8} {'cpu us/tok':>10} {'+TTFT ms':>9} {'+TTFT(read)':>11}  exit")
+print(f"{'client':<12} {'conc':>5} {'out tok/s':>10} {'req/s':>8} {'cpu us/tok':>10} {'all us/tok':>10} {'+TTFT ms':>9} {'+TTFT(read)':>11}  exit")
 for r in rows:
     f = lambda v, fmt: format(v, fmt) if isinstance(v, (int, float)) else "n/a"
     print(f"{r['client']:<12} {r['concurrency']:>5} {f(r['tok_s'], ',d'):>10} {f(r['req_s'], '.1f'):>8} "
-          f"{f(r['cpu_us_per_tok'], '.3f'):>10} {f(r['added_ttft_ms'], '.3f'):>9} "
+          f"{f(r['cpu_us_per_tok'], '.3f'):>10} {f(r.get('cpu_all_us_per_tok'), '.3f'):>10} {f(r['added_ttft_ms'], '.3f'):>9} "
           f"{f(r.get('added_ttft_vs_read_ms'), '.3f'):>11}  {r['rc']}")
 PYEOF
 done

@@ -143,6 +143,29 @@ pub struct BenchArgs {
     /// Bearer token sent with each request.
     #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+    /// A workload file (YAML or JSON: exactly what goes under `benchmark.workload:`) in place
+    /// of the dataset: shared_prefix, multi_turn or trace.
+    #[arg(long, conflicts_with_all = ["dataset_path", "random_input_len", "random_output_len", "random_range_ratio", "random_ids", "random_vocab_size", "sharegpt_output_len"])]
+    pub workload: Option<PathBuf>,
+    /// SLOs for a search, comma separated: METRIC_STAT<=LIMIT, e.g. ttft_p99<=500ms,tpot_p50<=20ms.
+    #[arg(long, requires_all = ["search", "max"])]
+    pub slo: Option<String>,
+    /// With --slo: search the highest concurrency or request rate meeting every SLO.
+    #[arg(long, value_enum, requires = "slo")]
+    pub search: Option<crate::search::SearchOver>,
+    /// With --slo: the highest load tried.
+    #[arg(long, requires = "slo")]
+    pub max: Option<f64>,
+    /// With --slo: the lowest load tried [default: 1].
+    #[arg(long, requires = "slo")]
+    pub min: Option<f64>,
+    /// With --slo: stop when the bracket is this narrow [default: 1 for concurrency, 0.05 of
+    /// the load for rate].
+    #[arg(long, requires = "slo")]
+    pub precision: Option<f64>,
+    /// With --slo: most measured runs [default: 16].
+    #[arg(long, requires = "slo")]
+    pub max_steps: Option<usize>,
     /// Accepted for compatibility with upstream command lines; has no effect.
     #[arg(long, hide = true)]
     pub trust_remote_code: bool,
@@ -151,6 +174,8 @@ pub struct BenchArgs {
 /// What to write besides stdout.
 #[derive(Debug)]
 struct Outputs {
+    /// `--slo`: run a search instead of the listed concurrencies.
+    search: Option<crate::search::SloSearch>,
     save: Option<(PathBuf, Option<String>)>,
     per_request: Option<PathBuf>,
     fail_on_client_bound: bool,
@@ -312,6 +337,12 @@ fn configs(a: &BenchArgs) -> Result<(Vec<BenchConfig>, Outputs), String> {
     base.request_timeout = request_timeout;
     base.deadline = deadline;
     base.api_key = a.api_key.clone().filter(|k| !k.is_empty());
+    if let Some(path) = &a.workload {
+        if a.dataset_name != DatasetName::Random {
+            return Err("--workload replaces the dataset: drop --dataset-name".into());
+        }
+        base.workload = Some(crate::workload::Workload::read(path).map_err(|e| e.to_string())?);
+    }
     let concurrencies: Vec<Option<usize>> = if a.max_concurrency.is_empty() {
         vec![None]
     } else {
@@ -327,6 +358,27 @@ fn configs(a: &BenchArgs) -> Result<(Vec<BenchConfig>, Outputs), String> {
         })?;
         out.push(cfg);
     }
+    let search = match (&a.slo, a.search, a.max) {
+        (Some(slo), Some(over), Some(max)) => {
+            let s = crate::search::SloSearch {
+                slo: crate::search::SloBound::parse_list(slo)?,
+                search: over,
+                max,
+                min: a.min.unwrap_or(1.0),
+                precision: a.precision,
+                max_steps: a.max_steps.unwrap_or(16),
+            };
+            s.check()?;
+            if over == crate::search::SearchOver::Concurrency && out.len() > 1 {
+                return Err(
+                    "--search concurrency chooses the concurrency: drop the --max-concurrency list"
+                        .into(),
+                );
+            }
+            Some(s)
+        }
+        _ => None,
+    };
     let save = a.save_result.then(|| {
         (
             a.result_dir.clone().unwrap_or_else(|| PathBuf::from(".")),
@@ -336,6 +388,7 @@ fn configs(a: &BenchArgs) -> Result<(Vec<BenchConfig>, Outputs), String> {
     Ok((
         out,
         Outputs {
+            search,
             save,
             per_request: a.per_request.clone(),
             fail_on_client_bound: a.fail_on_client_bound,
@@ -442,6 +495,12 @@ pub fn run(args: BenchArgs) -> u8 {
         },
         None => None,
     };
+    if let Some(search) = &outputs.search {
+        let Some(base) = cfgs.first() else {
+            return USAGE;
+        };
+        return run_search_cli(&rt, base, search);
+    }
     let sweep = cfgs.len() > 1;
     let mut code = OK;
     for cfg in &cfgs {
@@ -449,12 +508,7 @@ pub fn run(args: BenchArgs) -> u8 {
             Ok(r) => r,
             Err(e) => {
                 report_error(&e);
-                return match e {
-                    BenchError::InvalidConfig(_) | BenchError::Input { .. } => USAGE,
-                    BenchError::Unreachable { .. }
-                    | BenchError::BadServer { .. }
-                    | BenchError::Internal(_) => INFRA,
-                };
+                return exit_for(&e);
             }
         };
         let stdout = std::io::stdout();
@@ -498,6 +552,86 @@ pub fn run(args: BenchArgs) -> u8 {
     code
 }
 
+fn exit_for(e: &BenchError) -> u8 {
+    match e {
+        BenchError::InvalidConfig(_) | BenchError::Input { .. } => USAGE,
+        BenchError::Unreachable { .. } | BenchError::BadServer { .. } | BenchError::Internal(_) => {
+            INFRA
+        }
+    }
+}
+
+/// `--slo ... --search ...`: every step's result block and a line saying how it did, then the
+/// `SLO search` section. Exit 0 with an answer, 1 when even the lowest load missed an SLO.
+fn run_search_cli(
+    rt: &tokio::runtime::Runtime,
+    base: &BenchConfig,
+    search: &crate::search::SloSearch,
+) -> u8 {
+    use crate::search::{fmt_load, step_line};
+    let result = rt.block_on(crate::search::run_search(base, search, |step| {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        let _ = write_text(&step.report, &mut out)
+            .and_then(|()| writeln!(out, "{}", step_line(search.search, step)))
+            .and_then(|()| out.flush());
+    }));
+    let r = match result {
+        Ok(r) => r,
+        Err(e) => {
+            report_error(&e);
+            return exit_for(&e);
+        }
+    };
+    let slos: Vec<String> = search.slo.iter().map(ToString::to_string).collect();
+    let mut text = format!("{:-^50}\n", " SLO search ");
+    let row = |t: &mut String, label: &str, value: &str| {
+        t.push_str(&format!("{label:<40} {value:<10}\n"));
+    };
+    let over = match search.search {
+        crate::search::SearchOver::Concurrency => "concurrency",
+        crate::search::SearchOver::Rate => "rate",
+    };
+    row(&mut text, "Search over:", over);
+    row(&mut text, "SLOs:", &slos.join(","));
+    for s in &r.steps {
+        let verdict = format!(
+            "{} {}",
+            fmt_load(s.load),
+            if s.passed { "pass" } else { "fail" }
+        );
+        row(&mut text, &format!("Step {}:", s.step), &verdict);
+    }
+    row(&mut text, "Stopped because:", &r.stop);
+    match r.answer_step() {
+        Some(a) => {
+            row(
+                &mut text,
+                "Highest load meeting the SLOs:",
+                &fmt_load(a.load),
+            );
+            let g = a.report.metrics.request_goodput.unwrap_or(0.0);
+            row(
+                &mut text,
+                "Request goodput at the answer (req/s):",
+                &format!("{g:.2}"),
+            );
+            row(
+                &mut text,
+                "Output tokens/s at the answer:",
+                &format!("{:.2}", a.report.metrics.output_throughput),
+            );
+        }
+        None => row(&mut text, "Highest load meeting the SLOs:", "none"),
+    }
+    text.push_str(&"=".repeat(50));
+    text.push('\n');
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    if r.answer.is_some() { OK } else { FAILED }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,6 +649,60 @@ mod tests {
 
     fn cfgs(argv: &[&str]) -> Result<Vec<BenchConfig>, String> {
         configs(&parse(argv).map_err(|e| e.to_string())?).map(|(c, _)| c)
+    }
+
+    #[test]
+    fn slo_search_and_workload_options() {
+        let a = parse(&[
+            "--slo",
+            "ttft_p99<=500ms,tpot_p50<=20ms",
+            "--search",
+            "rate",
+            "--max",
+            "50",
+        ])
+        .unwrap();
+        let (_, out) = configs(&a).unwrap();
+        let s = out.search.unwrap();
+        assert_eq!(
+            (s.search, s.max, s.min, s.slo.len()),
+            (crate::search::SearchOver::Rate, 50.0, 1.0, 2)
+        );
+        assert!(
+            parse(&["--slo", "ttft_p99<=5"]).is_err(),
+            "--search and --max are required"
+        );
+        assert!(
+            parse(&["--search", "rate"]).is_err(),
+            "--search needs --slo"
+        );
+        let bad = |argv: &[&str]| cfgs(argv).is_err();
+        assert!(bad(&["--slo", "ttft<=5", "--search", "rate", "--max", "5"]));
+        assert!(bad(&[
+            "--slo",
+            "ttft_p99<=5",
+            "--search",
+            "concurrency",
+            "--max",
+            "8",
+            "--max-concurrency",
+            "1,2"
+        ]));
+        let dir = tempfile::tempdir().unwrap();
+        let w = dir.path().join("w.yaml");
+        std::fs::write(
+            &w,
+            "multi_turn: {sessions: 2, turns: 2, user_len: 4, assistant_len: 4}\n",
+        )
+        .unwrap();
+        let w = w.to_str().unwrap();
+        let c = cfgs(&["--workload", w]).unwrap();
+        assert!(matches!(c[0].workload, Some(crate::Workload::MultiTurn(_))));
+        assert!(parse(&["--workload", w, "--random-input-len", "4"]).is_err());
+        assert!(bad(&["--workload", w, "--dataset-name", "sharegpt"]));
+        std::fs::write(dir.path().join("w.yaml"), "multi_turn: {sessions: 2}\n").unwrap();
+        let e = cfgs(&["--workload", w]).unwrap_err();
+        assert!(e.contains("w.yaml"), "{e}");
     }
 
     #[test]

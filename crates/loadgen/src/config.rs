@@ -44,6 +44,9 @@ pub struct BenchConfig {
     pub api_key: Option<String>,
     /// Keep each request's generated text in the records.
     pub keep_text: bool,
+    /// A workload (shared prefix, multi-turn, trace) in place of `dataset`; it decides the
+    /// prompts, and a trace also the send times.
+    pub workload: Option<crate::workload::Workload>,
 }
 
 impl BenchConfig {
@@ -69,6 +72,7 @@ impl BenchConfig {
             deadline: None,
             api_key: None,
             keep_text: false,
+            workload: None,
         }
     }
 }

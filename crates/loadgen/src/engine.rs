@@ -138,8 +138,13 @@ pub(crate) struct Plan {
     pub(crate) bodies: Vec<Bytes>,
     /// Expected output tokens per request (to size buffers).
     pub(crate) expected: Vec<u64>,
-    /// Planned send offsets from the start, non-decreasing.
+    /// Planned send offsets of each unit's first request from the start, non-decreasing.
     pub(crate) schedule: Vec<Duration>,
+    /// Requests per unit of work (a multi-turn session; 1 otherwise): unit `u` is requests
+    /// `u * turns ..`, sent one after the other by one worker.
+    pub(crate) turns: usize,
+    /// Pause between the end of a unit's request and the next one (a user's think time).
+    pub(crate) think: Duration,
     pub(crate) streaming: bool,
     pub(crate) keep_text: bool,
     pub(crate) timeout: Duration,
@@ -158,31 +163,24 @@ pub(crate) fn request_head(target: &Target, path: &str, api_key: Option<&str>) -
     h.into_bytes()
 }
 
-/// Most memory prefaulted for inter-token latencies before the clock starts; a larger run gets
-/// the rest as it goes.
-const ITL_PREFAULT_BUDGET: usize = 256 << 20;
+/// Most memory prefaulted for the workers' inter-token-latency buffers before the clock starts.
+const ITL_PREFAULT_BUDGET: usize = 32 << 20;
 
-/// One request's inter-token-latency buffer, allocated (and its pages touched) before the run:
-/// the first touch of a fresh page costs tens of microseconds in a virtual machine, and a run
-/// that allocates as it streams pays that in the middle of its measurements.
-type ItlSlot = std::sync::Mutex<Vec<f64>>;
-
-fn itl_slots(expected: &[u64]) -> Vec<ItlSlot> {
-    let mut budget = ITL_PREFAULT_BUDGET / std::mem::size_of::<f64>();
-    expected
-        .iter()
-        .map(|&e| {
-            let cap = (e.min(1 << 16) as usize).saturating_sub(1);
-            if cap == 0 || cap > budget {
-                return ItlSlot::new(Vec::new());
-            }
-            budget -= cap;
-            let mut v = vec![0.0; cap];
-            prefault(&mut v);
-            v.clear();
-            ItlSlot::new(v)
-        })
-        .collect()
+/// A worker's inter-token-latency buffer, sized to the longest output of the plan (within a
+/// share of [`ITL_PREFAULT_BUDGET`]) with its pages touched before the run: the first touch of a
+/// fresh page costs tens of microseconds in a virtual machine, and a stream that faulted pages in
+/// as its tokens arrived would pay that between reads. Streams fill it, and each request keeps
+/// an exact-size copy when it ends, so the memory touched is what the run measured, not what
+/// every request might have produced (a 4,096-request run of 8,192-token outputs prefaulted
+/// 256 MiB before; now at most 32 MiB over all workers).
+fn itl_buffer(expected: &[u64], workers: usize) -> Vec<f64> {
+    let longest = expected.iter().copied().max().unwrap_or(0).min(1 << 16) as usize;
+    let share = ITL_PREFAULT_BUDGET / std::mem::size_of::<f64>() / workers.max(1);
+    let cap = longest.saturating_sub(1).min(share);
+    let mut v = vec![0.0; cap];
+    prefault(&mut v);
+    v.clear();
+    v
 }
 
 /// Runs all requests of `plan` on `workers` workers. `conns` are pre-opened connections (fewer
@@ -199,8 +197,9 @@ pub(crate) async fn run(
     let workers = workers.max(1);
     let shared = Arc::new(Shared {
         next: AtomicUsize::new(0),
-        itl: itl_slots(&plan.expected),
         share: plan.bodies.len().div_ceil(workers),
+        turns: plan.turns.max(1),
+        workers,
         ready: tokio::sync::Barrier::new(workers + 1),
     });
     let (start_tx, start_rx) = tokio::sync::watch::channel(None);
@@ -341,10 +340,12 @@ fn pace(
 struct Shared {
     /// The next request index to send.
     next: AtomicUsize,
-    /// Per-request inter-token-latency buffers.
-    itl: Vec<ItlSlot>,
+    /// Workers, to share the prefault budget.
+    workers: usize,
     /// Requests per worker if they were spread evenly (to size each worker's record list).
     share: usize,
+    /// Requests per unit of work.
+    turns: usize,
     /// Every worker and the spawner meet here before the clock starts.
     ready: tokio::sync::Barrier,
 }
@@ -362,6 +363,7 @@ async fn worker(
     records.clear();
     let mut sse = SseParser::new();
     let mut text_buf = String::new();
+    let mut itl_buf = itl_buffer(&plan.expected, shared.workers);
     shared.ready.wait().await;
     let t0 = start
         .wait_for(Option::is_some)
@@ -379,84 +381,151 @@ async fn worker(
                 Err(_) => break,
             }
         }
-        let i = shared.next.fetch_add(1, Ordering::Relaxed);
-        let (Some(body), Some(&offset)) = (plan.bodies.get(i), plan.schedule.get(i)) else {
+        let unit = shared.next.fetch_add(1, Ordering::Relaxed);
+        let Some(&offset) = plan.schedule.get(unit) else {
             break;
         };
-        let scheduled = t0 + offset;
-        let mut rec = RequestRecord::new(i, offset);
-        if let Some(dl) = deadline_at
-            && scheduled.max(Instant::now()) >= dl
-        {
-            rec.error = Some(RequestError::new(
-                ErrorKind::Deadline,
-                "not sent before the deadline",
-            ));
-            rec.end = Instant::now().saturating_duration_since(t0);
+        let first = unit.saturating_mul(shared.turns);
+        let last = first.saturating_add(shared.turns).min(plan.bodies.len());
+        for i in first..last {
+            // A later turn is due a think time after the previous one ended; the timer's own
+            // lateness (tokio's millisecond wheel) is part of the simulated user, not counted.
+            let (planned, eligible_floor) = if i == first {
+                (t0 + offset, free_at)
+            } else {
+                let due = free_at + plan.think;
+                if plan.think.is_zero() {
+                    // Due at once: any delay is the client's.
+                    (due, due)
+                } else {
+                    tokio::time::sleep_until(due.into()).await;
+                    (due, Instant::now().max(due))
+                }
+            };
+            let Some(rec) = send_one(
+                &plan,
+                &mut sender,
+                &mut sse,
+                &mut text_buf,
+                &mut itl_buf,
+                Turn {
+                    index: i,
+                    planned,
+                    eligible_floor,
+                    t0,
+                    deadline_at,
+                },
+            )
+            .await
+            else {
+                break;
+            };
+            // A failed turn does not end its session: the history of later turns is built
+            // before the run, so they are still the requests the workload asks for.
+            free_at = t0 + rec.end;
             records.push(rec);
-            continue;
         }
-        if scheduled > Instant::now() {
-            tokio::time::sleep_until(scheduled.into()).await;
-        }
-        let eligible = scheduled.max(free_at);
-        let sent = Instant::now();
-        rec.eligible = eligible - t0;
-        rec.sent = Some(sent - t0);
-        let mut limit = sent + plan.timeout;
-        let mut limit_is_deadline = false;
-        if let Some(dl) = deadline_at
-            && dl < limit
-        {
-            limit = dl;
-            limit_is_deadline = true;
-        }
-        let expected = plan.expected.get(i).copied().unwrap_or(0);
-        let itl = shared
-            .itl
-            .get(i)
-            .and_then(|slot| slot.lock().ok().map(|mut v| std::mem::take(&mut *v)))
-            .unwrap_or_default();
-        let mut state =
-            StreamState::new(expected, itl, plan.keep_text, std::mem::take(&mut text_buf));
-        let outcome = tokio::time::timeout_at(
-            limit.into(),
-            one_request(&plan, &mut sender, body, &mut sse, &mut state),
-        )
-        .await;
-        let end = Instant::now();
-        let error = match outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e),
-            Err(_) if limit_is_deadline => Some(RequestError::new(
-                ErrorKind::Deadline,
-                "still running at the deadline",
-            )),
-            Err(_) => Some(RequestError::new(
-                ErrorKind::Timeout,
-                format!(
-                    "no complete answer within {:.3} s",
-                    plan.timeout.as_secs_f64()
-                ),
-            )),
-        };
-        if error.is_some() {
-            // The connection may be mid-response: never reuse it.
-            sender = None;
-        }
-        state.finish_into(&mut rec, t0);
-        if plan.keep_text {
-            rec.text = Some(std::mem::take(&mut state.text));
-        } else {
-            text_buf = std::mem::take(&mut state.text);
-            text_buf.clear();
-        }
-        rec.error = error;
-        rec.end = end - t0;
-        free_at = end;
-        records.push(rec);
     }
     (records, sender)
+}
+
+/// One request of a unit, as the worker sends it.
+struct Turn {
+    index: usize,
+    /// When it was due.
+    planned: Instant,
+    /// It cannot have been eligible before this (its worker was busy or the user was thinking).
+    eligible_floor: Instant,
+    t0: Instant,
+    deadline_at: Option<Instant>,
+}
+
+/// Sends one request and returns its record (a request the deadline caught before it was sent
+/// is a record too); `None` only for an index outside the plan.
+async fn send_one(
+    plan: &Plan,
+    sender: &mut Option<Conn>,
+    sse: &mut SseParser,
+    text_buf: &mut String,
+    itl_buf: &mut Vec<f64>,
+    turn: Turn,
+) -> Option<RequestRecord> {
+    let Turn {
+        index: i,
+        planned: scheduled,
+        eligible_floor,
+        t0,
+        deadline_at,
+    } = turn;
+    let body = plan.bodies.get(i)?;
+    let mut rec = RequestRecord::new(i, scheduled.saturating_duration_since(t0));
+    if let Some(dl) = deadline_at
+        && scheduled.max(Instant::now()) >= dl
+    {
+        rec.error = Some(RequestError::new(
+            ErrorKind::Deadline,
+            "not sent before the deadline",
+        ));
+        rec.end = Instant::now().saturating_duration_since(t0);
+        return Some(rec);
+    }
+    if scheduled > Instant::now() {
+        tokio::time::sleep_until(scheduled.into()).await;
+    }
+    let eligible = scheduled.max(eligible_floor);
+    let sent = Instant::now();
+    rec.eligible = eligible.saturating_duration_since(t0);
+    rec.sent = Some(sent.saturating_duration_since(t0));
+    let mut limit = sent + plan.timeout;
+    let mut limit_is_deadline = false;
+    if let Some(dl) = deadline_at
+        && dl < limit
+    {
+        limit = dl;
+        limit_is_deadline = true;
+    }
+    let mut state = StreamState::new(
+        std::mem::take(itl_buf),
+        plan.keep_text,
+        std::mem::take(text_buf),
+    );
+    let outcome = tokio::time::timeout_at(
+        limit.into(),
+        one_request(plan, sender, body, sse, &mut state),
+    )
+    .await;
+    let end = Instant::now();
+    let error = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(_) if limit_is_deadline => Some(RequestError::new(
+            ErrorKind::Deadline,
+            "still running at the deadline",
+        )),
+        Err(_) => Some(RequestError::new(
+            ErrorKind::Timeout,
+            format!(
+                "no complete answer within {:.3} s",
+                plan.timeout.as_secs_f64()
+            ),
+        )),
+    };
+    if error.is_some() {
+        // The connection may be mid-response: never reuse it.
+        *sender = None;
+    }
+    state.finish_into(&mut rec, t0);
+    *itl_buf = std::mem::take(&mut state.itl);
+    itl_buf.clear();
+    if plan.keep_text {
+        rec.text = Some(std::mem::take(&mut state.text));
+    } else {
+        *text_buf = std::mem::take(&mut state.text);
+        text_buf.clear();
+    }
+    rec.error = error;
+    rec.end = end.saturating_duration_since(t0);
+    Some(rec)
 }
 
 /// What one stream has shown so far.
@@ -472,17 +541,15 @@ struct StreamState {
     wrote: Option<Instant>,
     usage_prompt: Option<u64>,
     usage_completion: Option<u64>,
+    usage_cached: Option<u64>,
     keep_text: bool,
     text: String,
     failed: Option<RequestError>,
 }
 
 impl StreamState {
-    /// `itl` is the request's prepared buffer (empty when none was prepared: one is allocated).
-    fn new(expected: u64, mut itl: Vec<f64>, keep_text: bool, text: String) -> Self {
-        if itl.capacity() == 0 {
-            itl.reserve(expected.min(1 << 16) as usize);
-        }
+    /// `itl` is the worker's prepared buffer ([`itl_buffer`]), empty.
+    fn new(itl: Vec<f64>, keep_text: bool, text: String) -> Self {
         Self {
             first: None,
             last: None,
@@ -493,6 +560,7 @@ impl StreamState {
             wrote: None,
             usage_prompt: None,
             usage_completion: None,
+            usage_cached: None,
             keep_text,
             text,
             failed: None,
@@ -524,6 +592,9 @@ impl StreamState {
                 if info.completion_tokens.is_some() {
                     self.usage_completion = info.completion_tokens;
                 }
+                if info.cached_tokens.is_some() {
+                    self.usage_cached = info.cached_tokens;
+                }
                 if info.has_choice {
                     match self.last {
                         None => self.first = Some(now),
@@ -552,9 +623,11 @@ impl StreamState {
         rec.first_chunk = self.first.map(|t| t - t0);
         rec.last_chunk = self.last.map(|t| t - t0);
         rec.chunks = self.chunks;
-        rec.itl = std::mem::take(&mut self.itl);
+        // An exact-size copy: the worker's buffer is reused by its next request.
+        rec.itl = self.itl.clone();
         rec.usage_prompt_tokens = self.usage_prompt;
         rec.usage_completion_tokens = self.usage_completion;
+        rec.usage_cached_tokens = self.usage_cached;
     }
 }
 

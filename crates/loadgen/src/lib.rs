@@ -31,8 +31,10 @@ mod http1;
 mod metrics;
 mod report;
 pub mod rxstamp;
+pub mod search;
 mod sse;
 pub mod stats;
+mod workload;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -47,9 +49,10 @@ use tokenizers::Tokenizer;
 pub use config::{BenchConfig, DatasetSpec, Endpoint, Metric, RequestRate, Slo};
 pub use error::BenchError;
 pub use report::{
-    BenchMetrics, BenchReport, ClientHealth, ErrorKind, RequestError, RequestRecord, result_json,
-    write_requests_jsonl, write_text,
+    BenchMetrics, BenchReport, ClientHealth, ErrorKind, RequestError, RequestRecord, TurnStats,
+    WorkloadStats, result_json, write_requests_jsonl, write_text,
 };
+pub use workload::{Lengths, MultiTurn, SharedPrefix, TraceReplay, Workload};
 
 use dataset::{Prompt, Sample};
 
@@ -209,26 +212,10 @@ fn schedule(rate: RequestRate, n: usize, seed: u64) -> Result<Vec<Duration>, Ben
 
 /// UTC `%Y%m%d-%H%M%S`.
 fn utc_stamp(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    jiff::Timestamp::try_from(t)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .strftime("%Y%m%d-%H%M%S")
+        .to_string()
 }
 
 /// Runs one benchmark: builds every payload, connects and warms up before the clock starts,
@@ -242,7 +229,17 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
     validate(cfg)?;
     let tok = load_tokenizer(cfg)?;
     let mut warnings = Vec::new();
-    let samples = dataset::load(&cfg.dataset, cfg.num_prompts, cfg.seed, tok.as_ref())?;
+    let prepared = match &cfg.workload {
+        Some(w) => workload::prepare(w, cfg.num_prompts, cfg.seed)?,
+        None => workload::Prepared {
+            samples: dataset::load(&cfg.dataset, cfg.num_prompts, cfg.seed, tok.as_ref())?,
+            turns: 1,
+            think: Duration::ZERO,
+            schedule: None,
+            priming: Vec::new(),
+        },
+    };
+    let samples = prepared.samples;
     let target = engine::resolve(&cfg.base_url).await?;
     let model = match &cfg.model {
         Some(m) => m.clone(),
@@ -263,12 +260,16 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
                 })?
         }
     };
-    let bodies = samples
-        .iter()
-        .map(|s| body_for(cfg, &model, s, tok.as_ref()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let build = |list: &[Sample]| {
+        list.iter()
+            .map(|s| body_for(cfg, &model, s, tok.as_ref()))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let bodies = build(&samples)?;
     let n = bodies.len();
-    let workers = cfg.max_concurrency.unwrap_or(n).clamp(1, n.max(1));
+    let turns = prepared.turns.max(1);
+    let units = n.div_ceil(turns);
+    let workers = cfg.max_concurrency.unwrap_or(units).clamp(1, units.max(1));
     let unreachable = |source| BenchError::Unreachable {
         url: cfg.base_url.clone(),
         source,
@@ -285,19 +286,31 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
     };
     let keep_text = cfg.keep_text || tok.is_some();
     let head = engine::request_head(&target, cfg.endpoint.path(), cfg.api_key.as_deref());
-    if cfg.warmup > 0 {
-        let k = cfg.warmup;
+    // Warm-up: the workload's priming requests (one per shared prefix), then `--warmup` requests
+    // of the dataset, none of them measured.
+    let warm: Vec<(Bytes, u64)> = build(&prepared.priming)?
+        .into_iter()
+        .zip(prepared.priming.iter().map(|s| s.output_len))
+        .chain(
+            bodies
+                .iter()
+                .cloned()
+                .zip(samples.iter().map(|s| s.output_len))
+                .cycle()
+                .take(cfg.warmup),
+        )
+        .collect();
+    if !warm.is_empty() {
+        let k = warm.len();
+        let (bodies, expected) = warm.into_iter().unzip();
         let plan = engine::Plan {
             target: target.clone(),
             head: head.clone(),
-            bodies: bodies.iter().cycle().take(k).cloned().collect(),
-            expected: samples
-                .iter()
-                .cycle()
-                .take(k)
-                .map(|s| s.output_len)
-                .collect(),
+            bodies,
+            expected,
             schedule: vec![Duration::ZERO; k],
+            turns: 1,
+            think: Duration::ZERO,
             streaming: cfg.streaming,
             keep_text: false,
             timeout: cfg.request_timeout,
@@ -306,12 +319,18 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
         let (_, _, _, back) = engine::run(Arc::new(plan), workers.min(k), conns).await?;
         conns = back;
     }
+    let schedule = match prepared.schedule {
+        Some(s) => s,
+        None => schedule(cfg.request_rate, units, cfg.seed)?,
+    };
     let plan = engine::Plan {
         target,
         head,
         expected: samples.iter().map(|s| s.output_len).collect(),
         bodies,
-        schedule: schedule(cfg.request_rate, n, cfg.seed)?,
+        schedule,
+        turns,
+        think: prepared.think,
         streaming: cfg.streaming,
         keep_text,
         timeout: cfg.request_timeout,
@@ -371,7 +390,7 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
         tokenizer: cfg.tokenizer.as_ref().map(|p| p.display().to_string()),
         endpoint: cfg.endpoint,
         base_url: cfg.base_url.clone(),
-        num_prompts: cfg.num_prompts,
+        num_prompts: n,
         max_concurrency: cfg.max_concurrency,
         request_rate: cfg.request_rate,
         percentile_metrics: cfg.percentile_metrics.clone(),
@@ -380,6 +399,13 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
         metrics: m,
         errors,
         health,
+        workload: WorkloadStats::of(
+            cfg.workload.as_ref().map(Workload::kind),
+            cfg.workload.as_ref().and_then(Workload::target_hit_rate),
+            turns,
+            &records,
+            &cfg.percentiles,
+        ),
         requests: records,
         warnings,
     })

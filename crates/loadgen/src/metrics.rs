@@ -8,6 +8,7 @@ use crate::config::{BenchConfig, Metric, RequestRate};
 use crate::dataset::{Sample, count_tokens};
 use crate::report::{BenchMetrics, ClientHealth, RequestRecord};
 use crate::stats::{Summary, percentile_sorted};
+use crate::workload::Workload;
 
 /// Token counting source used when the server sent no `usage`.
 #[derive(Debug, Default)]
@@ -188,7 +189,12 @@ pub(crate) fn health(
             cpu_util * 100.0
         ));
     }
-    if let (Some(c), RequestRate::Infinite) = (cfg.max_concurrency, cfg.request_rate) {
+    // Sessions that think between turns leave their slot idle on purpose: no verdict from the
+    // in-flight count then.
+    let thinking = matches!(&cfg.workload, Some(Workload::MultiTurn(m)) if m.think_time_ms > 0.0);
+    if let (Some(c), RequestRate::Infinite, false) =
+        (cfg.max_concurrency, cfg.request_rate, thinking)
+    {
         let target = c.min(records.len());
         if records.len() > c && mean_conc < CONCURRENCY_SHARE * target as f64 {
             reasons.push(format!(

@@ -100,6 +100,8 @@ pub struct RequestRecord {
     pub usage_prompt_tokens: Option<u64>,
     /// `usage.completion_tokens` reported by the server.
     pub usage_completion_tokens: Option<u64>,
+    /// `usage.prompt_tokens_details.cached_tokens`: prompt tokens the server's prefix cache held.
+    pub usage_cached_tokens: Option<u64>,
     /// Prompt tokens counted for the metrics.
     pub prompt_tokens: u64,
     /// Output tokens counted for the metrics (0 for a failed request).
@@ -126,6 +128,7 @@ impl RequestRecord {
             itl: Vec::new(),
             usage_prompt_tokens: None,
             usage_completion_tokens: None,
+            usage_cached_tokens: None,
             prompt_tokens: 0,
             output_tokens: 0,
             expected_output_tokens: 0,
@@ -235,6 +238,157 @@ pub struct ClientHealth {
     pub reasons: Vec<String>,
 }
 
+/// What the workload asked of the server's prefix cache and what each turn of a conversation saw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkloadStats {
+    /// `shared_prefix`, `multi_turn` or `trace`; `None` for a plain dataset.
+    pub kind: Option<&'static str>,
+    /// The shared-prefix workload's target hit rate.
+    pub target_hit_rate: Option<f64>,
+    /// Cached prompt tokens / prompt tokens over successful requests whose usage reported
+    /// `prompt_tokens_details.cached_tokens`; `None` when none did.
+    pub observed_hit_rate: Option<f64>,
+    /// Per turn of a multi-turn workload (empty otherwise).
+    pub per_turn: Vec<TurnStats>,
+}
+
+/// The requests of one turn (1-based) of every session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnStats {
+    /// Turn number, from 1.
+    pub turn: usize,
+    /// Successful requests of this turn.
+    pub completed: usize,
+    /// Mean prompt tokens (the conversation so far).
+    pub mean_prompt_tokens: f64,
+    /// Time to first token of this turn, ms.
+    pub ttft_ms: Summary,
+    /// End-to-end latency of this turn, ms.
+    pub e2el_ms: Summary,
+}
+
+impl WorkloadStats {
+    /// Computes the stats from records whose token counts are filled in.
+    pub(crate) fn of(
+        kind: Option<&'static str>,
+        target_hit_rate: Option<f64>,
+        turns: usize,
+        records: &[RequestRecord],
+        percentiles: &[f64],
+    ) -> Self {
+        let (mut cached, mut prompt, mut reported) = (0u64, 0u64, false);
+        for r in records.iter().filter(|r| r.ok()) {
+            if let Some(c) = r.usage_cached_tokens {
+                reported = true;
+                cached += c;
+                prompt += r.usage_prompt_tokens.unwrap_or(r.prompt_tokens);
+            }
+        }
+        let per_turn = if turns > 1 {
+            (0..turns)
+                .map(|t| {
+                    let of_turn: Vec<&RequestRecord> = records
+                        .iter()
+                        .filter(|r| r.ok() && r.index % turns == t)
+                        .collect();
+                    let mut ttft: Vec<f64> = of_turn.iter().filter_map(|r| r.ttft()).collect();
+                    let mut e2el: Vec<f64> = of_turn.iter().filter_map(|r| r.e2el()).collect();
+                    let tokens: Vec<f64> = of_turn.iter().map(|r| r.prompt_tokens as f64).collect();
+                    TurnStats {
+                        turn: t + 1,
+                        completed: of_turn.len(),
+                        mean_prompt_tokens: crate::stats::mean(&tokens),
+                        ttft_ms: Summary::of(&mut ttft, percentiles).scaled(1000.0),
+                        e2el_ms: Summary::of(&mut e2el, percentiles).scaled(1000.0),
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            kind,
+            target_hit_rate,
+            observed_hit_rate: (reported && prompt > 0).then(|| cached as f64 / prompt as f64),
+            per_turn,
+        }
+    }
+
+    fn shown(&self) -> bool {
+        self.kind.is_some() || self.observed_hit_rate.is_some()
+    }
+
+    fn json(&self) -> Value {
+        let summary = |s: &Summary| {
+            let mut o = Map::new();
+            o.insert("mean".into(), json!(s.mean));
+            o.insert("median".into(), json!(s.median));
+            for &(p, v) in &s.percentiles {
+                o.insert(format!("p{}", p_word(p)), json!(v));
+            }
+            Value::Object(o)
+        };
+        json!({
+            "kind": self.kind,
+            "target_prefix_cache_hit_rate": self.target_hit_rate,
+            "observed_prefix_cache_hit_rate": self.observed_hit_rate,
+            "per_turn": self.per_turn.iter().map(|t| json!({
+                "turn": t.turn,
+                "completed": t.completed,
+                "mean_prompt_tokens": t.mean_prompt_tokens,
+                "ttft_ms": summary(&t.ttft_ms),
+                "e2el_ms": summary(&t.e2el_ms),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The `Workload` section of the text output. Its labels avoid `TTFT` and the other words
+    /// upstream's parsers look for.
+    fn write(&self, w: &mut impl Write) -> io::Result<()> {
+        writeln!(w, "{}", centred(" Workload ", '-', 50))?;
+        row(w, "Workload:", self.kind.unwrap_or("dataset"))?;
+        if let Some(t) = self.target_hit_rate {
+            row(w, "Prefix cache hit rate target (%):", &f2(t * 100.0))?;
+        }
+        let observed = self
+            .observed_hit_rate
+            .map_or_else(|| "n/a".to_owned(), |h| f2(h * 100.0));
+        row(w, "Prefix cache hit rate observed (%):", &observed)?;
+        for t in &self.per_turn {
+            let k = t.turn;
+            row(w, &format!("Turn {k} requests:"), &t.completed.to_string())?;
+            row(
+                w,
+                &format!("Turn {k} mean prompt tokens:"),
+                &f2(t.mean_prompt_tokens),
+            )?;
+            row(
+                w,
+                &format!("Turn {k} mean first token (ms):"),
+                &f2(t.ttft_ms.mean),
+            )?;
+            row(
+                w,
+                &format!("Turn {k} median first token (ms):"),
+                &f2(t.ttft_ms.median),
+            )?;
+            for &(p, v) in &t.ttft_ms.percentiles {
+                row(
+                    w,
+                    &format!("Turn {k} P{} first token (ms):", p_word(p)),
+                    &f2(v),
+                )?;
+            }
+            row(
+                w,
+                &format!("Turn {k} mean latency (ms):"),
+                &f2(t.e2el_ms.mean),
+            )?;
+        }
+        writeln!(w, "{}", "=".repeat(50))
+    }
+}
+
 /// Everything one run produced.
 #[derive(Debug, Clone)]
 pub struct BenchReport {
@@ -272,6 +426,8 @@ pub struct BenchReport {
     pub requests: Vec<RequestRecord>,
     /// Things the user should know (token counts estimated, lengths not honoured, ...).
     pub warnings: Vec<String>,
+    /// The workload and prefix-cache figures.
+    pub workload: WorkloadStats,
 }
 
 impl BenchReport {
@@ -460,6 +616,9 @@ pub fn write_text(report: &BenchReport, w: &mut impl Write) -> io::Result<()> {
         row(w, "Client bound reason:", r)?;
     }
     writeln!(w, "{}", "=".repeat(50))?;
+    if report.workload.shown() {
+        report.workload.write(w)?;
+    }
     Ok(())
 }
 
@@ -584,6 +743,7 @@ pub fn result_json(report: &BenchReport) -> Value {
                 "client_bound_reasons": h.reasons,
             },
             "warnings": report.warnings,
+            "workload": report.workload.json(),
         }),
     );
     Value::Object(o)
@@ -609,6 +769,7 @@ pub fn write_requests_jsonl(report: &BenchReport, w: &mut impl Write) -> io::Res
             "expected_output_tokens": r.expected_output_tokens,
             "usage_prompt_tokens": r.usage_prompt_tokens,
             "usage_completion_tokens": r.usage_completion_tokens,
+            "usage_cached_tokens": r.usage_cached_tokens,
             "success": r.ok(),
             "error_type": r.error.as_ref().map(|e| e.kind.name()),
             "error": r.error.as_ref().map(|e| e.message.as_str()),

@@ -128,6 +128,8 @@ pub(crate) struct ChunkInfo<'a> {
     pub(crate) prompt_tokens: Option<u64>,
     /// `usage.completion_tokens`.
     pub(crate) completion_tokens: Option<u64>,
+    /// `usage.prompt_tokens_details.cached_tokens` (prompt tokens the server's prefix cache held).
+    pub(crate) cached_tokens: Option<u64>,
     /// The event reported an error object.
     pub(crate) error: bool,
 }
@@ -191,6 +193,14 @@ struct RawUsage {
     prompt_tokens: Option<u64>,
     #[serde(default)]
     completion_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<RawPromptDetails>,
+}
+
+#[derive(Deserialize)]
+struct RawPromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
 }
 
 /// Decodes a completion (streamed chunk or whole response) of either OpenAI API.
@@ -203,6 +213,7 @@ pub(crate) fn decode_chunk(data: &[u8]) -> Result<ChunkInfo<'_>, serde_json::Err
     if let Some(usage) = raw.usage {
         info.prompt_tokens = usage.prompt_tokens;
         info.completion_tokens = usage.completion_tokens;
+        info.cached_tokens = usage.prompt_tokens_details.and_then(|d| d.cached_tokens);
     }
     if let Some(FirstChoice(Some(first))) = raw.choices {
         info.has_choice = true;
@@ -281,6 +292,15 @@ mod tests {
             .unwrap();
         assert!(!c.has_choice);
         assert_eq!((c.prompt_tokens, c.completion_tokens), (Some(5), Some(7)));
+        assert_eq!(c.cached_tokens, None);
+        let c = decode_chunk(br#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"prompt_tokens_details":{"cached_tokens":4}}}"#)
+            .unwrap();
+        assert_eq!(c.cached_tokens, Some(4));
+        let c = decode_chunk(
+            br#"{"choices":[],"usage":{"prompt_tokens":5,"prompt_tokens_details":null}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.cached_tokens, None);
         let c = decode_chunk(br#"{"choices":[{"message":{"content":"whole"}}]}"#).unwrap();
         assert_eq!(c.text.as_deref(), Some("whole"));
         assert!(

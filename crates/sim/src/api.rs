@@ -29,6 +29,10 @@ pub(crate) struct ApiRequest {
     pub prompt_tokens: u32,
     /// Hash of the prompt, for the output draws and the token text.
     pub prompt_hash: u64,
+    /// Chained hashes of the prompt's full KV blocks (block `k`'s hash covers blocks `0..=k`),
+    /// so two prompts share a cached prefix exactly as far as their hashes agree; empty when
+    /// block reuse is off.
+    pub prefix_blocks: Vec<u64>,
     pub max_tokens: Option<u32>,
     pub stream: bool,
     pub include_usage: bool,
@@ -64,8 +68,30 @@ const CHAT_TOKENS_PER_MESSAGE: u32 = 4;
 /// Tokens that prime the assistant reply.
 const CHAT_REPLY_PRIMER: u32 = 3;
 
-/// Parses a request body.
-pub(crate) fn parse(endpoint: Endpoint, body: &[u8]) -> Result<ApiRequest, BadRequest> {
+/// Bytes of prompt material per token: token ids are 4 little-endian bytes each and text counts
+/// one token per 4 bytes ([`text_tokens`]), so a KV block of `B` tokens is `4 B` bytes of either.
+const BYTES_PER_TOKEN: usize = 4;
+
+/// Chained hashes of the full `block_tokens`-token blocks of a prompt's material.
+fn block_hashes(material: &[u8], block_tokens: u32) -> Vec<u64> {
+    let size = (block_tokens as usize).max(1) * BYTES_PER_TOKEN;
+    let mut h = 0u64;
+    material
+        .chunks_exact(size)
+        .map(|chunk| {
+            h = crate::rng::mix(h.rotate_left(17) ^ crate::rng::hash_bytes(chunk));
+            h
+        })
+        .collect()
+}
+
+/// Parses a request body. With `reuse_block_tokens`, the prompt's KV block hashes are computed
+/// for the prefix cache.
+pub(crate) fn parse(
+    endpoint: Endpoint,
+    body: &[u8],
+    reuse_block_tokens: Option<u32>,
+) -> Result<ApiRequest, BadRequest> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| bad(format!("request body is not valid JSON: {e}"), None))?;
     let Value::Object(o) = &v else {
@@ -76,10 +102,14 @@ pub(crate) fn parse(endpoint: Endpoint, body: &[u8]) -> Result<ApiRequest, BadRe
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(bad("`model` must be a string", Some("model"))),
     };
-    let (prompt_tokens, prompt_hash) = match endpoint {
+    let (prompt_tokens, material) = match endpoint {
         Endpoint::Completions => prompt(o.get("prompt"))?,
         Endpoint::Chat => messages(o.get("messages"))?,
     };
+    let prompt_hash = crate::rng::hash_bytes(&material);
+    let prefix_blocks = reuse_block_tokens
+        .map(|b| block_hashes(&material, b))
+        .unwrap_or_default();
     let uint = |key: &'static str| -> Result<Option<u32>, BadRequest> {
         match o.get(key) {
             None | Some(Value::Null) => Ok(None),
@@ -137,6 +167,7 @@ pub(crate) fn parse(endpoint: Endpoint, body: &[u8]) -> Result<ApiRequest, BadRe
         model,
         prompt_tokens,
         prompt_hash,
+        prefix_blocks,
         max_tokens,
         stream,
         include_usage,
@@ -145,7 +176,8 @@ pub(crate) fn parse(endpoint: Endpoint, body: &[u8]) -> Result<ApiRequest, BadRe
     })
 }
 
-fn prompt(p: Option<&Value>) -> Result<(u32, u64), BadRequest> {
+/// A completion prompt's token count and its material (the bytes that identify it).
+fn prompt(p: Option<&Value>) -> Result<(u32, Vec<u8>), BadRequest> {
     let missing = || {
         bad(
             "`prompt` must be a string, a list of token ids, or a one-element list of either",
@@ -153,7 +185,7 @@ fn prompt(p: Option<&Value>) -> Result<(u32, u64), BadRequest> {
         )
     };
     match p {
-        Some(Value::String(s)) => Ok((text_tokens(s), crate::rng::hash_bytes(s.as_bytes()))),
+        Some(Value::String(s)) => Ok((text_tokens(s), s.as_bytes().to_vec())),
         Some(Value::Array(items)) if items.is_empty() => {
             Err(bad("`prompt` is empty", Some("prompt")))
         }
@@ -170,7 +202,7 @@ fn prompt(p: Option<&Value>) -> Result<(u32, u64), BadRequest> {
                     h.extend_from_slice(&id.to_le_bytes());
                 }
                 let n = u32::try_from(items.len()).unwrap_or(u32::MAX);
-                Ok((n, crate::rng::hash_bytes(&h)))
+                Ok((n, h))
             } else if items.len() == 1 {
                 prompt(items.first())
             } else {
@@ -184,7 +216,8 @@ fn prompt(p: Option<&Value>) -> Result<(u32, u64), BadRequest> {
     }
 }
 
-fn messages(m: Option<&Value>) -> Result<(u32, u64), BadRequest> {
+/// A chat prompt's token count (with the template's overhead) and its material.
+fn messages(m: Option<&Value>) -> Result<(u32, Vec<u8>), BadRequest> {
     let err = |msg: &str| bad(msg, Some("messages"));
     let Some(Value::Array(items)) = m else {
         return Err(err("`messages` must be a non-empty list"));
@@ -229,7 +262,7 @@ fn messages(m: Option<&Value>) -> Result<(u32, u64), BadRequest> {
         all.push_str(&text);
         all.push('\0');
     }
-    Ok((tokens, crate::rng::hash_bytes(all.as_bytes())))
+    Ok((tokens, all.into_bytes()))
 }
 
 fn stage(p: &Value) -> Result<DisaggStage, BadRequest> {
@@ -350,21 +383,35 @@ impl ChunkFormat {
     }
 
     /// Appends the usage event and the `[DONE]` terminator.
-    pub(crate) fn push_end(&self, out: &mut BytesMut, usage: Option<(u32, u32)>) {
-        if let Some((prompt, completion)) = usage {
+    pub(crate) fn push_end(&self, out: &mut BytesMut, usage: Option<Usage>) {
+        if let Some(u) = usage {
             out.put_slice(self.usage_head.as_bytes());
-            out.put_slice(usage_json(prompt, completion).as_bytes());
+            out.put_slice(u.json().as_bytes());
             out.put_slice(b"}\n\n");
         }
         out.put_slice(b"data: [DONE]\n\n");
     }
 }
 
-fn usage_json(prompt: u32, completion: u32) -> String {
-    format!(
-        "{{\"prompt_tokens\":{prompt},\"completion_tokens\":{completion},\"total_tokens\":{}}}",
-        u64::from(prompt) + u64::from(completion)
-    )
+/// A response's token counts, as OpenAI's `usage` object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Usage {
+    pub(crate) prompt: u32,
+    pub(crate) completion: u32,
+    /// Prompt tokens served from the prefix cache (`prompt_tokens_details.cached_tokens`).
+    pub(crate) cached: u32,
+}
+
+impl Usage {
+    fn json(self) -> String {
+        format!(
+            "{{\"prompt_tokens\":{},\"completion_tokens\":{},\"total_tokens\":{},\"prompt_tokens_details\":{{\"cached_tokens\":{}}}}}",
+            self.prompt,
+            self.completion,
+            u64::from(self.prompt) + u64::from(self.completion),
+            self.cached
+        )
+    }
 }
 
 /// The full (non-streaming) response body.
@@ -378,17 +425,12 @@ pub(crate) fn full_response(
     created: u64,
     model: &str,
     hash: u64,
-    prompt_tokens: u32,
-    completion_tokens: u32,
+    usage: Usage,
     finish: &str,
     disagg: Option<Value>,
 ) -> String {
-    let text: String = (0..completion_tokens).map(|i| word(hash, i)).collect();
-    let usage = json!({
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": u64::from(prompt_tokens) + u64::from(completion_tokens),
-    });
+    let text: String = (0..usage.completion).map(|i| word(hash, i)).collect();
+    let usage: Value = serde_json::from_str(&usage.json()).unwrap_or(Value::Null);
     let mut v = match endpoint {
         Endpoint::Completions => json!({
             "id": format!("cmpl-{id}"), "object": "text_completion", "created": created, "model": model,
@@ -413,7 +455,7 @@ mod tests {
 
     #[test]
     fn prompt_shapes() {
-        let p = |s: &str| parse(Endpoint::Completions, s.as_bytes());
+        let p = |s: &str| parse(Endpoint::Completions, s.as_bytes(), None);
         assert_eq!(p(r#"{"prompt":"abcdefgh"}"#).unwrap().prompt_tokens, 2);
         assert_eq!(p(r#"{"prompt":[1,2,3]}"#).unwrap().prompt_tokens, 3);
         assert_eq!(p(r#"{"prompt":[[1,2,3,4]]}"#).unwrap().prompt_tokens, 4);
@@ -459,9 +501,32 @@ mod tests {
                     }
                 }
             }
-            let _ = parse(Endpoint::Completions, &b);
-            let _ = parse(Endpoint::Chat, &b);
+            let _ = parse(Endpoint::Completions, &b, Some(2));
+            let _ = parse(Endpoint::Chat, &b, Some(2));
         }
+    }
+
+    #[test]
+    fn block_hashes_chain_over_full_blocks() {
+        let ids = |v: &[u32]| {
+            let body = json!({"prompt": v}).to_string();
+            parse(Endpoint::Completions, body.as_bytes(), Some(2))
+                .unwrap()
+                .prefix_blocks
+        };
+        let a = ids(&[1, 2, 3, 4, 5]);
+        assert_eq!(a.len(), 2, "the partial last block is not reusable");
+        let b = ids(&[1, 2, 3, 4, 9, 9]);
+        assert_eq!(a, b[..2], "same first four tokens, same two blocks");
+        let c = ids(&[9, 9, 3, 4]);
+        assert_eq!(c.len(), 2);
+        assert_ne!(c[1], a[1], "block 1 differs when block 0 does");
+        assert!(
+            parse(Endpoint::Completions, br#"{"prompt":[1,2,3,4]}"#, None)
+                .unwrap()
+                .prefix_blocks
+                .is_empty()
+        );
     }
 
     #[test]
@@ -469,6 +534,7 @@ mod tests {
         let r = parse(
             Endpoint::Chat,
             br#"{"messages":[{"role":"user","content":"abcd"}],"max_completion_tokens":7}"#,
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -479,11 +545,12 @@ mod tests {
         let parts = parse(
             Endpoint::Chat,
             br#"{"messages":[{"role":"user","content":[{"type":"text","text":"abcd"}]}]}"#,
+            None,
         )
         .unwrap();
         assert_eq!(parts.prompt_tokens, r.prompt_tokens);
-        assert!(parse(Endpoint::Chat, br#"{"messages":[]}"#).is_err());
-        assert!(parse(Endpoint::Chat, br#"{"messages":[{"content":"x"}]}"#).is_err());
+        assert!(parse(Endpoint::Chat, br#"{"messages":[]}"#, None).is_err());
+        assert!(parse(Endpoint::Chat, br#"{"messages":[{"content":"x"}]}"#, None).is_err());
     }
 
     #[test]
@@ -493,7 +560,14 @@ mod tests {
             let mut out = BytesMut::new();
             f.push_chunk(&mut out, ep, 3, 0, 1, None);
             f.push_chunk(&mut out, ep, 3, 1, 3, Some("length"));
-            f.push_end(&mut out, Some((5, 3)));
+            f.push_end(
+                &mut out,
+                Some(Usage {
+                    prompt: 5,
+                    completion: 3,
+                    cached: 2,
+                }),
+            );
             let text = String::from_utf8(out.to_vec()).unwrap();
             let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
             assert_eq!(events.len(), 4);
@@ -505,6 +579,7 @@ mod tests {
             let usage: Value =
                 serde_json::from_str(events[2].strip_prefix("data: ").unwrap()).unwrap();
             assert_eq!(usage["usage"]["total_tokens"], 8);
+            assert_eq!(usage["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
         }
     }
 }

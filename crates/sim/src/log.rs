@@ -6,7 +6,6 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Where log lines go.
 #[derive(Debug, Clone, Default)]
@@ -83,32 +82,11 @@ impl EngineLog {
 
 /// `MM/DD/YYYY-HH:MM:SS` in UTC, the TensorRT-LLM logger's format.
 fn timestamp() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{m:02}/{d:02}/{y:04}-{:02}:{:02}:{:02}",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    stamp(jiff::Timestamp::now())
 }
 
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+fn stamp(t: jiff::Timestamp) -> String {
+    t.strftime("%m/%d/%Y-%H:%M:%S").to_string()
 }
 
 #[cfg(test)]
@@ -117,9 +95,10 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_454), (2026, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        let at = |s: i64| stamp(jiff::Timestamp::from_second(s).unwrap());
+        assert_eq!(at(0), "01/01/1970-00:00:00");
+        assert_eq!(at(20_454 * 86_400 + 3_723), "01/01/2026-01:02:03");
+        assert_eq!(at(11_016 * 86_400 + 86_399), "02/29/2000-23:59:59");
     }
 
     #[test]

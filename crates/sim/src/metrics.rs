@@ -24,6 +24,10 @@ pub struct Metrics {
     pub prompt_tokens: AtomicU64,
     /// Output tokens produced.
     pub generation_tokens: AtomicU64,
+    /// Prompt tokens looked up in the prefix cache.
+    pub prefix_cache_queries: AtomicU64,
+    /// Prompt tokens found in the prefix cache (reused, not computed).
+    pub prefix_cache_hits: AtomicU64,
     /// Requests answered in full.
     pub requests_ok: AtomicU64,
     /// Requests answered with an error status.
@@ -99,6 +103,18 @@ impl Metrics {
             "vllm:generation_tokens_total",
             "Output tokens produced.",
             self.generation_tokens.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "vllm:prefix_cache_queries_total",
+            "Prompt tokens looked up in the prefix cache.",
+            self.prefix_cache_queries.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "vllm:prefix_cache_hits_total",
+            "Prompt tokens found in the prefix cache.",
+            self.prefix_cache_hits.load(Relaxed),
         );
         let name = "servebench_sim_requests_total";
         let _ = writeln!(

@@ -68,6 +68,13 @@ pub struct KvCacheConfig {
     /// KV cache element type (`fp8`, `auto`, ...).
     #[serde(default)]
     pub dtype: Option<String>,
+    /// `enable_block_reuse`: KV blocks of a prompt prefix already computed are reused
+    /// (TensorRT-LLM's default: on).
+    #[serde(default)]
+    pub enable_block_reuse: Option<bool>,
+    /// `tokens_per_block`: tokens per KV block, the unit of reuse (TensorRT-LLM's default: 32).
+    #[serde(default)]
+    pub tokens_per_block: Option<u32>,
 }
 
 /// `cache_transceiver_config`.

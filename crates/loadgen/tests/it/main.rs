@@ -5,6 +5,7 @@
 )]
 
 mod server;
+mod workloads;
 
 use std::io::Write;
 use std::time::{Duration, Instant};

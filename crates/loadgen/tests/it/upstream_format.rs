@@ -6,7 +6,8 @@ use std::time::Duration;
 use regex::Regex;
 use servebench_loadgen::stats::Summary;
 use servebench_loadgen::{
-    BenchMetrics, BenchReport, ClientHealth, Endpoint, Metric, RequestRate, Slo, write_text,
+    BenchMetrics, BenchReport, ClientHealth, Endpoint, Metric, RequestRate, Slo, WorkloadStats,
+    write_text,
 };
 
 use super::{TestServer, config, dataset, run};
@@ -83,6 +84,7 @@ fn synthetic() -> BenchReport {
         },
         requests: vec![],
         warnings: vec![],
+        workload: WorkloadStats::default(),
     }
 }
 

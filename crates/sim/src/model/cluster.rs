@@ -115,6 +115,7 @@ pub fn simulate(topology: &Topology, w: Workload, seed: u64) -> Summary {
         reserve_tokens: out,
         phase,
         seed,
+        prefix_blocks: Vec::new(),
     };
     let entry_phase = if disagg {
         Phase::PrefillOnly

@@ -2,7 +2,8 @@
 
 use std::collections::VecDeque;
 
-use super::shape::{Batch, ServerShape};
+use super::prefix::PrefixCache;
+use super::shape::{Batch, Role, ServerShape};
 use crate::rng::Rng;
 
 /// Which part of the request this server runs.
@@ -35,6 +36,9 @@ pub struct SimRequest {
     pub phase: Phase,
     /// Seed of this request's draws (MTP acceptance).
     pub seed: u64,
+    /// Chained hashes of the prompt's full KV blocks, for the prefix cache (empty: nothing to
+    /// reuse).
+    pub prefix_blocks: Vec<u64>,
 }
 
 /// Tokens a request produced at the end of an iteration.
@@ -48,6 +52,8 @@ pub struct Emit {
     pub first: bool,
     /// The request is complete after this emit.
     pub finished: bool,
+    /// Prompt tokens served from the prefix cache (set on the first emit, else 0).
+    pub cached_tokens: u32,
 }
 
 /// The outcome of one iteration.
@@ -79,6 +85,8 @@ struct Active {
     kv_reserved: u64,
     rng: Rng,
     done: bool,
+    /// Prompt tokens found in the prefix cache at admission.
+    cached: u32,
 }
 
 /// One server's scheduler and clock. Requests queue FIFO; each iteration admits requests while
@@ -92,12 +100,24 @@ pub struct Engine {
     active: Vec<Active>,
     kv_reserved: u64,
     rng: Rng,
+    /// Reused KV blocks (block reuse on, and a role that prefills).
+    cache: Option<PrefixCache>,
+    /// Prompt tokens looked up in the prefix cache, and those found.
+    cache_queried: u64,
+    cache_hits: u64,
 }
 
 impl Engine {
     /// An idle engine at time 0.
     pub fn new(shape: ServerShape, seed: u64) -> Self {
+        let cache = match shape.role {
+            Role::Gen => None,
+            _ => shape.reuse_block_tokens.map(PrefixCache::new),
+        };
         Self {
+            cache,
+            cache_queried: 0,
+            cache_hits: 0,
             shape,
             now: 0.0,
             waiting: VecDeque::new(),
@@ -175,6 +195,12 @@ impl Engine {
         !self.waiting.is_empty() || !self.active.is_empty()
     }
 
+    /// Prompt tokens looked up in the prefix cache so far, and how many of them were found
+    /// (both 0 with block reuse off).
+    pub fn prefix_cache_tokens(&self) -> (u64, u64) {
+        (self.cache_queried, self.cache_hits)
+    }
+
     /// Requests admitted to the batch.
     pub fn running(&self) -> usize {
         self.active.len()
@@ -227,13 +253,32 @@ impl Engine {
             let Some((_, req)) = self.waiting.pop_front() else {
                 break;
             };
+            let mut cached = 0;
             let state = match req.phase {
                 Phase::DecodeOnly { transfer_s } => State::Transferring {
                     ready_at: self.now + transfer_s.max(0.0),
                 },
-                Phase::Full | Phase::PrefillOnly => State::Prefill { done: 0 },
+                Phase::Full | Phase::PrefillOnly => {
+                    if let Some(cache) = &mut self.cache {
+                        // The last prompt token is always computed: it makes the first token.
+                        let hit = cache.lookup(&req.prefix_blocks);
+                        cached = u32::try_from(hit)
+                            .unwrap_or(u32::MAX)
+                            .min(req.input_tokens.saturating_sub(1));
+                        self.cache_queried += u64::from(req.input_tokens);
+                        self.cache_hits += u64::from(cached);
+                    }
+                    State::Prefill { done: cached }
+                }
             };
             self.kv_reserved += need;
+            if let Some(cache) = &mut self.cache {
+                cache.fit(
+                    self.shape
+                        .kv_capacity_tokens
+                        .saturating_sub(self.kv_reserved),
+                );
+            }
             let rng = Rng::derive(req.seed, req.id);
             self.active.push(Active {
                 req,
@@ -241,6 +286,7 @@ impl Engine {
                 kv_reserved: need,
                 rng,
                 done: false,
+                cached,
             });
         }
     }
@@ -337,11 +383,20 @@ impl Engine {
                     }
                     let finished = a.req.phase == Phase::PrefillOnly || out == 1;
                     a.done = finished;
+                    if let Some(cache) = &mut self.cache {
+                        cache.insert(&a.req.prefix_blocks);
+                        cache.fit(
+                            self.shape
+                                .kv_capacity_tokens
+                                .saturating_sub(self.kv_reserved),
+                        );
+                    }
                     emits.push(Emit {
                         id: a.req.id,
                         tokens: 1,
                         first: true,
                         finished,
+                        cached_tokens: a.cached,
                     });
                     generated_tokens += 1;
                     a.state = State::Decode {
@@ -363,6 +418,7 @@ impl Engine {
                             tokens: 1,
                             first: true,
                             finished: a.done,
+                            cached_tokens: 0,
                         });
                         generated_tokens += 1;
                     }
@@ -380,6 +436,7 @@ impl Engine {
                             tokens: n,
                             first: false,
                             finished: a.done,
+                            cached_tokens: 0,
                         });
                     }
                     a.state = State::Decode {
@@ -436,6 +493,7 @@ mod tests {
             reserve_tokens: output,
             phase: Phase::Full,
             seed: 0,
+            prefix_blocks: Vec::new(),
         }
     }
 
@@ -452,7 +510,8 @@ mod tests {
                 id: 1,
                 tokens: 1,
                 first: true,
-                finished: false
+                finished: false,
+                cached_tokens: 0
             }]
         );
         assert_eq!(
@@ -461,7 +520,8 @@ mod tests {
                 id: 1,
                 tokens: 1,
                 first: false,
-                finished: true
+                finished: true,
+                cached_tokens: 0
             }]
         );
         assert!(!e.has_work());
@@ -510,7 +570,8 @@ mod tests {
                 id: 7,
                 tokens: 1,
                 first: true,
-                finished: false
+                finished: false,
+                cached_tokens: 0
             }
         );
         assert_eq!(it.prefill_tokens, 0, "no prefill on the gen side");
@@ -520,6 +581,41 @@ mod tests {
             .map(|e| e.tokens)
             .sum();
         assert_eq!(total, 3);
+    }
+
+    #[test]
+    fn reused_prefix_blocks_skip_their_prefill() {
+        let with_blocks = |id, blocks: Vec<u64>| SimRequest {
+            prefix_blocks: blocks,
+            ..req(id, 100, 2)
+        };
+        let run = |e: &mut Engine, r: SimRequest| {
+            e.submit(r);
+            let its: Vec<Iteration> = std::iter::from_fn(|| e.step()).collect();
+            let first = its.iter().flat_map(|i| &i.emits).find(|x| x.first).copied();
+            let prefill: u64 = its.iter().map(|i| i.prefill_tokens).sum();
+            let ttft: f64 = its
+                .iter()
+                .take_while(|i| !i.emits.iter().any(|x| x.first))
+                .chain(its.iter().find(|i| i.emits.iter().any(|x| x.first)))
+                .map(|i| i.duration)
+                .sum();
+            (first.map_or(0, |f| f.cached_tokens), prefill, ttft)
+        };
+        // 32-token blocks (the default): 3 full blocks of a 100-token prompt.
+        let mut e = engine("max_num_tokens: 40\n");
+        let cold = run(&mut e, with_blocks(1, vec![11, 12, 13]));
+        assert_eq!((cold.0, cold.1), (0, 100));
+        let warm = run(&mut e, with_blocks(2, vec![11, 12, 99]));
+        assert_eq!((warm.0, warm.1), (64, 36), "two blocks reused");
+        assert!(
+            warm.2 < cold.2,
+            "fewer prefill iterations: {warm:?} vs {cold:?}"
+        );
+        assert_eq!(e.prefix_cache_tokens(), (200, 64));
+        let mut off = engine("kv_cache_config: {enable_block_reuse: false}\n");
+        run(&mut off, with_blocks(1, vec![11, 12, 13]));
+        assert_eq!(run(&mut off, with_blocks(2, vec![11, 12, 13])).1, 100);
     }
 
     #[test]

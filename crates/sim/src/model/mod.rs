@@ -7,6 +7,7 @@
 
 pub mod cluster;
 mod engine;
+mod prefix;
 mod shape;
 
 pub use engine::{Emit, Engine, Iteration, Phase, SimRequest};

@@ -103,6 +103,9 @@ pub struct ServerShape {
     pub kv_bytes_per_token: f64,
     /// KV cache capacity of the server, tokens.
     pub kv_capacity_tokens: u64,
+    /// Tokens per KV block when prefix blocks are reused (`kv_cache_config.enable_block_reuse`,
+    /// on unless set to false); `None` when reuse is off.
+    pub reuse_block_tokens: Option<u32>,
     /// Weight bytes per GPU.
     pub weight_bytes_per_gpu: f64,
     /// KV transfer backend.
@@ -112,6 +115,21 @@ pub struct ServerShape {
     /// The profiles.
     pub profiles: Profiles,
 }
+
+/// Tokens per KV block when block reuse is on: `kv_cache_config.tokens_per_block`, else
+/// TensorRT-LLM's default of 32; `None` with `enable_block_reuse: false`.
+fn reuse_block_tokens(cfg: &WorkerConfig) -> Option<u32> {
+    let kv = cfg.kv_cache_config.as_ref();
+    let on = kv.and_then(|k| k.enable_block_reuse).unwrap_or(true);
+    on.then(|| {
+        kv.and_then(|k| k.tokens_per_block)
+            .unwrap_or(DEFAULT_TOKENS_PER_BLOCK)
+            .max(1)
+    })
+}
+
+/// TensorRT-LLM's `tokens_per_block` default.
+const DEFAULT_TOKENS_PER_BLOCK: u32 = 32;
 
 /// TensorRT-LLM defaults for absent fields.
 const DEFAULT_MAX_BATCH_SIZE: u32 = 2048;
@@ -184,6 +202,7 @@ impl ServerShape {
             stream_interval: cfg.stream_interval.unwrap_or(1).max(1),
             kv_bytes_per_token,
             kv_capacity_tokens: 0,
+            reuse_block_tokens: reuse_block_tokens(cfg),
             weight_bytes_per_gpu,
             backend: KvBackend::parse(
                 cfg.cache_transceiver_config

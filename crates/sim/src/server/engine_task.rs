@@ -139,6 +139,7 @@ fn deliver(
         };
         if e.first {
             // The first token always goes out alone and at once.
+            m.shared.set_cached(e.cached_tokens);
             m.shared.push(e.tokens, e.finished);
         } else {
             m.buffered += e.tokens;
@@ -153,7 +154,13 @@ fn deliver(
     }
     publish_gauges(app, engine);
     let m = &app.metrics;
-    m.prompt_tokens.fetch_add(it.prefill_tokens, Relaxed);
+    // vLLM counts every prompt token, computed or reused.
+    let reused: u64 = it.emits.iter().map(|e| u64::from(e.cached_tokens)).sum();
+    m.prompt_tokens
+        .fetch_add(it.prefill_tokens + reused, Relaxed);
+    let (queried, hits) = engine.prefix_cache_tokens();
+    m.prefix_cache_queries.store(queried, Relaxed);
+    m.prefix_cache_hits.store(hits, Relaxed);
     m.generation_tokens.fetch_add(it.generated_tokens, Relaxed);
     m.observe_iteration(it.duration);
 }

@@ -212,7 +212,7 @@ async fn completion(
             return resp;
         }
     };
-    let r = match api::parse(endpoint, &body) {
+    let r = match api::parse(endpoint, &body, app.shape.reuse_block_tokens) {
         Ok(r) => r,
         Err(e) => {
             log_error(&app, 400, &e.message);
@@ -309,6 +309,7 @@ async fn run_request(app: Arc<App>, r: ApiRequest, cut: bool) -> Response<RespBo
         reserve_tokens: max_tokens,
         phase,
         seed: app.seed ^ r.prompt_hash,
+        prefix_blocks: r.prefix_blocks,
     };
     if app.cmd_tx.send(Cmd::Submit(sim, shared.clone())).is_err() {
         return error(
@@ -360,8 +361,11 @@ async fn run_request(app: Arc<App>, r: ApiRequest, cut: bool) -> Response<RespBo
         app.created,
         &app.model,
         r.prompt_hash,
-        input,
-        produced,
+        api::Usage {
+            prompt: input,
+            completion: produced,
+            cached: shared.cached(),
+        },
         finish(produced),
         disagg,
     );

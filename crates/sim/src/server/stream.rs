@@ -11,7 +11,7 @@ use http_body::{Body, Frame};
 
 use super::App;
 use super::engine_task::Cmd;
-use crate::api::{ChunkFormat, Endpoint};
+use crate::api::{ChunkFormat, Endpoint, Usage};
 use crate::log::Level;
 
 /// Tokens produced for one request, waiting for its response body. The engine task pushes
@@ -25,6 +25,8 @@ pub(crate) struct Shared {
 struct Inner {
     chunks: VecDeque<u32>,
     produced: u32,
+    /// Prompt tokens the engine found in its prefix cache.
+    cached: u32,
     finished: bool,
     waker: Option<Waker>,
 }
@@ -42,6 +44,18 @@ impl Shared {
         if let Some(w) = waker {
             w.wake();
         }
+    }
+
+    /// Records the prompt tokens served from the prefix cache.
+    pub(crate) fn set_cached(&self, tokens: u32) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.cached = tokens;
+        }
+    }
+
+    /// Prompt tokens served from the prefix cache.
+    pub(crate) fn cached(&self) -> u32 {
+        self.inner.lock().map_or(0, |g| g.cached)
     }
 
     /// Moves pending chunk sizes into `out`; `Ready(finished)` when there was something (or the
@@ -215,9 +229,11 @@ impl Body for TokenStream {
             }
         }
         if finished {
-            let usage = spec
-                .include_usage
-                .then_some((spec.prompt_tokens, this.sent));
+            let usage = spec.include_usage.then(|| Usage {
+                prompt: spec.prompt_tokens,
+                completion: this.sent,
+                cached: this.shared.cached(),
+            });
             spec.format.push_end(&mut out, usage);
             this.done = true;
             this.guard.disarm();

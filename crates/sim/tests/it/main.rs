@@ -109,6 +109,10 @@ async fn sse_stream_format_and_usage() {
     assert_eq!(u["prompt_tokens"], 100);
     assert_eq!(u["completion_tokens"], 20);
     assert_eq!(u["total_tokens"], 120);
+    assert_eq!(
+        u["prompt_tokens_details"]["cached_tokens"], 0,
+        "a cold cache"
+    );
     assert_eq!(count_tokens(&text), 20, "tokens sent = tokens counted");
 }
 
@@ -285,6 +289,10 @@ async fn metrics_count_tokens_and_iterations() {
             .unwrap_or_else(|| panic!("{name} missing in\n{text}"))
     };
     assert_eq!(value("vllm:prompt_tokens_total{"), 300.0);
+    // The same 100-token prompt three times: the second and third reuse its three full 32-token
+    // blocks (block reuse is on by default, as in TensorRT-LLM).
+    assert_eq!(value("vllm:prefix_cache_queries_total{"), 300.0);
+    assert_eq!(value("vllm:prefix_cache_hits_total{"), 192.0);
     assert_eq!(value("vllm:generation_tokens_total{"), 30.0);
     assert_eq!(value("vllm:num_requests_running{"), 0.0);
     assert_eq!(value("vllm:num_requests_waiting{"), 0.0);
