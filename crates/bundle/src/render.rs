@@ -98,6 +98,13 @@ pub fn render_case(
     spec.fatal_patterns = FATAL_PATTERNS.map(String::from).to_vec();
     spec.gates = gates(&ctx);
     spec.gpus = gpu_use(plan);
+    spec.meta = servebench_launch::TestMeta {
+        display_name: case.display_name.clone(),
+        fingerprint: case.fingerprint.clone(),
+        model: case.config.metadata.model_name.clone(),
+        precision: case.config.metadata.precision.clone(),
+        gpu_type: opts.gpu_type.clone(),
+    };
     warn_unresolved(&ctx, &spec);
     let warnings = ctx.warnings.borrow().clone();
     spec.warnings = warnings.clone();

@@ -48,6 +48,8 @@ enum Command {
     Resume(cmd::resume::ResumeArgs),
     /// In-job commands (`job exec BUNDLE`: the orchestrator that runs inside the allocation).
     Job(cmd::job::JobArgs),
+    /// Judge and store runs made earlier or elsewhere (a run directory or bundles).
+    Collect(cmd::collect::CollectArgs),
     /// Stored measurements over time, newest last, config changes marked.
     History(cmd::history::HistoryArgs),
     /// Import upstream results CSVs or earlier results.json files into the history.
@@ -87,6 +89,7 @@ pub fn main_impl() -> ExitCode {
         Command::Status(args) => cmd::status::run(args),
         Command::Cancel(args) => cmd::cancel::run(args),
         Command::Resume(args) => cmd::resume::run(args),
+        Command::Collect(args) => cmd::collect::run(args),
         Command::History(args) => cmd::history::run(args),
         Command::Import(args) => cmd::import::run(args),
         Command::Export(args) => cmd::export::run(args),

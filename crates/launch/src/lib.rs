@@ -96,6 +96,25 @@ pub struct LaunchSpec {
     pub gates: Gates,
     /// GPUs of the deployment, for per-GPU metrics and cost attribution.
     pub gpus: GpuUse,
+    /// What the test is, for the history store and reports.
+    #[serde(default)]
+    pub meta: TestMeta,
+}
+
+/// What a bundle's test is: identity and the facts stores and reports group by.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestMeta {
+    /// Display name (`disagg/perf/<stem>`).
+    pub display_name: String,
+    /// Configuration fingerprint (results compare only between equal fingerprints).
+    pub fingerprint: String,
+    /// Model name.
+    pub model: String,
+    /// Precision (`fp8`, `fp4`).
+    pub precision: String,
+    /// GPU type in force when rendered.
+    pub gpu_type: Option<String>,
 }
 
 /// GPUs a deployment uses, by role.
@@ -266,6 +285,7 @@ impl LaunchSpec {
             warnings: Vec::new(),
             gates: Gates::default(),
             gpus: GpuUse::default(),
+            meta: TestMeta::default(),
         }
     }
 

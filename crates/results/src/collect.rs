@@ -326,7 +326,8 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
         }
     }
     checks.extend(metric_checks);
-    let accuracy = crate::gates::accuracy_checks(bundle_dir, &spec.gates.accuracy);
+    let (accuracy, accuracy_values) =
+        crate::gates::accuracy_checks(bundle_dir, &spec.gates.accuracy);
     let (verdict, reason) = judge(
         spec,
         opts,
@@ -362,6 +363,7 @@ pub fn collect_with(bundle_dir: &Path, spec: &LaunchSpec, opts: &CollectOptions)
         requested,
         excerpts,
         unstable: None,
+        accuracy: accuracy_values,
     }
 }
 

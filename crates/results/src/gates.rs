@@ -8,7 +8,7 @@ use std::path::Path;
 
 use servebench_launch::{AccuracyGate, AccuracyRule, MetricExtractor};
 
-use crate::model::Check;
+use crate::model::{AccuracyValue, Check};
 use crate::parse::{AccuracyRow, parse_lm_eval_json, parse_lm_eval_table};
 
 /// Name prefix of accuracy checks (`accuracy:gsm8k/strict-match`).
@@ -74,6 +74,13 @@ pub fn normal_quantile(p: f64) -> f64 {
 /// Judges one accuracy value (a fraction, as lm_eval prints it) against a gate: whether it
 /// passes and upstream's message.
 pub fn judge_accuracy(actual: f64, gate: &AccuracyGate) -> (bool, String) {
+    let (passed, message, _) = judge_with_threshold(actual, gate);
+    (passed, message)
+}
+
+/// [`judge_accuracy`] with the threshold (percent for the hypothesis test, a fraction
+/// otherwise).
+fn judge_with_threshold(actual: f64, gate: &AccuracyGate) -> (bool, String, f64) {
     match &gate.rule {
         AccuracyRule::Hypothesis {
             alpha,
@@ -104,6 +111,7 @@ pub fn judge_accuracy(actual: f64, gate: &AccuracyGate) -> (bool, String) {
                 format!(
                     "Hypothesis test: actual={actual_pct:.2}%, expected={reference:.2}%, threshold={threshold:.2}%, required: {op} threshold"
                 ),
+                threshold,
             )
         }
         AccuracyRule::Absolute { threshold } => {
@@ -114,6 +122,7 @@ pub fn judge_accuracy(actual: f64, gate: &AccuracyGate) -> (bool, String) {
                     "Absolute threshold: actual={actual:.4}, expected={:.4}, allowed drop {threshold}, required: >= {min:.4}",
                     gate.expected
                 ),
+                min,
             )
         }
         AccuracyRule::Relative { threshold } => {
@@ -125,6 +134,7 @@ pub fn judge_accuracy(actual: f64, gate: &AccuracyGate) -> (bool, String) {
                     gate.expected,
                     threshold * 100.0
                 ),
+                min,
             )
         }
     }
@@ -167,9 +177,11 @@ fn matches(row: &AccuracyRow, gate: &AccuracyGate) -> bool {
     row.task.trim() == gate.dataset && row.filter.trim() == gate.filter.trim()
 }
 
-/// One check per accuracy gate. A gate with no row is a failure naming what was searched.
-pub fn accuracy_checks(bundle: &Path, gates: &[AccuracyGate]) -> Vec<Check> {
-    gates
+/// One check per accuracy gate (a gate with no row is a failure naming what was searched), and
+/// the values found.
+pub fn accuracy_checks(bundle: &Path, gates: &[AccuracyGate]) -> (Vec<Check>, Vec<AccuracyValue>) {
+    let mut values = Vec::new();
+    let checks = gates
         .iter()
         .map(|gate| {
             let (rows, source) = rows_for(bundle, gate);
@@ -179,7 +191,15 @@ pub fn accuracy_checks(bundle: &Path, gates: &[AccuracyGate]) -> Vec<Check> {
                 .max_by_key(|r| (r.metric == "exact_match", r.run));
             let (passed, detail) = match row {
                 Some(r) => {
-                    let (ok, msg) = judge_accuracy(r.value, gate);
+                    let (ok, msg, threshold) = judge_with_threshold(r.value, gate);
+                    values.push(AccuracyValue {
+                        dataset: gate.dataset.clone(),
+                        filter: gate.filter.clone(),
+                        value: r.value,
+                        expected: gate.expected,
+                        threshold,
+                        passed: ok,
+                    });
                     (ok, format!("{} {}: {msg}", gate.dataset, gate.filter))
                 }
                 None => (
@@ -195,7 +215,8 @@ pub fn accuracy_checks(bundle: &Path, gates: &[AccuracyGate]) -> Vec<Check> {
                 repeat: None,
             }
         })
-        .collect()
+        .collect();
+    (checks, values)
 }
 
 /// Compiles an upstream extractor pattern as Python's `re` does with VERBOSE and MULTILINE.

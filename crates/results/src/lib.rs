@@ -41,7 +41,7 @@ mod validity;
 
 pub use collect::{CollectOptions, JobOutcome, collect, collect_with};
 pub use junit::write_junit;
-pub use model::{CaseResult, Check, Excerpt, GpuCounts, PointResult, Verdict};
+pub use model::{AccuracyValue, CaseResult, Check, Excerpt, GpuCounts, PointResult, Verdict};
 pub use output::{Counts, RESULTS_SCHEMA_VERSION, ResultsDoc};
 pub use table::render_table;
 pub use validity::{CheckInput, point_checks};

@@ -146,6 +146,26 @@ pub struct CaseResult {
     /// `UNSTABLE (reason)`: a failure of this case does not fail the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unstable: Option<String>,
+    /// Accuracy values found for the configured gates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accuracy: Vec<AccuracyValue>,
+}
+
+/// One accuracy value read for a gate (SPEC 10.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccuracyValue {
+    /// Dataset / task (`gsm8k`).
+    pub dataset: String,
+    /// Filter (`strict-match`).
+    pub filter: String,
+    /// The value, a fraction as lm_eval prints it.
+    pub value: f64,
+    /// The expected value.
+    pub expected: f64,
+    /// The pass threshold in the rule's unit (percent for the hypothesis test).
+    pub threshold: f64,
+    /// Whether the gate held.
+    pub passed: bool,
 }
 
 impl CaseResult {
@@ -162,6 +182,7 @@ impl CaseResult {
             requested: Vec::new(),
             excerpts: Vec::new(),
             unstable: None,
+            accuracy: Vec::new(),
         }
     }
 

@@ -185,6 +185,7 @@ fn case(test_id: &str, concurrencies: &[u64], repeats: u64, scale: f64) -> CaseR
         requested: concurrencies.to_vec(),
         excerpts: Vec::new(),
         unstable: None,
+        accuracy: Vec::new(),
     }
 }
 

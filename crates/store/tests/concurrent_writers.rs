@@ -53,6 +53,7 @@ fn case(test_id: &str) -> CaseResult {
         requested: CONCURRENCIES.to_vec(),
         excerpts: Vec::new(),
         unstable: None,
+        accuracy: Vec::new(),
     }
 }
 

@@ -17,6 +17,7 @@
 //! [`PipelineError`], which the CLI maps to exit codes in one place.
 
 pub mod cancel;
+pub mod history;
 pub mod logs;
 pub mod prepare;
 pub mod report;

@@ -10,6 +10,7 @@ use servebench_launch::LaunchSpec;
 use servebench_results::{CaseResult, JobOutcome};
 
 use crate::PipelineError;
+use crate::history::{HistoryTarget, Recorder, environment, run_info, test_info};
 use crate::report::{RunReport, write_results};
 use crate::run::{collect_one, job_outcome};
 
@@ -47,11 +48,14 @@ pub fn find_bundles(dir: &Path) -> Result<Vec<TestEntry>, PipelineError> {
 }
 
 /// Judges a run directory (with its journal's account of each job), a directory of bundles, or
-/// one bundle. Results go into the run directory itself, else into `output`.
+/// one bundle. Results go into the run directory itself, else into `output`; with `history`,
+/// they are stored too (`servebench collect`), under the run's id (or `collect-<time>` for
+/// bundles outside a run), so collecting twice adds nothing.
 pub fn from_logs(
     dir: &Path,
     output: &Path,
     junit: Option<&Path>,
+    history: Option<&HistoryTarget>,
 ) -> Result<RunReport, PipelineError> {
     let mut jobs: BTreeMap<String, JobOutcome> = BTreeMap::new();
     let (entries, target, run_id) = match RunView::load(dir) {
@@ -91,6 +95,28 @@ pub fn from_logs(
     std::fs::create_dir_all(&target)
         .map_err(|e| PipelineError::Infra(format!("{}: {e}", target.display())))?;
     write_results(&target, &cases, junit)?;
+    let mut warnings = Vec::new();
+    if let Some(h) = history {
+        let id = if run_id.is_empty() {
+            format!("collect-{}", servebench_exec::journal::new_run_id())
+        } else {
+            run_id.clone()
+        };
+        let recorder = Recorder::start(h, run_info(h, &id, "collect"))?;
+        for (e, case) in entries.iter().zip(&cases) {
+            let spec = std::fs::read_to_string(e.bundle.join("launch.json"))
+                .ok()
+                .and_then(|t| LaunchSpec::from_json(&t).ok());
+            if let Some(spec) = spec {
+                recorder.record(
+                    test_info(&e.bundle, &spec, case),
+                    environment(&spec),
+                    case.clone(),
+                );
+            }
+        }
+        warnings = recorder.finish();
+    }
     Ok(RunReport {
         run_id,
         dir: target,
@@ -99,5 +125,6 @@ pub fn from_logs(
         detached: None,
         dry_run: None,
         elapsed: std::time::Duration::ZERO,
+        warnings,
     })
 }

@@ -95,6 +95,8 @@ pub struct RunReport {
     pub dry_run: Option<usize>,
     /// Wall time of the drive.
     pub elapsed: Duration,
+    /// Problems that did not stop the run (a history write that failed).
+    pub warnings: Vec<String>,
 }
 
 /// The document `run --format json` prints on stdout: how the run ended and its results.

@@ -7,12 +7,16 @@ use std::time::Duration;
 
 use servebench_exec::journal::{self, Journal, Record, RunView};
 use servebench_exec::proc::pid_alive;
+use std::collections::BTreeMap;
+
 use servebench_exec::{
-    AnyBackend, Backend, Interrupts, JobVerdict, RunSummary, SchedOptions, TestEntry, drive,
+    AnyBackend, Backend, ExecEvent, Interrupts, JobVerdict, RunSummary, SchedOptions, TestEntry,
+    drive,
 };
 use servebench_launch::{FailureKind, LaunchSpec, Scheduler};
 use servebench_results::{CaseResult, CollectOptions, JobOutcome};
 
+use crate::history::{HistoryTarget, Recorder, environment, run_info, test_info};
 use crate::report::{RunReport, SummaryDoc, write_json, write_results};
 use crate::{Event, PipelineError, Reporter};
 
@@ -31,6 +35,8 @@ pub struct RunRequest {
     pub dry_run: bool,
     /// Also write JUnit here.
     pub junit: Option<PathBuf>,
+    /// Store results in the history as they arrive.
+    pub history: Option<HistoryTarget>,
 }
 
 /// A run directory being created: the id and where bundles go.
@@ -86,6 +92,7 @@ pub fn start(
             detached: None,
             dry_run: Some(entries.len()),
             elapsed: Duration::ZERO,
+            warnings: Vec::new(),
         });
     }
     let rt = runtime()?;
@@ -99,6 +106,11 @@ pub fn start(
             req.executor
         )));
     }
+    let recorder = req
+        .history
+        .as_ref()
+        .map(|h| Recorder::start(h, run_info(h, &run.run_id, req.executor.as_str())))
+        .transpose()?;
     let mut journal = Journal::open(&run.dir)?;
     let started = Record::RunStarted {
         ts: journal::ts(),
@@ -133,7 +145,10 @@ pub fn start(
             interrupts,
         },
         not_run,
-        req.junit.as_deref(),
+        Sinks {
+            junit: req.junit.as_deref(),
+            recorder,
+        },
         reporter,
     )
 }
@@ -151,6 +166,9 @@ pub struct ResumeRequest {
     pub detach: bool,
     /// Also write JUnit here.
     pub junit: Option<PathBuf>,
+    /// Store results in the history as they arrive (the run's records are kept: a resume
+    /// adds only what is new).
+    pub history: Option<HistoryTarget>,
 }
 
 /// Continues a run whose driver died or detached, with the options it was started with (window,
@@ -188,6 +206,11 @@ pub fn resume(
         max_parallel: view.max_parallel,
         resumed: true,
     });
+    let recorder = req
+        .history
+        .as_ref()
+        .map(|h| Recorder::start(h, run_info(h, &view.run_id, view.executor.as_str())))
+        .transpose()?;
     let mut backend = AnyBackend::new(view.executor, req.bin.clone());
     let rt = runtime()?;
     drive_and_report(
@@ -202,7 +225,10 @@ pub fn resume(
             interrupts,
         },
         Vec::new(),
-        req.junit.as_deref(),
+        Sinks {
+            junit: req.junit.as_deref(),
+            recorder,
+        },
         reporter,
     )
 }
@@ -234,15 +260,55 @@ pub struct Drive<'a, B: Backend> {
     pub interrupts: Interrupts,
 }
 
-/// Drives, then collects and writes the documents.
+/// Where a run's results go besides its directory.
+pub struct Sinks<'a> {
+    /// JUnit XML.
+    pub junit: Option<&'a Path>,
+    /// The history store.
+    pub recorder: Option<Recorder>,
+}
+
+/// Collects one ended job's bundle and reads it as its test-list rule asks.
+fn judge_entry(entry: &TestEntry, job: Option<JobOutcome>) -> CaseResult {
+    let mut case = collect_one(&entry.test_id, &entry.bundle, job);
+    if let Some(rule) = &entry.rule {
+        case.apply_rule(rule);
+    }
+    case
+}
+
+/// Hands a judged case to the history store.
+fn store_case(recorder: Option<&Recorder>, entry: &TestEntry, case: &CaseResult) {
+    let Some(r) = recorder else { return };
+    let spec = std::fs::read_to_string(entry.bundle.join("launch.json"))
+        .ok()
+        .and_then(|t| LaunchSpec::from_json(&t).ok());
+    if let Some(spec) = spec {
+        r.record(
+            test_info(&entry.bundle, &spec, case),
+            environment(&spec),
+            case.clone(),
+        );
+    }
+}
+
+/// Drives, judging and storing each test as its job ends, then writes the documents.
 pub fn drive_and_report<B: Backend>(
     rt: &tokio::runtime::Runtime,
     d: Drive<'_, B>,
     not_run: Vec<CaseResult>,
-    junit: Option<&Path>,
+    sinks: Sinks<'_>,
     reporter: &mut dyn Reporter,
 ) -> Result<RunReport, PipelineError> {
     let mut interrupts = d.interrupts;
+    let entries: BTreeMap<String, TestEntry> = d
+        .view
+        .tests
+        .iter()
+        .map(|(t, _)| (t.test_id.clone(), t.clone()))
+        .collect();
+    let mut judged: BTreeMap<String, CaseResult> = BTreeMap::new();
+    let recorder = sinks.recorder;
     let summary = rt.block_on(drive(
         d.journal,
         d.backend,
@@ -250,15 +316,41 @@ pub fn drive_and_report<B: Backend>(
         d.opts,
         d.retry_failed,
         &mut interrupts,
-        &mut |e| reporter.event(&Event::Exec { exec: e.clone() }),
-    ))?;
-    report(d.dir, &summary, not_run, junit, &d.view.run_id)
+        &mut |e| {
+            reporter.event(&Event::Exec { exec: e.clone() });
+            if let ExecEvent::Finished {
+                test_id,
+                job_id: Some(_),
+                verdict,
+                reason,
+                kind,
+                will_retry: false,
+            } = e
+                && let Some(entry) = entries.get(test_id)
+            {
+                let case = judge_entry(entry, Some(job_outcome(*verdict, *kind, reason.clone())));
+                store_case(recorder.as_ref(), entry, &case);
+                judged.insert(test_id.clone(), case);
+            }
+        },
+    ));
+    let mut result = summary
+        .map_err(PipelineError::from)
+        .and_then(|s| report(d.dir, &s, not_run, &mut judged, sinks.junit, &d.view.run_id));
+    if let Some(r) = recorder {
+        let warnings = r.finish();
+        if let Ok(report) = &mut result {
+            report.warnings.extend(warnings);
+        }
+    }
+    result
 }
 
 fn report(
     dir: &Path,
     summary: &RunSummary,
     mut cases: Vec<CaseResult>,
+    judged: &mut BTreeMap<String, CaseResult>,
     junit: Option<&Path>,
     run_id: &str,
 ) -> Result<RunReport, PipelineError> {
@@ -271,6 +363,7 @@ fn report(
         detached: None,
         dry_run: None,
         elapsed: summary.elapsed,
+        warnings: Vec::new(),
     };
     if summary.detached {
         report.detached = Some(
@@ -292,16 +385,13 @@ fn report(
                     "not run (stop-on-error)"
                 },
             ),
-            Some(verdict) => collect_one(
-                &o.entry.test_id,
-                &o.entry.bundle,
-                Some(job_outcome(verdict, o.kind, o.reason.clone())),
-            ),
+            Some(verdict) => judged.remove(&o.entry.test_id).unwrap_or_else(|| {
+                judge_entry(
+                    &o.entry,
+                    Some(job_outcome(verdict, o.kind, o.reason.clone())),
+                )
+            }),
         };
-        let mut case = case;
-        if let Some(rule) = &o.entry.rule {
-            case.apply_rule(rule);
-        }
         cases.push(case);
     }
     write_results(dir, &cases, junit)?;

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod cancel;
+pub mod collect;
 pub mod completions;
 pub mod export;
 pub mod history;

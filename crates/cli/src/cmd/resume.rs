@@ -35,6 +35,7 @@ pub fn run(args: ResumeArgs) -> ExitCode {
         retry_failed: args.retry_failed,
         detach: args.detach,
         junit: args.out.junit.clone(),
+        history: args.out.history.target(&args.out.output, None),
     };
     let mut live = live_view(&args.out);
     let result = resume(&req, signal_interrupts(), &mut live);

@@ -12,6 +12,7 @@ use servebench_config::validate::ValidateOptions;
 use servebench_exec::journal;
 use servebench_exec::{Interrupts, SchedOptions, interrupts};
 use servebench_launch::Scheduler;
+use servebench_suite::history::HistoryTarget;
 use servebench_suite::prepare::{InvalidPolicy, Prepare};
 use servebench_suite::run::{NewRun, RunRequest, start};
 use servebench_suite::{PipelineError, RunReport};
@@ -51,6 +52,50 @@ pub struct OutputArgs {
     /// document on stdout (layout in docs/output-formats.md) instead of the live view and table.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    #[command(flatten)]
+    pub history: HistoryArgs,
+}
+
+/// Where results are stored as they arrive (SPEC 11.1; `docs/history.md`).
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// History database: an SQLite path, `sqlite:PATH` or `postgres://user@host/db`
+    /// [default: <output>/servebench.db].
+    #[arg(
+        long,
+        env = "SERVEBENCH_DB",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub db: Option<String>,
+    /// Baseline label of this run in the history (a branch name for pre-merge runs); verdicts
+    /// compare against the `main` history by default.
+    #[arg(
+        long,
+        env = "SERVEBENCH_LABEL",
+        value_name = "LABEL",
+        default_value = "main"
+    )]
+    pub label: String,
+    /// Store nothing: no history database, no perf_script_test_results.csv.
+    #[arg(long)]
+    pub no_history: bool,
+}
+
+impl HistoryArgs {
+    /// The history target for runs writing under `output`, unless `--no-history`.
+    pub fn target(&self, output: &Path, cluster: Option<String>) -> Option<HistoryTarget> {
+        (!self.no_history).then(|| HistoryTarget {
+            db: self
+                .db
+                .clone()
+                .unwrap_or_else(|| output.join("servebench.db").to_string_lossy().into_owned()),
+            csv: Some(output.join(servebench_store::CSV_FILE_NAME)),
+            label: Some(self.label.clone()),
+            command_line: std::env::args().collect::<Vec<_>>().join(" "),
+            cluster,
+        })
+    }
 }
 
 /// Arguments of `servebench run`.
@@ -177,8 +222,12 @@ pub(crate) fn live_view(out: &OutputArgs) -> LiveView {
 pub fn run(args: RunArgs) -> ExitCode {
     let debug_mode = std::env::var("DEBUG_MODE").is_ok_and(|v| v == "1");
     let from_logs = |dir: &Path| {
-        let result =
-            servebench_suite::logs::from_logs(dir, &args.out.output, args.out.junit.as_deref());
+        let result = servebench_suite::logs::from_logs(
+            dir,
+            &args.out.output,
+            args.out.junit.as_deref(),
+            None,
+        );
         finish(result, args.out.format, args.out.junit.as_deref())
     };
     if let Some(dir) = &args.from_logs {
@@ -266,6 +315,10 @@ fn prepare_and_start(args: &RunArgs, live: &mut LiveView) -> Result<RunReport, P
         },
         dry_run: args.dry_run,
         junit: args.out.junit.clone(),
+        history: args
+            .out
+            .history
+            .target(&args.out.output, args.suite.cluster.clone()),
     };
     start(&req, &new_run, entries, not_run, signal_interrupts(), live)
 }
@@ -323,6 +376,9 @@ pub(crate) fn finish(
     }
     crate::suite::print(&servebench_results::render_table(&report.cases));
     eprintln!("results: {}", report.dir.join("results.json").display());
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
     if report.interrupted {
         eprintln!(
             "interrupted: every job in flight was cancelled ({})",

@@ -223,6 +223,33 @@ fn run_executes_the_suite_and_writes_results() {
         .count();
     assert_eq!(submitted, 1);
 
+    // The run went into the history as it ran; resuming and collecting it again adds nothing.
+    let rows = || {
+        let out = servebench(dir.path())
+            .args(["history", "--format", "csv", "--output"])
+            .arg(dir.path().join("out"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let stored = rows();
+    assert!(stored > 10, "{stored} history rows");
+    let csv = std::fs::read_to_string(dir.path().join("out/perf_script_test_results.csv")).unwrap();
+    assert!(csv.starts_with("network_name,"), "{csv}");
+    let out = servebench(dir.path())
+        .args(["collect", "--output"])
+        .arg(dir.path().join("out"))
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)));
+    assert_eq!(rows(), stored);
+
     // --format json: events as JSON lines on stderr, the results document on stdout.
     let out = servebench(dir.path())
         .args(["resume", "--format", "json", "--output"])

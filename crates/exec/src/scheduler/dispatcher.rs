@@ -412,6 +412,7 @@ impl<'a, B: Backend> Dispatcher<'a, B> {
                     job_id: None,
                     verdict: JobVerdict::InfraFailed,
                     reason: Some(error.clone()),
+                    kind: Some(FailureKind::Io),
                     will_retry: false,
                 });
                 Slot::Done {
@@ -528,6 +529,7 @@ impl<'a, B: Backend> Dispatcher<'a, B> {
             job_id: Some(job_id.clone()),
             verdict: v.verdict,
             reason: v.reason.clone(),
+            kind: v.kind,
             will_retry,
         });
         t.slot = if will_retry {

@@ -65,6 +65,8 @@ pub enum ExecEvent {
         verdict: JobVerdict,
         /// Reason, when it did not succeed.
         reason: Option<String>,
+        /// Failure class, when it failed.
+        kind: Option<FailureKind>,
         /// Whether it will be submitted again.
         will_retry: bool,
     },
