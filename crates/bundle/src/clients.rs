@@ -10,6 +10,15 @@ use crate::client::{self, ClientAdapter};
 use crate::servers::EnvFiles;
 use crate::{Ctx, LOG_DIR};
 
+/// The bundle file holding `benchmark.workload:`.
+pub(crate) const WORKLOAD_FILE: &str = "workload.yaml";
+
+/// `benchmark.workload:` as YAML for `servebench bench --workload`, when the config has one.
+pub(crate) fn workload_file(ctx: &Ctx<'_>) -> Option<String> {
+    let node = ctx.case.config.tree.at("benchmark.workload")?;
+    (!node.is_null()).then(|| servebench_config::yaml::emit(node))
+}
+
 /// Where clients send their requests: the router, or the aggregated server.
 pub(crate) struct Target {
     /// Host (placeholder).
@@ -36,7 +45,19 @@ pub(crate) fn client_runs(
     if !cfg.benchmark.enable_benchmark || cfg.benchmark.only_run_accuracy {
         return Vec::new();
     }
-    let dataset = dataset_choice(ctx);
+    let dataset = match workload_file(ctx) {
+        Some(_) if cl.name() == servebench_launch::Client::Builtin => {
+            client::Dataset::Workload(WORKLOAD_FILE.into())
+        }
+        Some(_) => {
+            ctx.warn(format!(
+                "benchmark.workload is read by the built-in client only; {} gets the random dataset",
+                cl.name()
+            ));
+            dataset_choice(ctx)
+        }
+        None => dataset_choice(ctx),
+    };
     let tokenizer = ctx.model_path();
     let repeats = cfg.benchmark.repeats.max(1);
     let mut runs = Vec::new();

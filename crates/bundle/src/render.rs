@@ -8,7 +8,7 @@ use servebench_config::model::TestCase;
 use servebench_launch::{Client, GpuUse, LaunchSpec};
 use servebench_plan::Plan;
 
-use crate::clients::{Target, client_runs};
+use crate::clients::{Target, WORKLOAD_FILE, client_runs, workload_file};
 use crate::gates::gates;
 use crate::servers::{EnvFiles, router, servers, setup_steps, teardown};
 use crate::write::resolved_config;
@@ -113,6 +113,14 @@ pub fn render_case(
         "config.resolved.yaml".into(),
         resolved_config(case),
     ));
+    if spec
+        .benchmark
+        .iter()
+        .any(|r| r.step.argv.iter().any(|a| a == "--workload"))
+        && let Some(text) = workload_file(&ctx)
+    {
+        files.push(BundleFile::text(WORKLOAD_FILE.into(), text));
+    }
     files.push(BundleFile::text(
         "plan.json".into(),
         serde_json::to_string_pretty(plan).unwrap_or_default() + "\n",

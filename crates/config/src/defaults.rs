@@ -22,8 +22,12 @@ pub const MODE: Mode = Mode::E2e;
 pub const STREAMING: bool = true;
 /// `benchmark.multi_round` (aggregated clients: `iterations`).
 pub const MULTI_ROUND: u64 = 1;
-/// `benchmark.benchmark_ratio` (aggregated clients: `random_range_ratio`).
-pub const BENCHMARK_RATIO: f64 = 0.0;
+/// `benchmark.benchmark_ratio` (aggregated clients: `random_range_ratio`): lengths are drawn in
+/// `[floor(len * ratio), len]` (upstream's SGLang-style random dataset), so 1.0 is fixed
+/// lengths. Upstream leaves an absent ratio at 0.0, which draws anything from 1 token up;
+/// servebench defaults to fixed lengths, which is what a benchmark of given ISL/OSL means
+/// (a written `0.0` is taken literally).
+pub const BENCHMARK_RATIO: f64 = 1.0;
 /// `benchmark.use_nv_sa_benchmark`.
 pub const USE_NV_SA_BENCHMARK: bool = false;
 /// `benchmark.enable_benchmark`.

@@ -65,7 +65,8 @@ pub struct BenchArgs {
     /// Random dataset: output length in tokens [default: 128].
     #[arg(long)]
     pub random_output_len: Option<u64>,
-    /// Random dataset: lengths are drawn in [len*(1-ratio), len] [default: 0.0].
+    /// Random dataset: lengths are drawn in [floor(len*ratio), len], as upstream's SGLang-style
+    /// random dataset (1.0: fixed lengths; 0.8: [0.8 len, len]) [default: 1.0].
     #[arg(long)]
     pub random_range_ratio: Option<f64>,
     /// Random dataset: send prompts as token-id lists (the default without --tokenizer).
@@ -258,7 +259,7 @@ fn configs(a: &BenchArgs) -> Result<(Vec<BenchConfig>, Outputs), String> {
             DatasetSpec::Random {
                 input_len: a.random_input_len.unwrap_or(1024),
                 output_len: a.random_output_len.unwrap_or(128),
-                range_ratio: a.random_range_ratio.unwrap_or(0.0),
+                range_ratio: a.random_range_ratio.unwrap_or(1.0),
                 ids: a.random_ids || a.tokenizer.is_none(),
                 vocab_size: a.random_vocab_size.unwrap_or(32000),
             }
@@ -791,7 +792,8 @@ mod tests {
             &["--timeout", "0"],
             &["--use-chat-template"],
             &["--no-such-option"],
-            &["--random-range-ratio", "1.0"],
+            &["--random-range-ratio", "1.5"],
+            &["--random-range-ratio", "-0.1"],
         ] {
             assert!(cfgs(argv).is_err(), "{argv:?} should be rejected");
         }

@@ -113,7 +113,7 @@ pub enum DatasetSpec {
         input_len: u64,
         /// Upper bound of the output length in tokens.
         output_len: u64,
-        /// Lengths range down to `len*(1-range_ratio)`; in [0, 1).
+        /// Lengths are drawn in `[floor(len * range_ratio), len]`; in [0, 1] (1: fixed).
         range_ratio: f64,
         /// Send token-id lists (true) or text decoded with the tokenizer (false; needs one).
         ids: bool,

@@ -112,9 +112,10 @@ pub(crate) fn load(
     Ok(samples.iter().cycle().take(num).cloned().collect())
 }
 
-/// A length drawn uniformly in `[floor(len * (1 - ratio)), len]`, as upstream's random dataset.
+/// A length drawn uniformly in `[max(floor(len * ratio), 1), len]`, as upstream's random
+/// dataset (the SGLang `bench_serving` family): 1.0 is fixed, 0.8 is `[0.8 len, len]`.
 fn draw_len(rng: &mut StdRng, len: u64, ratio: f64) -> u64 {
-    let lo = ((len as f64) * (1.0 - ratio)).floor().max(0.0) as u64;
+    let lo = ((len as f64) * ratio).floor().max(1.0) as u64;
     if lo >= len {
         len
     } else {
@@ -328,12 +329,18 @@ mod tests {
             assert!((10..=20).contains(&s.output_len));
             assert!(ids.iter().all(|&t| t < 1000));
         }
-        let fixed = load(&random(0.0), 5, 0, None).unwrap();
+        // Upstream's rule: 1.0 is fixed lengths; 0.8 is [0.8 len, len]; 0 is [1, len].
+        let fixed = load(&random(1.0), 5, 0, None).unwrap();
         assert!(
             fixed
                 .iter()
                 .all(|s| s.prompt_len == Some(100) && s.output_len == 20)
         );
+        let wide = load(&random(0.8), 200, 0, None).unwrap();
+        assert!(wide.iter().all(|s| (16..=20).contains(&s.output_len)));
+        assert!(wide.iter().any(|s| s.output_len < 20), "0.8 draws below len");
+        let any = load(&random(0.0), 200, 0, None).unwrap();
+        assert!(any.iter().all(|s| (1..=20).contains(&s.output_len)));
     }
 
     fn file(text: &str) -> tempfile::NamedTempFile {

@@ -10,7 +10,7 @@
 //! # async fn demo() -> Result<(), servebench_loadgen::BenchError> {
 //! use servebench_loadgen::{BenchConfig, DatasetSpec, run_benchmark, write_text};
 //! let dataset = DatasetSpec::Random {
-//!     input_len: 128, output_len: 256, range_ratio: 0.0, ids: true, vocab_size: 32000,
+//!     input_len: 128, output_len: 256, range_ratio: 1.0, ids: true, vocab_size: 32000,
 //! };
 //! let mut cfg = BenchConfig::new("http://127.0.0.1:8000", dataset);
 //! cfg.num_prompts = 640;
@@ -81,9 +81,9 @@ pub fn validate(cfg: &BenchConfig) -> Result<(), BenchError> {
         ..
     } = &cfg.dataset
     {
-        if !(0.0..1.0).contains(range_ratio) {
+        if !(0.0..=1.0).contains(range_ratio) {
             return bad(format!(
-                "random range ratio must be in [0, 1), got {range_ratio}"
+                "random range ratio must be in [0, 1] (lengths in [len*ratio, len]; 1 = fixed), got {range_ratio}"
             ));
         }
         if *output_len == 0 {

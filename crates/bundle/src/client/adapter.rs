@@ -13,6 +13,9 @@ pub enum Dataset {
     Random,
     /// A trtllm_custom dataset file.
     Custom(String),
+    /// A `benchmark.workload:` file in the bundle (built-in client only: shared prefixes,
+    /// multi-turn sessions, trace replay; docs/loadgen.md).
+    Workload(String),
 }
 
 /// One client run.
@@ -48,9 +51,10 @@ pub trait ClientAdapter {
     }
     /// Output tokens the run must generate in total, when every request produces exactly the
     /// configured output length (EOS ignored, random dataset, equal lengths); `None` otherwise.
-    /// The `benchmark_serving` family draws `[len * (1 - r), len * (1 + r)]`: equal at `r = 0`.
+    /// Upstream's random dataset (and the built-in client) draws `[len * r, len]`: equal at
+    /// `r = 1`.
     fn expected_output_tokens(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Option<u64> {
-        fixed_output(ctx, run, 0.0)
+        fixed_output(ctx, run, 1.0)
     }
 }
 

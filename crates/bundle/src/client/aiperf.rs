@@ -28,7 +28,8 @@ impl ClientAdapter for Aiperf {
             argv.push("--streaming".into());
         }
         match run.dataset {
-            Dataset::Random => push(
+            // Only the built-in client reads workloads; the renderer warns and sends random prompts.
+            Dataset::Random | Dataset::Workload(_) => push(
                 &mut argv,
                 &[
                     ("--synthetic-input-tokens-mean", b.input_length.to_string()),

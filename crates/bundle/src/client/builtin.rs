@@ -41,6 +41,7 @@ impl ClientAdapter for Builtin {
                     ("--dataset-path", path.clone()),
                 ],
             ),
+            Dataset::Workload(path) => push(&mut argv, &[("--workload", path.clone())]),
         }
         push(&mut argv, &load(run));
         argv.push("--ignore-eos".into());

@@ -26,7 +26,8 @@ impl ClientAdapter for SglangBench {
             ],
         );
         match run.dataset {
-            Dataset::Random => {
+            // Only the built-in client reads workloads; the renderer warns and sends random prompts.
+            Dataset::Random | Dataset::Workload(_) => {
                 push(&mut argv, &[("--dataset-name", "random-ids".into())]);
                 push(&mut argv, &random_lengths(ctx));
             }
@@ -53,7 +54,7 @@ impl ClientAdapter for SglangBench {
         "result.jsonl"
     }
 
-    /// SGLang draws `[len * r, len]` and ignores EOS by default: equal lengths at `r = 1`.
+    /// SGLang draws `[len * r, len]` and ignores EOS unless told: equal lengths at `r = 1`.
     fn expected_output_tokens(&self, ctx: &Ctx<'_>, run: &Run<'_>) -> Option<u64> {
         fixed_output(ctx, run, 1.0)
     }

@@ -33,7 +33,8 @@ impl ClientAdapter for TrtllmBench {
             ],
         );
         match run.dataset {
-            Dataset::Random => {
+            // Only the built-in client reads workloads; the renderer warns and sends random prompts.
+            Dataset::Random | Dataset::Workload(_) => {
                 push(&mut argv, &[("--dataset-name", "random".into())]);
                 argv.push("--random-ids".into());
                 push(&mut argv, &random_lengths(ctx));

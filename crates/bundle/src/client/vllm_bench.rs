@@ -27,9 +27,19 @@ impl ClientAdapter for VllmBench {
             ],
         );
         match run.dataset {
-            Dataset::Random => {
+            // Only the built-in client reads workloads; the renderer warns and sends random prompts.
+            Dataset::Random | Dataset::Workload(_) => {
                 push(&mut argv, &[("--dataset-name", "random".into())]);
-                push(&mut argv, &random_lengths(ctx));
+                // vLLM draws symmetrically, `[len * (1 - r), len * (1 + r)]`: `1 - ratio` keeps
+                // upstream's width and keeps 1.0 (fixed lengths) fixed.
+                let mut lengths = random_lengths(ctx);
+                if let Some(r) = lengths
+                    .iter_mut()
+                    .find(|(f, _)| *f == "--random-range-ratio")
+                {
+                    r.1 = (1.0 - ctx.case.config.benchmark.benchmark_ratio).to_string();
+                }
+                push(&mut argv, &lengths);
             }
             Dataset::Custom(path) => push(
                 &mut argv,

@@ -278,3 +278,25 @@ fn a_custom_extractor_reads_its_metrics_and_a_missing_one_is_invalid() {
         "{missing}"
     );
 }
+
+#[test]
+fn a_config_workload_reaches_the_builtin_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = config("").replace(
+        "  concurrency_list: '2'\n",
+        "  concurrency_list: '2'\n  workload:\n    shared_prefix: {groups: 2, prefix_len: 32, suffix_len: 8, output_len: 4, hit_rate: 0.5}\n",
+    );
+    let root = suite(dir.path(), &[("prefix", text)]);
+    let out = run_suite(dir.path(), &root, &[]);
+    exits(&out, &[0, 1]);
+    let run = only_run(&dir.path().join("out"));
+    let bundle = run.join("bundles/disagg_perf_prefix");
+    let workload = std::fs::read_to_string(bundle.join("workload.yaml")).unwrap();
+    assert!(workload.contains("shared_prefix"), "{workload}");
+    let launch = std::fs::read_to_string(bundle.join("launch.json")).unwrap();
+    assert!(launch.contains("\"--workload\""), "{launch}");
+    let log = std::fs::read_to_string(bundle.join("logs/6_bench.log")).unwrap();
+    assert!(log.contains("Workload"), "{log}");
+    let r = results(dir.path());
+    assert_ne!(case(&r, "prefix")["verdict"], "error", "{r}");
+}

@@ -52,6 +52,7 @@ pub(super) const SLURM_KEYS: &[&str] = &[
 ];
 pub(super) const BENCHMARK_KEYS: &[&str] = &[
     "mode",
+    "workload",
     "use_nv_sa_benchmark",
     "multi_round",
     "benchmark_ratio",
