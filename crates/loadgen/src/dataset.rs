@@ -338,7 +338,10 @@ mod tests {
         );
         let wide = load(&random(0.8), 200, 0, None).unwrap();
         assert!(wide.iter().all(|s| (16..=20).contains(&s.output_len)));
-        assert!(wide.iter().any(|s| s.output_len < 20), "0.8 draws below len");
+        assert!(
+            wide.iter().any(|s| s.output_len < 20),
+            "0.8 draws below len"
+        );
         let any = load(&random(0.0), 200, 0, None).unwrap();
         assert!(any.iter().all(|s| (1..=20).contains(&s.output_len)));
     }
