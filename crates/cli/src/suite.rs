@@ -31,6 +31,20 @@ pub enum Format {
     Json,
 }
 
+/// Where servebench writes: `runs/`, the history database and the results CSV.
+#[derive(Debug, Args)]
+pub struct OutputDir {
+    /// Output directory: runs go to `<DIR>/runs/<run-id>/`; the default history database is
+    /// `<DIR>/servebench.db` and the upstream CSV `<DIR>/perf_script_test_results.csv`.
+    #[arg(
+        long = "output",
+        env = "OUTPUT_PATH",
+        default_value = "servebench-out",
+        value_name = "DIR"
+    )]
+    pub output: PathBuf,
+}
+
 /// Which configs, with which overrides, selected how.
 #[derive(Debug, Args)]
 pub struct SuiteArgs {

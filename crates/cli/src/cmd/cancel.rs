@@ -1,6 +1,5 @@
 //! `servebench cancel RUN`: cancels every job of a run in flight, from any shell.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -13,21 +12,15 @@ use crate::exit;
 pub struct CancelArgs {
     /// Run id or run directory.
     run: String,
-    /// Output directory holding `runs/`.
-    #[arg(
-        long,
-        env = "OUTPUT_PATH",
-        default_value = "servebench-out",
-        value_name = "DIR"
-    )]
-    output: PathBuf,
+    #[command(flatten)]
+    dir: crate::suite::OutputDir,
 }
 
 /// Signals the process driving the run (it cancels and records), and cancels the jobs directly
 /// (scancel, or SIGTERM to local process groups). Exit 0 when done, 2 unknown run, 3 when the
 /// scheduler refused.
 pub fn run(args: CancelArgs) -> ExitCode {
-    let result = run_dir(&args.output, Some(&args.run))
+    let result = run_dir(&args.dir.output, Some(&args.run))
         .and_then(|dir| servebench_suite::cancel::cancel(&dir, servebench_bin()));
     match result {
         Ok(r) if r.job_ids.is_empty() && r.driver.is_none() => {

@@ -20,10 +20,10 @@ pub struct CollectArgs {
 
 /// Collects and stores; exit codes as `servebench run --from-logs`.
 pub fn run(args: CollectArgs) -> ExitCode {
-    let history = args.out.history.target(&args.out.output, None);
+    let history = args.out.history.target(&args.out.dir.output, None);
     let result = servebench_suite::logs::from_logs(
         &args.dir,
-        &args.out.output,
+        &args.out.dir.output,
         args.out.junit.as_deref(),
         history.as_ref(),
     );

@@ -1,7 +1,6 @@
 //! `servebench history`: stored measurements over time, newest last, with config changes
 //! marked. Also holds the `--db` resolution shared by `import` and `export`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -25,21 +24,16 @@ pub struct DbArgs {
         hide_env_values = true
     )]
     db: Option<String>,
-    /// Output directory whose `servebench.db` is the default database.
-    #[arg(
-        long,
-        env = "OUTPUT_PATH",
-        default_value = "servebench-out",
-        value_name = "DIR"
-    )]
-    output: PathBuf,
+    #[command(flatten)]
+    dir: crate::suite::OutputDir,
 }
 
 impl DbArgs {
     /// The database location as given or defaulted.
     pub(crate) fn location(&self) -> String {
         self.db.clone().unwrap_or_else(|| {
-            self.output
+            self.dir
+                .output
                 .join("servebench.db")
                 .to_string_lossy()
                 .into_owned()

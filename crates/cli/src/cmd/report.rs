@@ -51,14 +51,8 @@ pub struct ReportArgs {
     /// Page title.
     #[arg(long, value_name = "TEXT")]
     title: Option<String>,
-    /// Output directory holding `runs/` (for run ids and the default run).
-    #[arg(
-        long,
-        env = "OUTPUT_PATH",
-        default_value = "servebench-out",
-        value_name = "DIR"
-    )]
-    output: PathBuf,
+    #[command(flatten)]
+    dir: crate::suite::OutputDir,
 }
 
 /// Writes the report; see the module docs.
@@ -77,7 +71,7 @@ fn report(args: &ReportArgs) -> Result<(), String> {
         Some(k) => Some(Expr::parse(k).map_err(|e| format!("-k expression:\n{}", e.render(k)))?),
         None => None,
     };
-    let inputs = resolve_inputs(&args.inputs, &args.output)?;
+    let inputs = resolve_inputs(&args.inputs, &args.dir.output)?;
     let mut input = ReportInput::from_results_files(&inputs).map_err(|e| e.to_string())?;
     if let Some(expr) = &expr {
         input.tests.retain(|t| {
@@ -210,7 +204,9 @@ mod tests {
             markdown: None,
             gpu_type: None,
             title: None,
-            output: PathBuf::from("servebench-out"),
+            dir: crate::suite::OutputDir {
+                output: PathBuf::from("servebench-out"),
+            },
         }
     }
 

@@ -25,7 +25,7 @@ pub struct ResumeArgs {
 
 /// Continues the run with the options it was started with; exit codes as `servebench run`.
 pub fn run(args: ResumeArgs) -> ExitCode {
-    let dir = match run_dir(&args.out.output, args.run.as_deref()) {
+    let dir = match run_dir(&args.out.dir.output, args.run.as_deref()) {
         Ok(d) => d,
         Err(e) => return finish(Err(e), args.out.format, None),
     };
@@ -35,7 +35,7 @@ pub fn run(args: ResumeArgs) -> ExitCode {
         retry_failed: args.retry_failed,
         detach: args.detach,
         junit: args.out.junit.clone(),
-        history: args.out.history.target(&args.out.output, None),
+        history: args.out.history.target(&args.out.dir.output, None),
     };
     let mut live = live_view(&args.out);
     let result = resume(&req, signal_interrupts(), &mut live);

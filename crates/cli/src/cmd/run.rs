@@ -34,14 +34,8 @@ pub enum ExecutorArg {
 /// Where runs go and how results are reported (shared by `run` and `resume`).
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output directory; runs go to `<DIR>/runs/<run-id>/`.
-    #[arg(
-        long,
-        env = "OUTPUT_PATH",
-        default_value = "servebench-out",
-        value_name = "DIR"
-    )]
-    pub output: PathBuf,
+    #[command(flatten)]
+    pub dir: crate::suite::OutputDir,
     /// Also write JUnit XML here (one testcase per test).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -224,7 +218,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     let from_logs = |dir: &Path| {
         let result = servebench_suite::logs::from_logs(
             dir,
-            &args.out.output,
+            &args.out.dir.output,
             args.out.junit.as_deref(),
             None,
         );
@@ -235,7 +229,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     }
     if debug_mode {
         let run = std::env::var("DEBUG_JOB_ID").ok();
-        return match journal::find_run(&args.out.output, run.as_deref()) {
+        return match journal::find_run(&args.out.dir.output, run.as_deref()) {
             Ok(dir) => from_logs(&dir),
             Err(e) => {
                 eprintln!("error: DEBUG_MODE=1: {e}");
@@ -250,7 +244,7 @@ pub fn run(args: RunArgs) -> ExitCode {
 }
 
 fn prepare_and_start(args: &RunArgs, live: &mut LiveView) -> Result<RunReport, PipelineError> {
-    let new_run = NewRun::new(&args.out.output);
+    let new_run = NewRun::new(&args.out.dir.output);
     let (executor, entries, not_run) = if let Some(dir) = &args.bundles {
         let entries = servebench_suite::logs::find_bundles(dir)?;
         let executor = match args.executor {
@@ -301,7 +295,7 @@ fn prepare_and_start(args: &RunArgs, live: &mut LiveView) -> Result<RunReport, P
         return Err(PipelineError::Usage("no test selected".into()));
     }
     let req = RunRequest {
-        output: args.out.output.clone(),
+        output: args.out.dir.output.clone(),
         executor,
         bin: servebench_bin(),
         sched: SchedOptions {
@@ -318,7 +312,7 @@ fn prepare_and_start(args: &RunArgs, live: &mut LiveView) -> Result<RunReport, P
         history: args
             .out
             .history
-            .target(&args.out.output, args.suite.cluster.clone()),
+            .target(&args.out.dir.output, args.suite.cluster.clone()),
     };
     start(&req, &new_run, entries, not_run, signal_interrupts(), live)
 }

@@ -17,14 +17,8 @@ use crate::suite::{Format, print};
 pub struct StatusArgs {
     /// Run id or run directory [default: the newest run under the output directory].
     run: Option<String>,
-    /// Output directory holding `runs/`.
-    #[arg(
-        long,
-        env = "OUTPUT_PATH",
-        default_value = "servebench-out",
-        value_name = "DIR"
-    )]
-    output: PathBuf,
+    #[command(flatten)]
+    dir: crate::suite::OutputDir,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -32,7 +26,7 @@ pub struct StatusArgs {
 
 /// Prints the run's state. Exit 0 when the run is found, 2 when not.
 pub fn run(args: StatusArgs) -> ExitCode {
-    let (dir, view) = match load(&args.output, args.run.as_deref()) {
+    let (dir, view) = match load(&args.dir.output, args.run.as_deref()) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("error: {e}");

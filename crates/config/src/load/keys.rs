@@ -52,7 +52,6 @@ pub(super) const SLURM_KEYS: &[&str] = &[
 ];
 pub(super) const BENCHMARK_KEYS: &[&str] = &[
     "mode",
-    "workload",
     "use_nv_sa_benchmark",
     "multi_round",
     "benchmark_ratio",
@@ -70,6 +69,7 @@ pub(super) const BENCHMARK_KEYS: &[&str] = &[
     "client",
     "oversubscription_tolerance",
     "max_failed_pct",
+    "workload",
 ];
 pub(super) const BENCHMARK_EXAMPLE_KEYS: &[&str] = &[
     "mode",
