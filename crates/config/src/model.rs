@@ -69,6 +69,16 @@ pub enum ConcurrencyScope {
     Total,
 }
 
+impl ConcurrencyScope {
+    /// The YAML spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConcurrencyScope::PerGenServer => "per_gen_server",
+            ConcurrencyScope::Total => "total",
+        }
+    }
+}
+
 /// Server placement policy (`hardware.placement`, SPEC 5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

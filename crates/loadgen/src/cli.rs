@@ -487,7 +487,13 @@ pub fn run(args: BenchArgs) -> u8 {
         }
     };
     let mut per_request = match &outputs.per_request {
-        Some(p) => match File::create(p) {
+        // A missing directory is created, as `--result-dir` is.
+        Some(p) => match p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| File::create(p))
+        {
             Ok(f) => Some(BufWriter::new(f)),
             Err(e) => {
                 eprintln!("error: cannot write {}: {e}", p.display());

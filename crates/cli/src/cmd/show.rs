@@ -147,9 +147,9 @@ fn summary(case: &TestCase) -> String {
     let conc: Vec<String> = b.concurrency_list.iter().map(|c| c.to_string()).collect();
     let _ = writeln!(
         out,
-        "concurrency:    {} ({:?})",
+        "concurrency:    {} ({})",
         conc.join(" "),
-        b.concurrency_scope
+        b.concurrency_scope.as_str()
     );
     let _ = writeln!(
         out,
@@ -181,9 +181,9 @@ fn summary(case: &TestCase) -> String {
         Some((cn, gn, gpus)) => {
             let _ = writeln!(
                 out,
-                "nodes:          {} ({cn} ctx + {gn} gen, {:?} placement, {} GPUs/node), {gpus} GPUs",
+                "nodes:          {} ({cn} ctx + {gn} gen, {} placement, {} GPUs/node), {gpus} GPUs",
                 cn + gn,
-                c.hardware.placement,
+                c.hardware.placement.as_str(),
                 c.hardware
                     .gpus_per_node
                     .map_or_else(|| "?".to_string(), |g| g.to_string()),

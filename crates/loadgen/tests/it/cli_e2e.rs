@@ -27,7 +27,8 @@ fn exit_codes_and_files() {
     let url = srv.url();
     let rows: Vec<_> = (0..6).map(|i| (format!("req-{i};itl=1"), 3)).collect();
     let good = dataset(&rows);
-    let per_req = format!("{d}/requests.jsonl");
+    // A directory that does not exist yet is created for the per-request file.
+    let per_req = format!("{d}/new/dir/requests.jsonl");
     let code = bench(&[
         "--base-url",
         &url,
