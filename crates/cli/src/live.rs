@@ -12,6 +12,45 @@ pub(crate) fn use_bars(stderr_tty: bool, ci: bool, quiet: bool, term_dumb: bool)
     stderr_tty && !ci && !quiet && !term_dumb
 }
 
+/// Whether to colour stdout: a TTY, and `NO_COLOR` unset (https://no-color.org), not dumb.
+pub(crate) fn color_stdout() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var("TERM").is_ok_and(|t| t != "dumb")
+}
+
+/// The results table with each verdict word coloured (green pass, red fail/error, yellow
+/// invalid, dim skipped), for a terminal.
+pub(crate) fn colour_verdicts(table: &str) -> String {
+    const WORDS: [(&str, &str); 7] = [
+        (" PASS ", "32"),
+        (" XPASS ", "32"),
+        (" FAIL ", "31"),
+        (" ERROR ", "31"),
+        (" INVALID ", "33"),
+        (" XFAIL ", "2"),
+        (" SKIPPED ", "2"),
+    ];
+    table
+        .lines()
+        .map(|line| {
+            let hit = WORDS
+                .iter()
+                .find_map(|(w, c)| line.find(w).map(|i| (i, *w, *c)));
+            match hit {
+                Some((i, w, c)) => {
+                    let (head, rest) = line.split_at(i + 1);
+                    let word = w.trim();
+                    let tail = rest.get(word.len()..).unwrap_or_default();
+                    format!("{head}\x1b[{c}m{word}\x1b[0m{tail}\n")
+                }
+                None => format!("{line}\n"),
+            }
+        })
+        .collect()
+}
+
 /// Quotes an argv for a POSIX shell (for `--dry-run` output).
 pub(crate) fn shell_words(argv: &[String]) -> String {
     argv.iter()
@@ -300,6 +339,16 @@ mod tests {
                 "{tty} {ci} {quiet} {dumb}"
             );
         }
+    }
+
+    #[test]
+    fn verdict_words_are_coloured_once_per_line() {
+        let t = "TEST  C  VERDICT\nx  1  PASS  note PASS\ny  2  INVALID  z\nplain\n";
+        let c = colour_verdicts(t);
+        assert_eq!(
+            c,
+            "TEST  C  VERDICT\nx  1  \x1b[32mPASS\x1b[0m  note PASS\ny  2  \x1b[33mINVALID\x1b[0m  z\nplain\n"
+        );
     }
 
     #[test]

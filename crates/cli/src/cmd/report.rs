@@ -116,9 +116,23 @@ fn report(args: &ReportArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// The HTML report of one finished run, at `path` (default: `report.html` in the run
+/// directory); returns where it went.
+pub(crate) fn run_report(run_dir: &Path, path: Option<&Path>) -> Result<PathBuf, String> {
+    let input =
+        ReportInput::from_results_files(&[run_dir.to_path_buf()]).map_err(|e| e.to_string())?;
+    let out = path.map_or_else(|| run_dir.join("report.html"), Path::to_path_buf);
+    write_report(&input, ReportFormat::Html, &out)?;
+    Ok(out)
+}
+
 /// Renders `input` with its log links relative to where `path` lands (stdout: the current
 /// directory), and writes it.
-fn write_report(input: &ReportInput, format: ReportFormat, path: &Path) -> Result<(), String> {
+pub(crate) fn write_report(
+    input: &ReportInput,
+    format: ReportFormat,
+    path: &Path,
+) -> Result<(), String> {
     let dir = match path.parent() {
         Some(p) if path.as_os_str() != "-" && !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

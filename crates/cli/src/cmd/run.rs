@@ -48,6 +48,9 @@ pub struct OutputArgs {
     pub format: Format,
     #[command(flatten)]
     pub history: HistoryArgs,
+    /// Write the HTML report here at the end [default: report.html in the run directory].
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Where results are stored as they arrive (SPEC 11.1; `docs/history.md`).
@@ -222,7 +225,12 @@ pub fn run(args: RunArgs) -> ExitCode {
             args.out.junit.as_deref(),
             None,
         );
-        finish(result, args.out.format, args.out.junit.as_deref())
+        finish(
+            result,
+            args.out.format,
+            args.out.junit.as_deref(),
+            args.out.report.as_deref(),
+        )
     };
     if let Some(dir) = &args.from_logs {
         return from_logs(dir);
@@ -240,7 +248,12 @@ pub fn run(args: RunArgs) -> ExitCode {
     let mut live = live_view(&args.out);
     let result = prepare_and_start(&args, &mut live);
     live.finish();
-    finish(result, args.out.format, args.out.junit.as_deref())
+    finish(
+        result,
+        args.out.format,
+        args.out.junit.as_deref(),
+        args.out.report.as_deref(),
+    )
 }
 
 fn prepare_and_start(args: &RunArgs, live: &mut LiveView) -> Result<RunReport, PipelineError> {
@@ -322,6 +335,7 @@ pub(crate) fn finish(
     result: Result<RunReport, PipelineError>,
     format: Format,
     junit: Option<&Path>,
+    html: Option<&Path>,
 ) -> ExitCode {
     let report = match result {
         Ok(r) => r,
@@ -368,8 +382,17 @@ pub(crate) fn finish(
         );
         return exit::of_report(&report);
     }
-    crate::suite::print(&servebench_results::render_table(&report.cases));
+    let table = servebench_results::render_table(&report.cases);
+    crate::suite::print(&if crate::live::color_stdout() {
+        crate::live::colour_verdicts(&table)
+    } else {
+        table
+    });
     eprintln!("results: {}", report.dir.join("results.json").display());
+    match crate::cmd::report::run_report(&report.dir, html) {
+        Ok(path) => eprintln!("report: {}", path.display()),
+        Err(e) => eprintln!("warning: no HTML report: {e}"),
+    }
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }

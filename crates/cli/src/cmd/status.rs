@@ -22,15 +22,38 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Print the state again every `--interval` seconds until the run has finished (or no
+    /// process drives it any more).
+    #[arg(long)]
+    watch: bool,
+    /// Seconds between two prints with `--watch`.
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    interval: f64,
 }
 
-/// Prints the run's state. Exit 0 when the run is found, 2 when not.
+/// Prints the run's state (with `--watch`, until it ends). Exit 0 when the run is found, 2
+/// when not.
 pub fn run(args: StatusArgs) -> ExitCode {
+    if !(args.interval.is_finite() && args.interval > 0.0) {
+        eprintln!("error: --interval must be a positive number of seconds");
+        return ExitCode::from(exit::USAGE);
+    }
+    loop {
+        let (code, ended) = once(&args);
+        if !args.watch || ended || code != ExitCode::from(exit::OK) {
+            return code;
+        }
+        std::thread::sleep(std::time::Duration::from_secs_f64(args.interval));
+    }
+}
+
+/// One print; returns the exit code and whether the run has ended (finished, or not driven).
+fn once(args: &StatusArgs) -> (ExitCode, bool) {
     let (dir, view) = match load(&args.dir.output, args.run.as_deref()) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(exit::USAGE);
+            return (ExitCode::from(exit::USAGE), true);
         }
     };
     let driver_alive = !view.finished && pid_alive(view.pid);
@@ -133,7 +156,7 @@ pub fn run(args: StatusArgs) -> ExitCode {
             print(&out);
         }
     }
-    ExitCode::from(exit::OK)
+    (ExitCode::from(exit::OK), view.finished || !driver_alive)
 }
 
 /// Finds and folds a run.
