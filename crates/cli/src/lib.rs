@@ -50,6 +50,12 @@ enum Command {
     Job(cmd::job::JobArgs),
     /// Stored measurements over time, newest last, config changes marked.
     History(cmd::history::HistoryArgs),
+    /// Judge a run's gated metrics against their baselines; exit 1 on a regression (the CI gate).
+    Check(cmd::check::CheckArgs),
+    /// Compare two runs: per test and concurrency the deltas and their significance.
+    Compare(cmd::compare::CompareArgs),
+    /// Curate baselines: pin a run or tag, accept an intended change.
+    Baseline(cmd::baseline::BaselineArgs),
     /// Import upstream results CSVs or earlier results.json files into the history.
     Import(cmd::import::ImportArgs),
     /// Export the history (OpenSearch bulk documents).
@@ -88,6 +94,9 @@ pub fn main_impl() -> ExitCode {
         Command::Cancel(args) => cmd::cancel::run(args),
         Command::Resume(args) => cmd::resume::run(args),
         Command::History(args) => cmd::history::run(args),
+        Command::Check(args) => cmd::check::run(args),
+        Command::Compare(args) => cmd::compare::run(args),
+        Command::Baseline(args) => cmd::baseline::run(args),
         Command::Import(args) => cmd::import::run(args),
         Command::Export(args) => cmd::export::run(args),
         Command::Report(args) => cmd::report::run(args),
