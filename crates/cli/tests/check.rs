@@ -268,6 +268,14 @@ fn compare_prints_the_delta_and_its_significance() {
     let o = servebench(&db, &["compare", "run10", "run21", "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(doc["entries"].as_array().unwrap().len(), 6);
+    // The reference comes first.
+    let o = servebench(&db, &["compare", "run21", "run10"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        out(&o).contains("`servebench compare run10 run21`"),
+        "{}",
+        out(&o)
+    );
 }
 
 #[test]
