@@ -52,6 +52,12 @@ enum Command {
     Collect(cmd::collect::CollectArgs),
     /// Stored measurements over time, newest last, config changes marked.
     History(cmd::history::HistoryArgs),
+    /// Judge a run's gated metrics against their baselines; exit 1 on a regression (the CI gate).
+    Check(cmd::check::CheckArgs),
+    /// Compare two runs: per test and concurrency the deltas and their significance.
+    Compare(cmd::compare::CompareArgs),
+    /// Curate baselines: pin a run or tag, accept an intended change.
+    Baseline(cmd::baseline::BaselineArgs),
     /// Import upstream results CSVs or earlier results.json files into the history.
     Import(cmd::import::ImportArgs),
     /// Export the history (OpenSearch bulk documents).
@@ -91,6 +97,9 @@ pub fn main_impl() -> ExitCode {
         Command::Resume(args) => cmd::resume::run(args),
         Command::Collect(args) => cmd::collect::run(args),
         Command::History(args) => cmd::history::run(args),
+        Command::Check(args) => cmd::check::run(args),
+        Command::Compare(args) => cmd::compare::run(args),
+        Command::Baseline(args) => cmd::baseline::run(args),
         Command::Import(args) => cmd::import::run(args),
         Command::Export(args) => cmd::export::run(args),
         Command::Report(args) => cmd::report::run(args),

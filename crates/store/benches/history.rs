@@ -1,7 +1,8 @@
 //! History store throughput: insert N measurements (default 1,000,000: 100 daily runs of 200
 //! tests x 5 concurrencies x 10 metrics, one transaction per run), then query one test's 90-day
 //! history (every metric and concurrency: 4,500 rows) and one series (one metric, one
-//! concurrency: 90 rows). SQLite always; PostgreSQL too when `SERVEBENCH_TEST_POSTGRES_URL` is
+//! concurrency: 90 rows), then time `check` of the newest run (the history gate: 3,000
+//! verdicts with their change points). SQLite always; PostgreSQL too when `SERVEBENCH_TEST_POSTGRES_URL` is
 //! set (`scripts/pg-throwaway.sh`), in a fresh `sb_bench` database.
 //!
 //! `cargo bench -p servebench-store --bench history [-- RUNS]` (RUNS of 10,000 measurements,
@@ -11,7 +12,9 @@
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
+use servebench_store::gate::{check_run, default_gated_metrics};
 use servebench_store::{Environment, HistoryQuery, Measurement, RunInfo, Store, TestInfo, open};
+use servebench_verdict::{Judge, Options};
 
 const TESTS: usize = 200;
 const CONCURRENCIES: [i64; 5] = [1, 8, 64, 256, 1024];
@@ -145,6 +148,22 @@ fn bench(name: &str, url: &str, runs: usize) {
     println!(
         "{name}: one series' 90-day history ({rows} rows): median {:.1} ms of 21",
         t.as_secs_f64() * 1e3
+    );
+    // `servebench check` of the newest run: every test x concurrency x gated metric.
+    let judge = Judge::new(Options::default());
+    let newest_run = format!("run{:05}", runs - 1);
+    let s = Instant::now();
+    let report = check_run(
+        store.as_mut(),
+        &newest_run,
+        &default_gated_metrics(),
+        &judge,
+    )
+    .unwrap();
+    println!(
+        "{name}: check of the newest run ({} verdicts over {runs}-run series): {:.2} s",
+        report.verdicts.len(),
+        s.elapsed().as_secs_f64()
     );
 }
 

@@ -38,6 +38,7 @@
 mod csv;
 mod db;
 mod error;
+pub mod gate;
 pub mod import;
 mod metric_names;
 mod model;
@@ -56,7 +57,8 @@ pub use crate::csv::{
 pub use error::{Error, redact_url};
 pub use metric_names::{canonical_metric, upstream_csv_name};
 pub use model::{
-    AccuracyRow, Environment, HistoryQuery, HistoryRow, Measurement, RunInfo, RunRow, TestInfo,
+    AcceptedChange, AccuracyRow, BaselinePin, Environment, HistoryQuery, HistoryRow, Measurement,
+    PinTarget, RunInfo, RunRow, TestInfo,
 };
 pub use schema::LATEST as SCHEMA_VERSION;
 
@@ -128,6 +130,14 @@ pub trait Store: Send {
     /// oldest first.
     fn runs(&mut self, since: Option<Timestamp>, label: Option<&str>)
     -> Result<Vec<RunRow>, Error>;
+    /// Records an accepted change (`baseline accept`).
+    fn accept_change(&mut self, change: &AcceptedChange) -> Result<(), Error>;
+    /// Every accepted change, oldest first.
+    fn accepted_changes(&mut self) -> Result<Vec<AcceptedChange>, Error>;
+    /// Pins a baseline (`baseline pin`), replacing an earlier pin of the same test (or of all).
+    fn pin_baseline(&mut self, pin: &BaselinePin) -> Result<(), Error>;
+    /// Every pin, all-tests pin first, then by test id.
+    fn pins(&mut self) -> Result<Vec<BaselinePin>, Error>;
     /// One run's measurements, in history order.
     fn run_results(&mut self, run_id: &str) -> Result<Vec<HistoryRow>, Error> {
         self.history(&HistoryQuery {

@@ -209,3 +209,51 @@ pub struct RunRow {
     /// Measurements recorded.
     pub measurements: i64,
 }
+
+/// An intended change a curator accepted (`servebench baseline accept`): from `at_run` on, the
+/// baseline of every matching series restarts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AcceptedChange {
+    /// The test it applies to; `None`: every test.
+    pub test_id: Option<String>,
+    /// The canonical metric; `None`: every metric.
+    pub metric: Option<String>,
+    /// The concurrency; `None`: every concurrency.
+    pub concurrency: Option<i64>,
+    /// The first run of the new level.
+    pub at_run: String,
+    /// Why the change is intended (a PR, an upgrade), for the record.
+    pub reason: String,
+    /// When it was accepted.
+    pub accepted_at: Timestamp,
+}
+
+impl AcceptedChange {
+    /// Whether this acceptance covers the series of (test, metric, concurrency).
+    pub fn applies_to(&self, test_id: &str, metric: &str, concurrency: i64) -> bool {
+        self.test_id.as_deref().is_none_or(|t| t == test_id)
+            && self.metric.as_deref().is_none_or(|m| m == metric)
+            && self.concurrency.is_none_or(|c| c == concurrency)
+    }
+}
+
+/// What a pinned baseline points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PinTarget {
+    /// The baseline window ends at this run.
+    Run(String),
+    /// The baseline is the newest runs carrying this tag (a run's config commit).
+    Tag(String),
+}
+
+/// A fixed baseline (`servebench baseline pin`), replacing the rolling window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BaselinePin {
+    /// The test it applies to; `None`: every test without a pin of its own.
+    pub test_id: Option<String>,
+    /// The run or tag.
+    pub target: PinTarget,
+    /// When it was pinned.
+    pub pinned_at: Timestamp,
+}

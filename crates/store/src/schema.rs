@@ -99,6 +99,29 @@ const V2: &[&str] = &[
     )",
 ];
 
+/// Version 3: baseline curation. `accepted_changes`: intended changes (`baseline accept`), a
+/// NULL test, metric or concurrency meaning "all"; `pins`: fixed baselines (`baseline pin`),
+/// one per test (`*`: every test), the newest replacing the earlier one.
+const V3: &[&str] = &[
+    "CREATE TABLE accepted_changes (
+        seq BIGINT NOT NULL,
+        test_id TEXT,
+        metric TEXT,
+        concurrency BIGINT,
+        at_run TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        accepted_us BIGINT NOT NULL,
+        PRIMARY KEY (seq)
+    )",
+    "CREATE TABLE pins (
+        test_id TEXT NOT NULL,
+        run_id TEXT,
+        tag TEXT,
+        pinned_us BIGINT NOT NULL,
+        PRIMARY KEY (test_id)
+    )",
+];
+
 /// Every migration, in order.
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -109,10 +132,14 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 2,
         statements: V2,
     },
+    Migration {
+        version: 3,
+        statements: V3,
+    },
 ];
 
 /// The schema version this binary writes.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 /// The version recorded in the database (0: empty).
 pub(crate) fn current_version(db: &mut dyn Db) -> Result<i64, Error> {

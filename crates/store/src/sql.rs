@@ -8,7 +8,8 @@ use servebench_results::{CaseResult, PointResult};
 use crate::db::{Db, Row, Value};
 use crate::error::Error;
 use crate::model::{
-    AccuracyRow, Environment, HistoryQuery, HistoryRow, Measurement, RunInfo, RunRow, TestInfo,
+    AcceptedChange, AccuracyRow, BaselinePin, Environment, HistoryQuery, HistoryRow, Measurement,
+    PinTarget, RunInfo, RunRow, TestInfo,
 };
 use crate::schema;
 use crate::{RecordSummary, Store, point_valid};
@@ -18,6 +19,9 @@ pub(crate) struct SqlStore<D: Db> {
     db: D,
     version: i64,
 }
+
+/// The `pins.test_id` of a pin for every test (a test id never is `*`: ids are file-name tokens).
+const ALL_TESTS: &str = "*";
 
 /// Most `IN (...)` parameters per statement (SQLite allows 32766; stay far below).
 const IN_CHUNK: usize = 500;
@@ -460,6 +464,98 @@ impl<D: Db> Store for SqlStore<D> {
         let mut rows: Vec<HistoryRow> = out.into_iter().map(|(r, _)| r).collect();
         mark_fingerprint_changes(&mut rows);
         Ok(rows)
+    }
+
+    fn accept_change(&mut self, c: &AcceptedChange) -> Result<(), Error> {
+        self.write(|db| {
+            let next = db
+                .query(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM accepted_changes",
+                    &[],
+                )?
+                .first()
+                .and_then(|r| r.int(0))
+                .unwrap_or(1);
+            db.execute(
+                "INSERT INTO accepted_changes (seq, test_id, metric, concurrency, at_run, reason,
+                   accepted_us) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                &[
+                    next.into(),
+                    c.test_id.as_deref().into(),
+                    c.metric.as_deref().into(),
+                    c.concurrency.into(),
+                    c.at_run.as_str().into(),
+                    c.reason.as_str().into(),
+                    us(c.accepted_at).into(),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn accepted_changes(&mut self) -> Result<Vec<AcceptedChange>, Error> {
+        let rows = self.db.query(
+            "SELECT test_id, metric, concurrency, at_run, reason, accepted_us
+             FROM accepted_changes ORDER BY seq",
+            &[],
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|mut r| {
+                Some(AcceptedChange {
+                    test_id: r.text(0),
+                    metric: r.text(1),
+                    concurrency: r.int(2),
+                    at_run: r.text(3)?,
+                    reason: r.text(4).unwrap_or_default(),
+                    accepted_at: ts(r.int(5))?,
+                })
+            })
+            .collect())
+    }
+
+    fn pin_baseline(&mut self, pin: &BaselinePin) -> Result<(), Error> {
+        let (run, tag) = match &pin.target {
+            PinTarget::Run(r) => (Some(r.as_str()), None),
+            PinTarget::Tag(t) => (None, Some(t.as_str())),
+        };
+        self.db.execute(
+            "INSERT INTO pins (test_id, run_id, tag, pinned_us) VALUES (?, ?, ?, ?)
+             ON CONFLICT (test_id) DO UPDATE SET
+               run_id = excluded.run_id, tag = excluded.tag, pinned_us = excluded.pinned_us",
+            &[
+                pin.test_id.as_deref().unwrap_or(ALL_TESTS).into(),
+                run.into(),
+                tag.into(),
+                us(pin.pinned_at).into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn pins(&mut self) -> Result<Vec<BaselinePin>, Error> {
+        let rows = self.db.query(
+            "SELECT test_id, run_id, tag, pinned_us FROM pins ORDER BY test_id",
+            &[],
+        )?;
+        let mut pins: Vec<BaselinePin> = rows
+            .into_iter()
+            .filter_map(|mut r| {
+                let test = r.text(0)?;
+                let target = match (r.text(1), r.text(2)) {
+                    (Some(run), _) => PinTarget::Run(run),
+                    (None, Some(tag)) => PinTarget::Tag(tag),
+                    (None, None) => return None,
+                };
+                Some(BaselinePin {
+                    test_id: (test != ALL_TESTS).then_some(test),
+                    target,
+                    pinned_at: ts(r.int(3))?,
+                })
+            })
+            .collect();
+        pins.sort_by_key(|p| p.test_id.is_some());
+        Ok(pins)
     }
 
     fn runs(

@@ -9,10 +9,13 @@ use std::path::{Path, PathBuf};
 
 use jiff::{SignedDuration, Timestamp};
 use servebench_results::{CaseResult, Check, PointResult, Verdict};
+use servebench_store::gate::{check_run, compare_runs, default_gated_metrics};
 use servebench_store::{
-    AccuracyRow, CsvRow, Environment, Error, HistoryQuery, RunInfo, SCHEMA_VERSION, TestInfo,
-    import, open, open_at_version, write_csv,
+    AcceptedChange, AccuracyRow, BaselinePin, CsvRow, Environment, Error, HistoryQuery,
+    Measurement, PinTarget, RunInfo, SCHEMA_VERSION, Store, TestInfo, import, open,
+    open_at_version, write_csv,
 };
+use servebench_verdict::{Judge, Options, Verdict as Gate};
 
 const FIXTURE: &str = "../../../shared/fixtures/upstream/tests/integration/defs/perf/disagg/perf_script_test_results.FIRST24ROWS.csv";
 
@@ -102,6 +105,9 @@ both_backends! {
     fixture_csv_imports_once_and_renders_back_byte_for_byte => sqlite_fixture_csv_imports_once_and_renders_back_byte_for_byte, postgres_fixture_csv_imports_once_and_renders_back_byte_for_byte;
     results_json_imports_once => sqlite_results_json_imports_once, postgres_results_json_imports_once;
     a_failed_write_changes_nothing => sqlite_a_failed_write_changes_nothing, postgres_a_failed_write_changes_nothing;
+    curation_is_stored_and_listed => sqlite_curation_is_stored_and_listed, postgres_curation_is_stored_and_listed;
+    migrates_from_version_2_to_curation => sqlite_migrates_from_version_2_to_curation, postgres_migrates_from_version_2_to_curation;
+    the_gate_judges_stored_history => sqlite_the_gate_judges_stored_history, postgres_the_gate_judges_stored_history;
 }
 
 fn t0() -> Timestamp {
@@ -461,7 +467,10 @@ fn refuses_a_newer_schema_without_touching_it(db: &Holder) {
     let msg = e.to_string();
     assert!(msg.contains("schema version 99"), "{msg}");
     assert!(msg.contains("upgrade servebench"), "{msg}");
-    raw_sql(db.url(), "UPDATE servebench_schema SET version = 2");
+    raw_sql(
+        db.url(),
+        &format!("UPDATE servebench_schema SET version = {SCHEMA_VERSION}"),
+    );
     assert!(open(db.url()).is_ok());
 }
 
@@ -543,4 +552,199 @@ fn a_failed_write_changes_nothing(db: &Holder) {
         .record_case("r", &test_info("t", "f", t0()), &c, &[])
         .unwrap();
     assert_eq!(s.inserted, 8);
+}
+
+fn curation_is_stored_and_listed(db: &Holder) {
+    let mut store = open(db.url()).unwrap();
+    assert!(store.accepted_changes().unwrap().is_empty());
+    assert!(store.pins().unwrap().is_empty());
+    let all = AcceptedChange {
+        test_id: None,
+        metric: None,
+        concurrency: None,
+        at_run: "run7".into(),
+        reason: "engine upgrade to 1.2".into(),
+        accepted_at: t0(),
+    };
+    let one = AcceptedChange {
+        test_id: Some("t1".into()),
+        metric: Some("median_ttft_ms".into()),
+        concurrency: Some(16),
+        at_run: "run9".into(),
+        reason: "PR 123 trades TTFT for throughput".into(),
+        accepted_at: t0() + SignedDuration::from_secs(60),
+    };
+    store.accept_change(&all).unwrap();
+    store.accept_change(&one).unwrap();
+    assert_eq!(
+        store.accepted_changes().unwrap(),
+        vec![all.clone(), one.clone()]
+    );
+    assert!(all.applies_to("t2", "output_token_throughput", 4));
+    assert!(one.applies_to("t1", "median_ttft_ms", 16));
+    assert!(!one.applies_to("t1", "median_ttft_ms", 4));
+    assert!(!one.applies_to("t2", "median_ttft_ms", 16));
+
+    let pin = |test: Option<&str>, target: PinTarget, secs: i64| BaselinePin {
+        test_id: test.map(str::to_string),
+        target,
+        pinned_at: t0() + SignedDuration::from_secs(secs),
+    };
+    store
+        .pin_baseline(&pin(Some("t1"), PinTarget::Run("run3".into()), 0))
+        .unwrap();
+    store
+        .pin_baseline(&pin(None, PinTarget::Tag("0123abc".into()), 1))
+        .unwrap();
+    // A second pin of the same test replaces the first.
+    let newer = pin(Some("t1"), PinTarget::Run("run5".into()), 2);
+    store.pin_baseline(&newer).unwrap();
+    assert_eq!(
+        store.pins().unwrap(),
+        vec![pin(None, PinTarget::Tag("0123abc".into()), 1), newer]
+    );
+    // They survive reopening.
+    drop(store);
+    assert_eq!(open(db.url()).unwrap().accepted_changes().unwrap().len(), 2);
+}
+
+fn migrates_from_version_2_to_curation(db: &Holder) {
+    open_at_version(db.url(), 2).unwrap();
+    raw_sql(
+        db.url(),
+        "INSERT INTO runs (run_id, started_us, command_line, executor) VALUES ('old', 1, 'servebench run', 'local');
+         INSERT INTO measurements (run_id, test_id, concurrency, repeat_index, metric, value, measured_us, ordinal, valid)
+           VALUES ('old', 't', 4, 0, 'output_token_throughput', 990.5, 1, 0, TRUE);",
+    );
+    let mut store = open(db.url()).unwrap();
+    assert_eq!(store.schema_version(), SCHEMA_VERSION);
+    assert_eq!(store.run_results("old").unwrap()[0].value, 990.5);
+    store
+        .accept_change(&AcceptedChange {
+            test_id: Some("t".into()),
+            metric: None,
+            concurrency: None,
+            at_run: "old".into(),
+            reason: "new engine".into(),
+            accepted_at: t0(),
+        })
+        .unwrap();
+    store
+        .pin_baseline(&BaselinePin {
+            test_id: None,
+            target: PinTarget::Run("old".into()),
+            pinned_at: t0(),
+        })
+        .unwrap();
+    assert_eq!(store.accepted_changes().unwrap().len(), 1);
+    assert_eq!(store.pins().unwrap().len(), 1);
+}
+
+/// Records one run of test `t` at concurrency 8 with these values of the three gated metrics.
+fn record_run(store: &mut dyn Store, i: i64, gpu: &str, throughput: f64, ttft: f64) {
+    let run_id = format!("run{i:02}");
+    let at = t0() + SignedDuration::from_hours(i);
+    let mut info = run_info(&run_id, at, "main");
+    info.environment.gpu_type = Some(gpu.into());
+    store.begin_run(&info).unwrap();
+    store
+        .record_test(&run_id, &test_info("t", "f", at))
+        .unwrap();
+    let rows: Vec<Measurement> = [
+        ("output_token_throughput", throughput),
+        ("median_ttft_ms", ttft),
+        ("median_tpot_ms", 8.0),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(ordinal, (metric, value))| Measurement {
+        run_id: run_id.clone(),
+        test_id: "t".into(),
+        concurrency: 8,
+        repeat: 0,
+        metric: metric.into(),
+        value,
+        measured_at: at,
+        ordinal: ordinal as i64,
+        valid: true,
+        source_name: None,
+        command: None,
+    })
+    .collect();
+    store.insert_measurements(&rows).unwrap();
+}
+
+/// Noise of about 2%, fixed so the test is deterministic.
+const NOISE: [f64; 10] = [0.0, 1.5, -2.0, 0.5, 2.5, -1.0, -0.5, 1.0, -2.5, 2.0];
+
+fn the_gate_judges_stored_history(db: &Holder) {
+    let mut store = open(db.url()).unwrap();
+    // Twenty stable GB200 runs, interleaved with H100 runs at half the throughput (another
+    // series: they must not enter the GB200 baseline), then two GB200 runs 15% slower.
+    for i in 0..20 {
+        let n = 1.0 + NOISE[i as usize % 10] / 100.0;
+        record_run(store.as_mut(), 2 * i, "GB200", 1000.0 * n, 120.0 * n);
+        record_run(store.as_mut(), 2 * i + 1, "H100", 500.0 * n, 240.0 * n);
+    }
+    record_run(store.as_mut(), 40, "GB200", 850.0, 120.0);
+    record_run(store.as_mut(), 42, "GB200", 848.0, 121.0);
+    let judge = Judge::new(Options::default());
+    let gated = default_gated_metrics();
+    let report = check_run(store.as_mut(), "run42", &gated, &judge).unwrap();
+    let by_metric = |r: &servebench_verdict::CheckReport, m: &str| {
+        r.verdicts.iter().find(|e| e.metric == m).unwrap().clone()
+    };
+    assert_eq!(report.verdicts.len(), 3);
+    let tput = by_metric(&report, "output_token_throughput");
+    assert_eq!(
+        tput.verdict.verdict,
+        Gate::Regression,
+        "{}",
+        tput.verdict.reason
+    );
+    assert_eq!(tput.verdict.window, 20);
+    let baseline = tput.verdict.baseline.unwrap();
+    assert!((baseline - 1000.0).abs() < 20.0, "{baseline}");
+    assert_eq!(
+        by_metric(&report, "median_ttft_ms").verdict.verdict,
+        Gate::Unchanged
+    );
+    assert_eq!(report.exit_code(), 1);
+
+    // Accepting the change at its first run restarts the baseline: too little history now.
+    store
+        .accept_change(&AcceptedChange {
+            test_id: Some("t".into()),
+            metric: None,
+            concurrency: None,
+            at_run: "run40".into(),
+            reason: "intended".into(),
+            accepted_at: t0(),
+        })
+        .unwrap();
+    let report = check_run(store.as_mut(), "run42", &gated, &judge).unwrap();
+    let tput = by_metric(&report, "output_token_throughput");
+    assert_eq!(
+        tput.verdict.verdict,
+        Gate::NoBaseline,
+        "{}",
+        tput.verdict.reason
+    );
+    assert_eq!(report.exit_code(), 0);
+
+    // compare: run42 against the window ending at run38, and the raw delta to run38.
+    let cmp = compare_runs(store.as_mut(), "run38", "run42", &gated, &judge).unwrap();
+    let e = cmp
+        .entries
+        .iter()
+        .find(|e| e.metric == "output_token_throughput")
+        .unwrap();
+    assert_eq!(e.value_a, 1000.0 * (1.0 + NOISE[9] / 100.0));
+    assert_eq!(e.value_b, 848.0);
+    assert!((e.raw_delta_pct.unwrap() - (848.0 / 1020.0 - 1.0) * 100.0).abs() < 1e-9);
+    assert_eq!(e.verdict.verdict, Gate::Regression, "{}", e.verdict.reason);
+
+    // An unknown run is an error naming it.
+    let err = check_run(store.as_mut(), "nope", &gated, &judge).unwrap_err();
+    assert!(err.to_string().contains("no run `nope`"), "{err}");
 }

@@ -212,13 +212,45 @@ pub fn run(args: HistoryArgs) -> ExitCode {
     ExitCode::from(exit::OK)
 }
 
+/// Aligns `lines` under `header` in columns two spaces apart: the columns in `right` (numbers)
+/// right-aligned, the others left-aligned, trailing spaces trimmed.
+pub(crate) fn aligned(header: &[&str], lines: &[Vec<String>], right: &[usize]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for l in lines {
+        for (w, c) in widths.iter_mut().zip(l) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let render = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.zip(widths.iter().copied()).enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            if right.contains(&i) {
+                s.push_str(&format!("{c:>w$}"));
+            } else {
+                s.push_str(&format!("{c:<w$}"));
+            }
+        }
+        s.truncate(s.trim_end().len());
+        s.push('\n');
+        s
+    };
+    let mut out = render(&mut header.iter().copied());
+    for l in lines {
+        out.push_str(&render(&mut l.iter().map(String::as_str)));
+    }
+    out
+}
+
 /// The aligned table: one line per measurement; `*` in the first column marks the first run
 /// after the test's config fingerprint changed.
 fn table(rows: &[HistoryRow]) -> String {
     let header = [
         "", "MEASURED", "RUN", "LABEL", "TEST", "C", "METRIC", "VALUE", "VALID", "CONFIG",
     ];
-    let lines: Vec<[String; 10]> = rows
+    let lines: Vec<Vec<String>> = rows
         .iter()
         .map(|h| {
             [
@@ -237,35 +269,10 @@ fn table(rows: &[HistoryRow]) -> String {
                     h.fingerprint.chars().take(12).collect()
                 },
             ]
+            .into()
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for l in &lines {
-        for (w, c) in widths.iter_mut().zip(l) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let render = |cells: &[String]| {
-        let mut s = String::new();
-        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
-            if i > 0 {
-                s.push_str("  ");
-            }
-            // Numbers right-aligned, text left-aligned.
-            if i == 5 || i == 7 {
-                s.push_str(&format!("{c:>w$}"));
-            } else {
-                s.push_str(&format!("{c:<w$}"));
-            }
-        }
-        s.truncate(s.trim_end().len());
-        s.push('\n');
-        s
-    };
-    let mut out = render(&header.map(String::from));
-    for l in &lines {
-        out.push_str(&render(l));
-    }
+    let mut out = aligned(&header, &lines, &[5, 7]);
     if rows.iter().any(|h| h.fingerprint_changed) {
         out.push_str("* the test's config changed since the previous run of this series\n");
     }

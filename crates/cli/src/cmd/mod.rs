@@ -1,8 +1,11 @@
 //! One module per subcommand: convert arguments, call the library, render the result.
 
+pub mod baseline;
 pub mod bench;
 pub mod cancel;
+pub mod check;
 pub mod collect;
+pub mod compare;
 pub mod completions;
 pub mod export;
 pub mod history;
