@@ -99,6 +99,51 @@ pub fn run(args: CheckArgs) -> ExitCode {
     })
 }
 
+/// After `run`: judges the run against its history and prints the regressions and
+/// improvements (the rest as counts); returns whether any metric regressed. Silent when the
+/// history holds nothing to compare with.
+pub(crate) fn summarise_run(db: &str, run_id: &str, label: &str) -> bool {
+    let Ok(mut store) = servebench_store::open(db) else {
+        return false;
+    };
+    let judge = Judge::new(Options {
+        baseline_label: label.to_string(),
+        ..Options::default()
+    });
+    let Ok(report) = check_run(store.as_mut(), run_id, &default_gated_metrics(), &judge) else {
+        return false;
+    };
+    let count = |v: Verdict| {
+        report
+            .verdicts
+            .iter()
+            .filter(|e| e.verdict.verdict == v)
+            .count()
+    };
+    let judged = report.verdicts.len() - count(Verdict::NoBaseline);
+    if judged == 0 {
+        return false;
+    }
+    let mut notable = report.clone();
+    notable.verdicts.retain(|e| {
+        matches!(
+            e.verdict.verdict,
+            Verdict::Regression | Verdict::Improvement
+        )
+    });
+    if !notable.verdicts.is_empty() {
+        print(&table(&notable));
+    }
+    eprintln!(
+        "history verdicts: {} regression(s), {} improvement(s), {} unchanged, {} without baseline (`servebench check {run_id}` shows each)",
+        count(Verdict::Regression),
+        count(Verdict::Improvement),
+        count(Verdict::Unchanged),
+        count(Verdict::NoBaseline)
+    );
+    count(Verdict::Regression) > 0
+}
+
 /// A verdict's name as printed and in JSON.
 pub(crate) fn verdict_name(v: Verdict) -> &'static str {
     match v {

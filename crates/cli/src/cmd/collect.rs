@@ -27,10 +27,5 @@ pub fn run(args: CollectArgs) -> ExitCode {
         args.out.junit.as_deref(),
         history.as_ref(),
     );
-    finish(
-        result,
-        args.out.format,
-        args.out.junit.as_deref(),
-        args.out.report.as_deref(),
-    )
+    finish(result, &args.out)
 }

@@ -27,7 +27,7 @@ pub struct ResumeArgs {
 pub fn run(args: ResumeArgs) -> ExitCode {
     let dir = match run_dir(&args.out.dir.output, args.run.as_deref()) {
         Ok(d) => d,
-        Err(e) => return finish(Err(e), args.out.format, None, None),
+        Err(e) => return finish(Err(e), &args.out),
     };
     let req = ResumeRequest {
         dir,
@@ -40,5 +40,5 @@ pub fn run(args: ResumeArgs) -> ExitCode {
     let mut live = live_view(&args.out);
     let result = resume(&req, signal_interrupts(), &mut live);
     live.finish();
-    finish(result, args.out.format, None, args.out.report.as_deref())
+    finish(result, &args.out)
 }

@@ -225,12 +225,7 @@ pub fn run(args: RunArgs) -> ExitCode {
             args.out.junit.as_deref(),
             None,
         );
-        finish(
-            result,
-            args.out.format,
-            args.out.junit.as_deref(),
-            args.out.report.as_deref(),
-        )
+        finish(result, &args.out)
     };
     if let Some(dir) = &args.from_logs {
         return from_logs(dir);
@@ -248,12 +243,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     let mut live = live_view(&args.out);
     let result = prepare_and_start(&args, &mut live);
     live.finish();
-    finish(
-        result,
-        args.out.format,
-        args.out.junit.as_deref(),
-        args.out.report.as_deref(),
-    )
+    finish(result, &args.out)
 }
 
 fn prepare_and_start(args: &RunArgs, live: &mut LiveView) -> Result<RunReport, PipelineError> {
@@ -331,12 +321,8 @@ fn prepare_and_start(args: &RunArgs, live: &mut LiveView) -> Result<RunReport, P
 }
 
 /// Prints a report's outcome and maps it (or the error) to the exit code.
-pub(crate) fn finish(
-    result: Result<RunReport, PipelineError>,
-    format: Format,
-    junit: Option<&Path>,
-    html: Option<&Path>,
-) -> ExitCode {
+pub(crate) fn finish(result: Result<RunReport, PipelineError>, out: &OutputArgs) -> ExitCode {
+    let (format, junit, html) = (out.format, out.junit.as_deref(), out.report.as_deref());
     let report = match result {
         Ok(r) => r,
         Err(e @ PipelineError::Invalid(_)) => {
@@ -393,6 +379,12 @@ pub(crate) fn finish(
         Ok(path) => eprintln!("report: {}", path.display()),
         Err(e) => eprintln!("warning: no HTML report: {e}"),
     }
+    let regressed = match out.history.target(&out.dir.output, None) {
+        Some(h) if !report.run_id.is_empty() => {
+            crate::cmd::check::summarise_run(&h.db, &report.run_id, &out.history.label)
+        }
+        _ => false,
+    };
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
@@ -401,6 +393,9 @@ pub(crate) fn finish(
             "interrupted: every job in flight was cancelled ({})",
             report.dir.display()
         );
+    }
+    if regressed && report.all_passed() {
+        return ExitCode::from(exit::FAILED);
     }
     exit::of_report(&report)
 }
