@@ -375,9 +375,9 @@ pub(crate) fn finish(result: Result<RunReport, PipelineError>, out: &OutputArgs)
         table
     });
     eprintln!("results: {}", report.dir.join("results.json").display());
-    match crate::cmd::report::run_report(&report.dir, html) {
-        Ok(path) => eprintln!("report: {}", path.display()),
-        Err(e) => eprintln!("warning: no HTML report: {e}"),
+    // The report prints where it went.
+    if let Err(e) = crate::cmd::report::run_report(&report.dir, html) {
+        eprintln!("warning: no HTML report: {e}");
     }
     let regressed = match out.history.target(&out.dir.output, None) {
         Some(h) if !report.run_id.is_empty() => {
