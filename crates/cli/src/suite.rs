@@ -88,6 +88,15 @@ pub struct SuiteArgs {
     /// Keep only shard I of --splits (1-based).
     #[arg(long = "group", value_name = "I", requires = "splits")]
     pub group: Option<NonZeroUsize>,
+    /// History database whose recorded durations (median of each test's last 5 runs) balance
+    /// `--splits` [default: servebench-out/servebench.db when it exists; else planned GPU-hours].
+    #[arg(
+        long = "durations-db",
+        env = "SERVEBENCH_DB",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub durations_db: Option<String>,
     /// Set by commands that print missing list names themselves (`list --summary`), so they are
     /// not also warned about on stderr.
     #[arg(skip)]
@@ -302,10 +311,42 @@ impl SuiteArgs {
         select_profile(self.cluster.as_deref())
     }
 
-    /// Loads, selects and GPU-filters, splitting by planned GPU-hours. Warnings about the
-    /// selection go to stderr.
+    /// Loads, selects and GPU-filters; `--splits` balances on recorded durations from the
+    /// history when there are any, else planned GPU-hours. Warnings go to stderr.
     pub fn load(&self) -> Result<Loaded, UsageError> {
-        self.load_with_durations(&HashMap::new())
+        let durations = if self.splits.is_some() {
+            self.recorded_durations()
+        } else {
+            HashMap::new()
+        };
+        self.load_with_durations(&durations)
+    }
+
+    /// Recorded durations from the history database, when one is there to read.
+    fn recorded_durations(&self) -> HashMap<String, Duration> {
+        let db = self.durations_db.clone().or_else(|| {
+            let default = PathBuf::from("servebench-out/servebench.db");
+            default
+                .is_file()
+                .then(|| default.to_string_lossy().into_owned())
+        });
+        let Some(db) = db else {
+            return HashMap::new();
+        };
+        let found = servebench_store::open(&db)
+            .and_then(|mut s| servebench_store::test_durations(s.as_mut(), 5));
+        match found {
+            Ok(d) => d
+                .into_iter()
+                .filter_map(|(t, s)| Duration::try_from_secs_f64(s).ok().map(|d| (t, d)))
+                .collect(),
+            Err(e) => {
+                eprintln!(
+                    "warning: no recorded durations ({e}); shards are balanced on planned GPU-hours"
+                );
+                HashMap::new()
+            }
+        }
     }
 
     /// [`SuiteArgs::load`] with recorded durations per test id (e.g. the history store's median

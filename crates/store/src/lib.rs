@@ -247,3 +247,45 @@ pub fn open_at_version(url_or_path: &str, version: i64) -> Result<(), Error> {
         }
     }
 }
+
+/// Recorded wall time per test: the median `duration_s` of its newest `last` runs, for CI
+/// shards (`--splits`, least_duration). Tests with no recorded duration are absent.
+pub fn test_durations(
+    store: &mut dyn Store,
+    last: usize,
+) -> Result<std::collections::BTreeMap<String, f64>, Error> {
+    use std::collections::BTreeMap;
+    let rows = store.history(&HistoryQuery {
+        test_filter: None,
+        metric: Some("output_token_throughput".into()),
+        concurrency: None,
+        since: None,
+        label: None,
+        run_id: None,
+    })?;
+    // Newest last: keep one duration per (test, run), in order.
+    let mut per_test: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
+    for r in rows {
+        let Some(d) = r.duration_s.filter(|d| d.is_finite() && *d > 0.0) else {
+            continue;
+        };
+        let runs = per_test.entry(r.test_id).or_default();
+        if runs.last().is_none_or(|(id, _)| *id != r.run_id) {
+            runs.push((r.run_id, d));
+        }
+    }
+    Ok(per_test
+        .into_iter()
+        .filter_map(|(test, runs)| {
+            let mut recent: Vec<f64> = runs.iter().rev().take(last.max(1)).map(|r| r.1).collect();
+            recent.sort_by(f64::total_cmp);
+            let mid = recent.len() / 2;
+            let median = if recent.len() % 2 == 0 {
+                (recent.get(mid.wrapping_sub(1))? + recent.get(mid)?) / 2.0
+            } else {
+                *recent.get(mid)?
+            };
+            Some((test, median))
+        })
+        .collect())
+}

@@ -250,6 +250,18 @@ fn run_executes_the_suite_and_writes_results() {
     assert!(matches!(out.status.code(), Some(0 | 1)));
     assert_eq!(rows(), stored);
 
+    // Shards balance on the durations the history recorded.
+    let mut list = servebench(dir.path());
+    list.arg("list");
+    small(&mut list, "2", 32);
+    let out = list
+        .args(["--splits", "2", "--show-groups", "--durations-db"])
+        .arg(dir.path().join("out/servebench.db"))
+        .output()
+        .unwrap();
+    let groups = String::from_utf8_lossy(&out.stdout);
+    assert!(groups.contains("over recorded durations"), "{groups}");
+
     // --format json: events as JSON lines on stderr, the results document on stdout.
     let out = servebench(dir.path())
         .args(["resume", "--format", "json", "--output"])
