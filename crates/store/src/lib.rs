@@ -280,7 +280,7 @@ pub fn test_durations(
             let mut recent: Vec<f64> = runs.iter().rev().take(last.max(1)).map(|r| r.1).collect();
             recent.sort_by(f64::total_cmp);
             let mid = recent.len() / 2;
-            let median = if recent.len() % 2 == 0 {
+            let median = if recent.len().is_multiple_of(2) {
                 (recent.get(mid.wrapping_sub(1))? + recent.get(mid)?) / 2.0
             } else {
                 *recent.get(mid)?
