@@ -104,6 +104,11 @@ fn run_slurm_bundles(dir: &Path, extra: &[&str], limit: Duration) -> (Output, Pa
         .arg(&out_dir)
         .args(extra);
     let out = capture(&mut c, limit);
+    assert!(
+        out_dir.join("runs").is_dir(),
+        "no run directory: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = only_run(&out_dir);
     (out, run)
 }
@@ -349,7 +354,7 @@ fn tiny_bundle(root: &Path, name: &str, port: u16, output_len: u32, scale: &str)
     ]);
     let p = port.to_string();
     let spec = serde_json::json!({
-        "schema_version": 1, "test_id": name, "engine": "sim", "client": "builtin",
+        "schema_version": 2, "test_id": name, "engine": "sim", "client": "builtin",
         "scheduler": "slurm", "log_dir": "logs", "status_file": "logs/status.jsonl",
         "nodes": [node], "templates": {}, "setup": [],
         "servers": [{
@@ -379,11 +384,15 @@ fn tiny_bundle(root: &Path, name: &str, port: u16, output_len: u32, scale: &str)
                 "srun_prefix": srun
             },
             "result_file": "logs/concurrency_1/result.json",
-            "done_line": "Benchmark with concurrency 1 done"
+            "done_line": "Benchmark with concurrency 1 done",
+            "expect": {"num_prompts": 2, "expected_output_tokens": 2 * output_len,
+                       "max_failed_pct": 0.0}
         }],
         "accuracy": [], "fatal_patterns": [],
         "teardown": {"signal": "TERM", "grace_s": 10, "order": ["AGG_0"]},
-        "done_marker": "8_done_{jobid}.txt", "warnings": []
+        "done_marker": "8_done_{jobid}.txt", "warnings": [],
+        "gates": {"metrics": [], "accuracy": []},
+        "gpus": {"total": 0, "ctx": 0, "gen": 0}
     });
     std::fs::write(
         dir.join("launch.json"),
@@ -459,7 +468,8 @@ fn slurm_scale_200_jobs_with_bounded_scheduler_calls() {
         took.as_secs_f64(),
         calls["sbatch"]
     );
-    assert_eq!(calls["sbatch"].as_u64().unwrap(), n as u64);
+    // One submission per job plus the `sbatch --version` preflight.
+    assert_eq!(calls["sbatch"].as_u64().unwrap(), n as u64 + 1);
     // One squeue per poll cycle whatever the number of jobs, at most one sacct.
     assert_eq!(squeue, cycles);
     assert!(sacct <= cycles);
