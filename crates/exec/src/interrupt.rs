@@ -63,6 +63,12 @@ impl Interrupts {
         interrupts().1
     }
 
+    /// Who sent the last interrupt, if any arrived at all (seen or not).
+    pub fn arrived(&self) -> Option<String> {
+        let (n, by) = self.rx.borrow().clone();
+        (n > 0).then_some(by)
+    }
+
     /// Waits for the next interrupt not yet seen: (how many so far, who sent the last one).
     /// Pending forever when the sending side is gone.
     pub async fn next(&mut self) -> (u32, String) {

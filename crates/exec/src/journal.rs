@@ -137,6 +137,10 @@ pub enum Record {
         stop_on_error: bool,
         /// Tests in submission order.
         tests: Vec<TestEntry>,
+        /// Where the run stores its results, so a resume stores into the same place (absent:
+        /// `--no-history`, or a journal older than the field).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        history: Option<HistorySink>,
     },
     /// `servebench resume` took over.
     Resumed {
@@ -427,9 +431,27 @@ pub enum TestState {
     },
 }
 
+/// Where a run stores its results (SPEC 11.1), as journalled at its start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistorySink {
+    /// The history database (an SQLite path made absolute, `sqlite:PATH` or a PostgreSQL URL
+    /// with any password replaced by `****`: credentials never reach the journal).
+    pub db: String,
+    /// Whether a password was removed from `db` (a resume then needs `--db` or
+    /// `SERVEBENCH_DB`).
+    #[serde(default)]
+    pub redacted: bool,
+    /// The upstream CSV (absolute), if any.
+    pub csv: Option<PathBuf>,
+    /// Baseline label.
+    pub label: Option<String>,
+}
+
 /// The state of a run rebuilt from its journal.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunView {
+    /// Where the run stores its results.
+    pub history: Option<HistorySink>,
     /// Run id.
     pub run_id: String,
     /// Executor.
@@ -468,10 +490,12 @@ impl RunView {
                 retries,
                 stop_on_error,
                 tests,
+                history,
                 ..
             } = r
             {
                 view = Some(RunView {
+                    history: history.clone(),
                     run_id: run_id.clone(),
                     executor: *executor,
                     job_timeout_s: *job_timeout_s,
@@ -666,6 +690,7 @@ mod tests {
                 retries: 1,
                 stop_on_error: false,
                 tests: vec![entry("a"), entry("b"), entry("c")],
+                history: None,
             },
             Record::Submitting {
                 ts: 0.0,

@@ -14,19 +14,21 @@
 //!   cancels on [`Interrupts`] (which the caller feeds from signals); [`drive`] runs it.
 //! - [`journal`]: the run directory's append-only journal and [`RunView`], its folded state
 //!   (for `status`, `cancel`, `resume`).
+//! - [`failpoint`]: named fault-injection points for the reliability campaign.
 //!
 //! ```
 //! use servebench_exec::journal::{Record, RunView};
 //! use servebench_launch::Scheduler;
 //! let records = vec![Record::RunStarted {
 //!     ts: 0.0, run_id: "r".into(), executor: Scheduler::Local, pid: 1, job_timeout_s: 0,
-//!     max_parallel: 5, retries: 0, stop_on_error: false, tests: vec![],
+//!     max_parallel: 5, retries: 0, stop_on_error: false, tests: vec![], history: None,
 //! }];
 //! let view = RunView::fold(&records).unwrap();
 //! assert_eq!(view.executor, Scheduler::Local);
 //! ```
 
 pub mod backend;
+pub mod failpoint;
 pub mod interrupt;
 pub mod job;
 pub mod journal;

@@ -156,6 +156,12 @@ impl StatusLog {
         log
     }
 
+    /// Epoch seconds of the first and the last event: when the job's orchestrator started and
+    /// when it last reported.
+    pub fn span(&self) -> Option<(f64, f64)> {
+        Some((self.events.first()?.ts(), self.events.last()?.ts()))
+    }
+
     /// The final `finished` event, when the job reported its end.
     pub fn finish(&self) -> Option<Finish> {
         self.events.iter().rev().find_map(|e| match e {

@@ -3,9 +3,9 @@
 //! header written once, appended under an exclusive advisory lock (`flock`) with one `write` per
 //! batch, so concurrent runs never tear or interleave rows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use jiff::Timestamp;
@@ -262,8 +262,13 @@ pub fn write_csv(out: &mut dyn Write, rows: &[CsvRow]) -> std::io::Result<()> {
     out.write_all(&bytes)
 }
 
-/// Appends `rows` to the CSV at `path`, creating it with the header when it is new or empty.
-/// Holds an exclusive `flock` for the whole append and writes the batch with one `write`.
+/// Appends to the CSV at `path` the `rows` it does not hold yet, creating it with the header
+/// when it is new or empty. Holds an exclusive `flock` for the whole append and writes the
+/// batch with one `write`.
+///
+/// A row equal in all 17 columns to one already in the file (timestamps included) is the same
+/// measurement written again, by a resumed run or a second `collect`, and is skipped: the CSV,
+/// which has no run id, stays exactly-once as the store does.
 pub fn append_csv(path: &Path, rows: &[CsvRow]) -> Result<(), Error> {
     let io = |source: std::io::Error| Error::Io {
         path: path.to_path_buf(),
@@ -271,13 +276,30 @@ pub fn append_csv(path: &Path, rows: &[CsvRow]) -> Result<(), Error> {
     };
     let file = OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .open(path)
         .map_err(io)?;
     let mut locked = Flock::lock(file, FlockArg::LockExclusive)
         .map_err(|(_, errno)| io(std::io::Error::from(errno)))?;
-    let empty = locked.metadata().map_err(io)?.len() == 0;
-    let bytes = encode(rows, empty).map_err(|e| io(std::io::Error::other(e)))?;
+    let mut existing = Vec::new();
+    locked.read_to_end(&mut existing).map_err(io)?;
+    let held: HashSet<Vec<String>> = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(existing.as_slice())
+        .records()
+        .filter_map(Result::ok)
+        .map(|r| r.iter().map(str::to_string).collect())
+        .collect();
+    let new: Vec<CsvRow> = rows
+        .iter()
+        .filter(|r| !held.contains(r.0.as_slice()))
+        .cloned()
+        .collect();
+    if new.is_empty() && !existing.is_empty() {
+        return Ok(());
+    }
+    let bytes = encode(&new, existing.is_empty()).map_err(|e| io(std::io::Error::other(e)))?;
     locked.write_all(&bytes).map_err(io)?;
     locked.sync_data().map_err(io)?;
     Ok(())
@@ -365,6 +387,24 @@ mod tests {
         assert_eq!(py_float(1.5e16), "1.5e+16");
         assert_eq!(py_float(-2.5e-7), "-2.5e-07");
         assert_eq!(py_float(0.0001), "0.0001");
+    }
+
+    #[test]
+    fn appending_the_same_rows_again_adds_only_the_new_ones() {
+        let row = |v: &str| CsvRow(std::array::from_fn(|i| format!("{v}{i}")));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        append_csv(&path, &[row("a"), row("b")]).unwrap();
+        append_csv(&path, &[row("a"), row("b")]).unwrap();
+        append_csv(&path, &[row("b"), row("c")]).unwrap();
+        let back: Vec<CsvRow> = read_csv(&path)
+            .unwrap()
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        assert_eq!(back, vec![row("a"), row("b"), row("c")]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("perf_metric").count(), 1, "one header: {text}");
     }
 
     proptest::proptest! {

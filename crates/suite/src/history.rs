@@ -9,14 +9,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use servebench_launch::LaunchSpec;
+use servebench_exec::failpoint;
+use servebench_exec::journal::HistorySink;
+use servebench_launch::{LaunchSpec, StatusLog};
 use servebench_results::CaseResult;
 use servebench_store::{AccuracyRow, Environment, RunInfo, TestInfo};
 
 use crate::PipelineError;
 
 /// Where a run's history goes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryTarget {
     /// `--db`: an SQLite path, `sqlite:PATH` or `postgres://...`.
     pub db: String,
@@ -30,6 +32,57 @@ pub struct HistoryTarget {
     pub cluster: Option<String>,
 }
 
+impl HistoryTarget {
+    /// What the journal keeps of the target: paths made absolute (a resume may start
+    /// elsewhere) and any password removed from a database URL.
+    pub fn sink(&self) -> HistorySink {
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let (db, redacted) = if self.db.contains("://") {
+            let shown = servebench_store::redact_url(&self.db);
+            let redacted = shown != self.db;
+            (shown, redacted)
+        } else {
+            let (prefix, path) = match self.db.strip_prefix("sqlite:") {
+                Some(p) => ("sqlite:", p),
+                None => ("", self.db.as_str()),
+            };
+            (
+                format!("{prefix}{}", absolute(Path::new(path)).display()),
+                false,
+            )
+        };
+        HistorySink {
+            db,
+            redacted,
+            csv: self.csv.as_deref().map(absolute),
+            label: self.label.clone(),
+        }
+    }
+
+    /// The target a resume stores into: the one the run's journal names (`sink`), with `db`
+    /// (`--db`, `SERVEBENCH_DB`) in place of its database when given.
+    pub fn resumed(
+        sink: Option<&HistorySink>,
+        db: Option<String>,
+        command_line: String,
+    ) -> Result<HistoryTarget, PipelineError> {
+        let journalled = sink.filter(|s| !s.redacted).map(|s| s.db.clone());
+        let db = db.or(journalled).ok_or_else(|| {
+            PipelineError::Usage(format!(
+                "the run stores into {} whose password the journal does not keep: pass it again with --db or SERVEBENCH_DB (or --no-history)",
+                sink.map_or("", |s| s.db.as_str())
+            ))
+        })?;
+        Ok(HistoryTarget {
+            db,
+            csv: sink.and_then(|s| s.csv.clone()),
+            label: sink.and_then(|s| s.label.clone()),
+            command_line,
+            cluster: None,
+        })
+    }
+}
+
 enum Msg {
     Case(Box<(TestInfo, Environment, CaseResult)>),
     End,
@@ -41,8 +94,15 @@ pub struct Recorder {
     handle: std::thread::JoinHandle<Vec<String>>,
 }
 
-/// The store's view of a test, from its bundle (launch spec and resolved config).
-pub fn test_info(bundle: &Path, spec: &LaunchSpec, case: &CaseResult) -> TestInfo {
+/// The store's view of a test, from its bundle (launch spec and resolved config). Its start
+/// and end come from the job's status log, so collecting the same bundle again (a resume)
+/// yields the same rows.
+fn test_info(bundle: &Path, spec: &LaunchSpec, case: &CaseResult) -> TestInfo {
+    let span = std::fs::read_to_string(bundle.join(&spec.status_file))
+        .ok()
+        .and_then(|t| StatusLog::parse(&t).span());
+    let at =
+        |secs: f64| jiff::Timestamp::from_duration(jiff::SignedDuration::from_secs_f64(secs)).ok();
     TestInfo {
         test_id: case.test_id.clone(),
         fingerprint: spec.meta.fingerprint.clone(),
@@ -50,14 +110,16 @@ pub fn test_info(bundle: &Path, spec: &LaunchSpec, case: &CaseResult) -> TestInf
         model: Some(spec.meta.model.clone()).filter(|m| !m.is_empty()),
         precision: Some(spec.meta.precision.clone()).filter(|p| !p.is_empty()),
         case_name: None,
-        started_at: None,
-        ended_at: Some(jiff::Timestamp::now()),
+        started_at: span.and_then(|(start, _)| at(start)),
+        ended_at: span
+            .and_then(|(_, end)| at(end))
+            .or_else(|| Some(jiff::Timestamp::now())),
         duration_s: case.duration_s,
     }
 }
 
 /// The environment a bundle ran in, as far as it says.
-pub fn environment(spec: &LaunchSpec) -> Environment {
+fn environment(spec: &LaunchSpec) -> Environment {
     Environment {
         engine: Some(spec.engine.as_str().to_string()),
         gpu_type: spec.meta.gpu_type.clone(),
@@ -104,16 +166,19 @@ impl Recorder {
                 match msg {
                     Msg::Case(item) => {
                         let (test, env, case) = *item;
+                        failpoint::hit("before-store");
                         if let Err(e) =
                             store.record_case(&run.run_id, &test, &case, &accuracy_rows(&case))
                         {
                             warnings.push(format!("history: {}: {e}", case.test_id));
                         }
+                        failpoint::hit("after-store");
                         if let Some(csv) = &target.csv {
                             let rows = servebench_store::csv_rows_for_case(&test, &env, &case);
                             if let Err(e) = servebench_store::append_csv(csv, &rows) {
                                 warnings.push(format!("history CSV: {e}"));
                             }
+                            failpoint::hit("after-csv");
                         }
                     }
                     Msg::End => {
@@ -137,9 +202,20 @@ impl Recorder {
         }
     }
 
-    /// Queues one finished test.
-    pub fn record(&self, test: TestInfo, env: Environment, case: CaseResult) {
-        let _ = self.tx.send(Msg::Case(Box::new((test, env, case))));
+    /// Queues one judged test of the bundle at `bundle` (nothing when its launch spec cannot
+    /// be read: the case then says why).
+    pub fn record(&self, bundle: &Path, case: &CaseResult) {
+        let spec = std::fs::read_to_string(bundle.join("launch.json"))
+            .ok()
+            .and_then(|t| LaunchSpec::from_json(&t).ok());
+        if let Some(spec) = spec {
+            let item = (
+                test_info(bundle, &spec, case),
+                environment(&spec),
+                case.clone(),
+            );
+            let _ = self.tx.send(Msg::Case(Box::new(item)));
+        }
     }
 
     /// Records the run's end, waits for every queued write, and returns the warnings.

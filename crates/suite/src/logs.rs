@@ -10,7 +10,7 @@ use servebench_launch::LaunchSpec;
 use servebench_results::{CaseResult, JobOutcome};
 
 use crate::PipelineError;
-use crate::history::{HistoryTarget, Recorder, environment, run_info, test_info};
+use crate::history::{HistoryTarget, Recorder, run_info};
 use crate::report::{RunReport, write_results};
 use crate::run::{collect_one, job_outcome};
 
@@ -104,16 +104,7 @@ pub fn from_logs(
         };
         let recorder = Recorder::start(h, run_info(h, &id, "collect"))?;
         for (e, case) in entries.iter().zip(&cases) {
-            let spec = std::fs::read_to_string(e.bundle.join("launch.json"))
-                .ok()
-                .and_then(|t| LaunchSpec::from_json(&t).ok());
-            if let Some(spec) = spec {
-                recorder.record(
-                    test_info(&e.bundle, &spec, case),
-                    environment(&spec),
-                    case.clone(),
-                );
-            }
+            recorder.record(&e.bundle, case);
         }
         warnings = recorder.finish();
     }
@@ -126,5 +117,6 @@ pub fn from_logs(
         dry_run: None,
         elapsed: std::time::Duration::ZERO,
         warnings,
+        history: history.cloned(),
     })
 }

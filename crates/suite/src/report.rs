@@ -10,6 +10,7 @@ use servebench_exec::{JobVerdict, RunSummary};
 use servebench_results::CaseResult;
 
 use crate::PipelineError;
+use crate::history::HistoryTarget;
 
 pub use servebench_results::{Counts, RESULTS_SCHEMA_VERSION, ResultsDoc};
 
@@ -97,6 +98,8 @@ pub struct RunReport {
     pub elapsed: Duration,
     /// Problems that did not stop the run (a history write that failed).
     pub warnings: Vec<String>,
+    /// Where the results were stored (for the verdicts against history).
+    pub history: Option<HistoryTarget>,
 }
 
 /// The document `run --format json` prints on stdout: how the run ended and its results.

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use servebench_exec::failpoint;
 use servebench_exec::journal::{self, Journal, Record, RunView};
 use servebench_exec::proc::pid_alive;
 use std::collections::BTreeMap;
@@ -16,7 +17,7 @@ use servebench_exec::{
 use servebench_launch::{FailureKind, LaunchSpec, Scheduler};
 use servebench_results::{CaseResult, CollectOptions, JobOutcome};
 
-use crate::history::{HistoryTarget, Recorder, environment, run_info, test_info};
+use crate::history::{HistoryTarget, Recorder, run_info};
 use crate::report::{RunReport, SummaryDoc, write_json, write_results};
 use crate::{Event, PipelineError, Reporter};
 
@@ -93,6 +94,7 @@ pub fn start(
             dry_run: Some(entries.len()),
             elapsed: Duration::ZERO,
             warnings: Vec::new(),
+            history: None,
         });
     }
     let rt = runtime()?;
@@ -122,6 +124,7 @@ pub fn start(
         retries: req.sched.retries,
         stop_on_error: req.sched.stop_on_error,
         tests: entries.iter().map(|e| e.relative_to(&run.dir)).collect(),
+        history: req.history.as_ref().map(HistoryTarget::sink),
     };
     journal.append(&started)?;
     let view = RunView::load(&run.dir)?;
@@ -148,6 +151,7 @@ pub fn start(
         Sinks {
             junit: req.junit.as_deref(),
             recorder,
+            history: req.history.as_ref(),
         },
         reporter,
     )
@@ -166,9 +170,13 @@ pub struct ResumeRequest {
     pub detach: bool,
     /// Also write JUnit here.
     pub junit: Option<PathBuf>,
-    /// Store results in the history as they arrive (the run's records are kept: a resume
-    /// adds only what is new).
-    pub history: Option<HistoryTarget>,
+    /// `--no-history`: store nothing.
+    pub no_history: bool,
+    /// `--db` / `SERVEBENCH_DB`: a database in place of the one the journal names (the journal
+    /// never keeps a password).
+    pub db: Option<String>,
+    /// The command line of the resume.
+    pub command_line: String,
 }
 
 /// Continues a run whose driver died or detached, with the options it was started with (window,
@@ -206,8 +214,16 @@ pub fn resume(
         max_parallel: view.max_parallel,
         resumed: true,
     });
-    let recorder = req
-        .history
+    let history = (!req.no_history && (view.history.is_some() || req.db.is_some()))
+        .then(|| {
+            HistoryTarget::resumed(
+                view.history.as_ref(),
+                req.db.clone(),
+                req.command_line.clone(),
+            )
+        })
+        .transpose()?;
+    let recorder = history
         .as_ref()
         .map(|h| Recorder::start(h, run_info(h, &view.run_id, view.executor.as_str())))
         .transpose()?;
@@ -228,6 +244,7 @@ pub fn resume(
         Sinks {
             junit: req.junit.as_deref(),
             recorder,
+            history: history.as_ref(),
         },
         reporter,
     )
@@ -264,8 +281,10 @@ pub struct Drive<'a, B: Backend> {
 pub struct Sinks<'a> {
     /// JUnit XML.
     pub junit: Option<&'a Path>,
-    /// The history store.
+    /// The history store's writer.
     pub recorder: Option<Recorder>,
+    /// The history store it writes to.
+    pub history: Option<&'a HistoryTarget>,
 }
 
 /// Collects one ended job's bundle and reads it as its test-list rule asks.
@@ -279,16 +298,8 @@ fn judge_entry(entry: &TestEntry, job: Option<JobOutcome>) -> CaseResult {
 
 /// Hands a judged case to the history store.
 fn store_case(recorder: Option<&Recorder>, entry: &TestEntry, case: &CaseResult) {
-    let Some(r) = recorder else { return };
-    let spec = std::fs::read_to_string(entry.bundle.join("launch.json"))
-        .ok()
-        .and_then(|t| LaunchSpec::from_json(&t).ok());
-    if let Some(spec) = spec {
-        r.record(
-            test_info(&entry.bundle, &spec, case),
-            environment(&spec),
-            case.clone(),
-        );
+    if let Some(r) = recorder {
+        r.record(&entry.bundle, case);
     }
 }
 
@@ -328,35 +339,66 @@ pub fn drive_and_report<B: Backend>(
             } = e
                 && let Some(entry) = entries.get(test_id)
             {
+                failpoint::hit("collect");
                 let case = judge_entry(entry, Some(job_outcome(*verdict, *kind, reason.clone())));
                 store_case(recorder.as_ref(), entry, &case);
                 judged.insert(test_id.clone(), case);
             }
         },
     ));
-    let mut result = summary
-        .map_err(PipelineError::from)
-        .and_then(|s| report(d.dir, &s, not_run, &mut judged, sinks.junit, &d.view.run_id));
+    let mut result = summary.map_err(PipelineError::from).and_then(|s| {
+        let docs = Docs {
+            dir: d.dir,
+            junit: sinks.junit,
+            run_id: &d.view.run_id,
+            recorder: recorder.as_ref(),
+            history: sinks.history,
+        };
+        report(&docs, &s, not_run, &mut judged)
+    });
     if let Some(r) = recorder {
         let warnings = r.finish();
         if let Ok(report) = &mut result {
             report.warnings.extend(warnings);
         }
     }
+    // A signal after the last job ended cancels nothing, but the user (or CI's timeout) asked
+    // the run to stop: it still ends as interrupted, with complete results.
+    if let Ok(report) = &mut result
+        && !report.interrupted
+        && let Some(by) = interrupts.arrived()
+    {
+        report.interrupted = true;
+        report.warnings.push(format!(
+            "{by} arrived after every job had ended: the results are complete"
+        ));
+    }
     result
 }
 
+/// Where [`report`] writes.
+struct Docs<'a> {
+    dir: &'a Path,
+    junit: Option<&'a Path>,
+    run_id: &'a str,
+    recorder: Option<&'a Recorder>,
+    history: Option<&'a HistoryTarget>,
+}
+
+/// Writes the summary and results documents. A test that ended before this process started
+/// (a resumed run's) is judged and stored here: the store's natural key and the CSV's
+/// exact-row check make storing it again add nothing, and a driver killed between a job's end
+/// and its store write loses no row.
 fn report(
-    dir: &Path,
+    docs: &Docs<'_>,
     summary: &RunSummary,
     mut cases: Vec<CaseResult>,
     judged: &mut BTreeMap<String, CaseResult>,
-    junit: Option<&Path>,
-    run_id: &str,
 ) -> Result<RunReport, PipelineError> {
+    let dir = docs.dir;
     write_json(&dir.join(journal::SUMMARY), &SummaryDoc::new(summary))?;
     let mut report = RunReport {
-        run_id: run_id.to_string(),
+        run_id: docs.run_id.to_string(),
         dir: dir.to_path_buf(),
         cases: Vec::new(),
         interrupted: summary.interrupted,
@@ -364,6 +406,7 @@ fn report(
         dry_run: None,
         elapsed: summary.elapsed,
         warnings: Vec::new(),
+        history: docs.history.cloned(),
     };
     if summary.detached {
         report.detached = Some(
@@ -386,15 +429,18 @@ fn report(
                 },
             ),
             Some(verdict) => judged.remove(&o.entry.test_id).unwrap_or_else(|| {
-                judge_entry(
+                let case = judge_entry(
                     &o.entry,
                     Some(job_outcome(verdict, o.kind, o.reason.clone())),
-                )
+                );
+                store_case(docs.recorder, &o.entry, &case);
+                case
             }),
         };
         cases.push(case);
     }
-    write_results(dir, &cases, junit)?;
+    failpoint::hit("before-results");
+    write_results(dir, &cases, docs.junit)?;
     report.cases = cases;
     Ok(report)
 }

@@ -35,7 +35,9 @@ pub fn run(args: ResumeArgs) -> ExitCode {
         retry_failed: args.retry_failed,
         detach: args.detach,
         junit: args.out.junit.clone(),
-        history: args.out.history.target(&args.out.dir.output, None),
+        no_history: args.out.history.no_history,
+        db: args.out.history.db.clone(),
+        command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };
     let mut live = live_view(&args.out);
     let result = resume(&req, signal_interrupts(), &mut live);

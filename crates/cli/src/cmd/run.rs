@@ -379,10 +379,12 @@ pub(crate) fn finish(result: Result<RunReport, PipelineError>, out: &OutputArgs)
     if let Err(e) = crate::cmd::report::run_report(&report.dir, html) {
         eprintln!("warning: no HTML report: {e}");
     }
-    let regressed = match out.history.target(&out.dir.output, None) {
-        Some(h) if !report.run_id.is_empty() => {
-            crate::cmd::check::summarise_run(&h.db, &report.run_id, &out.history.label)
-        }
+    let regressed = match &report.history {
+        Some(h) if !report.run_id.is_empty() => crate::cmd::check::summarise_run(
+            &h.db,
+            &report.run_id,
+            h.label.as_deref().unwrap_or(&out.history.label),
+        ),
         _ => false,
     };
     for w in &report.warnings {

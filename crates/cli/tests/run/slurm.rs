@@ -14,7 +14,7 @@ fn repo() -> PathBuf {
 
 /// A work directory for SLURM tests: jobs run in the node namespaces, which share the file
 /// system; the cluster profile comes from the repository's `servebench.yaml`.
-fn slurm_dir() -> tempfile::TempDir {
+pub(super) fn slurm_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
         repo().join("servebench.yaml"),
@@ -24,19 +24,19 @@ fn slurm_dir() -> tempfile::TempDir {
     dir
 }
 
-fn slurm_cmd(dir: &Path, args: &[&str]) -> Command {
+pub(super) fn slurm_cmd(dir: &Path, args: &[&str]) -> Command {
     let mut c = servebench(dir);
     c.args(args);
     c
 }
 
-fn text(cmd: &str, args: &[&str]) -> String {
+pub(super) fn text(cmd: &str, args: &[&str]) -> String {
     let out = Command::new(cmd).args(args).output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Jobs of `ids` still known to squeue (pending or running).
-fn in_queue(ids: &[String]) -> Vec<String> {
+pub(super) fn in_queue(ids: &[String]) -> Vec<String> {
     if ids.is_empty() {
         return Vec::new();
     }
@@ -228,7 +228,7 @@ fn slurm_never_healthy_and_crash_fail_with_reasons() {
 }
 
 /// Waits until the run's journal shows `n` RUNNING jobs.
-fn wait_running(out_dir: &Path, n: usize, limit: Duration) -> PathBuf {
+pub(super) fn wait_running(out_dir: &Path, n: usize, limit: Duration) -> PathBuf {
     let mut run = PathBuf::new();
     wait_for("running jobs", limit, || {
         let Ok(mut rd) = std::fs::read_dir(out_dir.join("runs")) else {
@@ -339,7 +339,13 @@ fn slurm_sigkill_then_resume_submits_nothing_twice() {
 
 /// A one-node, one-task simulator job (an aggregated server and the client): many fit on the
 /// cluster at once. `port` must differ between jobs that may share a node.
-fn tiny_bundle(root: &Path, name: &str, port: u16, output_len: u32, scale: &str) -> PathBuf {
+pub(super) fn tiny_bundle(
+    root: &Path,
+    name: &str,
+    port: u16,
+    output_len: u32,
+    scale: &str,
+) -> PathBuf {
     let dir = root.join(name);
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     let node = "<node0_placeholder>";
@@ -525,7 +531,7 @@ fn slurm_time_limit_ends_timeout() {
     assert_no_leftovers(dir.path());
 }
 
-fn cluster_sh(args: &[&str]) {
+pub(super) fn cluster_sh(args: &[&str]) {
     let status = Command::new(repo().join("../shared/slurm/cluster.sh"))
         .args(args)
         .status()
@@ -533,9 +539,17 @@ fn cluster_sh(args: &[&str]) {
     assert!(status.success(), "cluster.sh {args:?}");
 }
 
+/// A node killed under a running job: NODE_FAIL, explained, retried once with `--retries 1`
+/// and never without.
 #[test]
 #[ignore = "needs the slurmlab cluster (.ci/run starts it)"]
-fn slurm_node_failure_is_retried_once() {
+fn slurm_node_failure_is_retried_once_and_only_with_retries() {
+    for retries in ["1", "0"] {
+        node_failure(retries);
+    }
+}
+
+fn node_failure(retries: &str) {
     let dir = slurm_dir();
     tiny_bundle(&dir.path().join("bundles"), "victim", 22001, 3000, "1");
     let out_dir = dir.path().join("out");
@@ -546,7 +560,7 @@ fn slurm_node_failure_is_retried_once() {
             "--executor",
             "slurm",
             "--retries",
-            "1",
+            retries,
             "-q",
             "--bundles",
         ],
@@ -569,14 +583,26 @@ fn slurm_node_failure_is_retried_once() {
     cluster_sh(&["node-kill", &index, "all"]);
     let out = wait_output(child, Duration::from_secs(400));
     cluster_sh(&["node-start", &index]);
-    exits(&out, &[0, 1]);
     let j = journal(&run);
     let ends: Vec<&serde_json::Value> = j.iter().filter(|r| r["type"] == "finished").collect();
-    assert_eq!(ends.len(), 2, "{j:?}");
-    assert_eq!(ends[0]["scheduler_state"], "NODE_FAIL");
-    assert_eq!(ends[0]["will_retry"], true);
-    assert_eq!(ends[1]["verdict"], "succeeded", "{}", ends[1]);
-    assert_eq!(submitted_ids(&run).len(), 2);
+    assert_eq!(ends[0]["scheduler_state"], "NODE_FAIL", "{j:?}");
+    if retries == "1" {
+        exits(&out, &[0, 1]);
+        assert_eq!(ends.len(), 2, "{j:?}");
+        assert_eq!(ends[0]["will_retry"], true);
+        assert_eq!(ends[1]["verdict"], "succeeded", "{}", ends[1]);
+        assert_eq!(submitted_ids(&run).len(), 2);
+    } else {
+        exits(&out, &[1]);
+        assert_eq!(ends.len(), 1, "{j:?}");
+        assert_eq!(ends[0]["will_retry"], false);
+        assert_eq!(submitted_ids(&run).len(), 1);
+        let reason = summary_of(&run)["jobs"][0]["reason"].to_string();
+        assert!(
+            reason.to_lowercase().contains("node"),
+            "explained: {reason}"
+        );
+    }
 }
 
 #[test]

@@ -4,15 +4,17 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
+use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use regex::Regex;
-use servebench_launch::{Process, Step};
+use servebench_launch::{Process, StatusEvent, Step};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{mpsc, watch};
 
+use super::status::now_ts;
 use super::{Handle, Job, JobFailure, Launcher};
 use crate::proc::{group_alive, parse_signal, signal_group};
 
@@ -115,7 +117,36 @@ impl Job {
     }
 
     /// Runs a finite step to its end, output appended to its log.
+    /// Runs a step; when `srun` could not even create it because the controller was away or
+    /// busy (a slurmctld restart), waits and launches it again, for up to
+    /// [`STEP_LAUNCH_RETRIES`] tries. A step that started and failed is never run again here.
     pub(super) async fn step(&self, step: &Step) -> Result<ExitStatus, JobFailure> {
+        let mut wait = Duration::from_secs(2);
+        for attempt in 1..=STEP_LAUNCH_RETRIES {
+            let before = std::fs::metadata(self.log_path(&step.log)).map_or(0, |m| m.len());
+            let status = self.step_once(step).await?;
+            if status.success() || step.srun_prefix.is_empty() || attempt == STEP_LAUNCH_RETRIES {
+                return Ok(status);
+            }
+            let Some(line) = transient_launch_error(&self.log_path(&step.log), before) else {
+                return Ok(status);
+            };
+            self.emit(StatusEvent::Warning {
+                ts: now_ts(),
+                message: format!(
+                    "step {} was not created (`{line}`); launching it again in {} s (try {}/{STEP_LAUNCH_RETRIES})",
+                    step.name,
+                    wait.as_secs(),
+                    attempt + 1
+                ),
+            });
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(30));
+        }
+        self.step_once(step).await
+    }
+
+    async fn step_once(&self, step: &Step) -> Result<ExitStatus, JobFailure> {
         if let Some(dir) = &step.output_dir {
             let path = self.bundle.join(dir);
             std::fs::create_dir_all(&path).map_err(|e| JobFailure::Io {
@@ -261,6 +292,36 @@ fn strip_srun_label(line: &str) -> &str {
     }
 }
 
+/// Launches of one step when `srun` cannot create it (2 + 4 + 8 + 16 + 30 + 30 s of waiting: a
+/// controller restart takes well under that).
+const STEP_LAUNCH_RETRIES: u32 = 7;
+
+/// srun's messages for a step it could not create for a reason that passes (controller away or
+/// restarting, node state not yet re-registered), as Slurm 22.05-24.05 print them.
+const TRANSIENT_LAUNCH_ERRORS: &[&str] = &[
+    "Unable to create step",
+    "Unable to contact slurm controller",
+    "Socket timed out on send/recv",
+    "Job step creation temporarily disabled",
+    "Zero Bytes were transmitted or received",
+];
+
+/// The first srun line after byte `from` of `log` that says the step was never created.
+fn transient_launch_error(log: &Path, from: u64) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(log).ok()?;
+    f.seek(SeekFrom::Start(from)).ok()?;
+    let mut tail = Vec::new();
+    // srun's own complaint is short; a step that ran writes far more and is not a launch error.
+    f.take(64 * 1024).read_to_end(&mut tail).ok()?;
+    String::from_utf8_lossy(&tail)
+        .lines()
+        .find(|l| {
+            l.contains("srun: error:") && TRANSIENT_LAUNCH_ERRORS.iter().any(|e| l.contains(e))
+        })
+        .map(|l| l.trim().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,5 +334,31 @@ mod tests {
         );
         assert_eq!(strip_srun_label(" 12: x"), "x");
         assert_eq!(strip_srun_label("x: y"), "x: y");
+    }
+
+    #[test]
+    fn only_srun_step_creation_errors_after_the_offset_are_transient() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("bench.log");
+        let old = "srun: error: Unable to create step for job 7: Memory required by task is not available\n";
+        std::fs::write(&log, old).unwrap();
+        assert!(transient_launch_error(&log, old.len() as u64).is_none());
+        assert_eq!(transient_launch_error(&log, 0).as_deref(), Some(old.trim()));
+        let mut text = old.to_string();
+        text.push_str(
+            "Traceback: client crashed\nsrun: error: node3: task 0: Exited with exit code 1\n",
+        );
+        std::fs::write(&log, &text).unwrap();
+        assert!(transient_launch_error(&log, old.len() as u64).is_none());
+        std::fs::write(
+            &log,
+            format!("{text}srun: error: Unable to contact slurm controller (connect failure)\n"),
+        )
+        .unwrap();
+        assert!(
+            transient_launch_error(&log, text.len() as u64)
+                .unwrap()
+                .contains("Unable to contact")
+        );
     }
 }

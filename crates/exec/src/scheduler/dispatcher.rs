@@ -13,6 +13,7 @@ use servebench_launch::FailureKind;
 use super::verdict::{CutShort, verdict_of};
 use super::{ExecError, ExecEvent, RunSummary, SchedOptions, TestOutcome};
 use crate::backend::{Backend, Remote};
+use crate::failpoint;
 use crate::interrupt::Interrupts;
 use crate::job::read_status;
 use crate::journal::{JobVerdict, Journal, Record, RunView, TestEntry, TestState, ts};
@@ -288,6 +289,7 @@ impl<'a, B: Backend> Dispatcher<'a, B> {
         if active.is_empty() {
             return Ok(());
         }
+        failpoint::hit("poll");
         self.cycles += 1;
         let ids: Vec<String> = active.iter().map(|(_, id)| id.clone()).collect();
         let states = match self.backend.poll(&ids).await {
@@ -383,15 +385,18 @@ impl<'a, B: Backend> Dispatcher<'a, B> {
             command: self.backend.submit_command(&bundle),
         })?;
         t.attempts = attempt;
+        failpoint::hit("before-sbatch");
         let result = self.backend.submit(&bundle).await;
         let slot = match result {
             Ok(job_id) => {
+                failpoint::hit("after-sbatch");
                 self.journal.append(&Record::Submitted {
                     ts: ts(),
                     test_id: test_id.clone(),
                     job_id: job_id.clone(),
                     attempt,
                 })?;
+                failpoint::hit("after-submitted");
                 (self.on_event)(&ExecEvent::Submitted {
                     test_id,
                     job_id: job_id.clone(),
@@ -524,6 +529,7 @@ impl<'a, B: Backend> Dispatcher<'a, B> {
             kind: v.kind,
             will_retry,
         })?;
+        failpoint::hit("after-finished");
         (self.on_event)(&ExecEvent::Finished {
             test_id: t.entry.test_id.clone(),
             job_id: Some(job_id.clone()),
@@ -556,6 +562,7 @@ impl<'a, B: Backend> Dispatcher<'a, B> {
         if detached {
             self.journal.append(&Record::Detached { ts: ts() })?;
         } else {
+            failpoint::hit("before-run-finished");
             self.journal.append(&Record::RunFinished {
                 ts: ts(),
                 interrupted,

@@ -45,6 +45,7 @@ impl Run {
             retries: 0,
             stop_on_error: false,
             tests: self.entries.clone(),
+            history: None,
         };
         j.append(&rec).unwrap();
         let view = RunView::fold(&[rec]).unwrap();
