@@ -128,7 +128,7 @@ impl LiveView {
 
     fn plain(&self, text: &str) {
         let s = self.start.elapsed().as_secs();
-        eprintln!("[{:02}:{:02}] {text}", s / 60, s % 60);
+        say!("[{:02}:{:02}] {text}", s / 60, s % 60);
     }
 
     fn exec(&mut self, e: &ExecEvent) {
@@ -192,7 +192,7 @@ impl LiveView {
                     } else {
                         format!("{test_id}: ")
                     };
-                    eprintln!("{label}{text}");
+                    say!("{label}{text}");
                 }
             }
             Mode::Plain => {
@@ -259,7 +259,7 @@ impl Reporter for LiveView {
     fn event(&mut self, event: &Event) {
         if matches!(self.mode, Mode::Json) {
             if let Ok(line) = serde_json::to_string(event) {
-                eprintln!("{line}");
+                say!("{line}");
             }
             return;
         }
@@ -292,15 +292,15 @@ impl Reporter for LiveView {
             }
             Event::NotSubmitted { test_id, reason } => {
                 // Errors are printed even with -q.
-                eprintln!("error: {test_id}: {reason}");
+                say!("error: {test_id}: {reason}");
             }
             Event::DryRun {
                 test_id,
                 bundle,
                 command,
             } => {
-                println!("# {test_id} ({})", bundle.display());
-                println!("{}", shell_words(command));
+                out!("# {test_id} ({})", bundle.display());
+                out!("{}", shell_words(command));
             }
         }
     }
@@ -311,7 +311,7 @@ impl LiveView {
     fn note(&self, text: &str) {
         match &self.mode {
             Mode::Quiet | Mode::Json => {}
-            Mode::Plain => eprintln!("{text}"),
+            Mode::Plain => say!("{text}"),
             Mode::Bars { multi, .. } => {
                 let _ = multi.println(text);
             }

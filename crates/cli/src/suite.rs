@@ -341,7 +341,7 @@ impl SuiteArgs {
                 .filter_map(|(t, s)| Duration::try_from_secs_f64(s).ok().map(|d| (t, d)))
                 .collect(),
             Err(e) => {
-                eprintln!(
+                say!(
                     "warning: no recorded durations ({e}); shards are balanced on planned GPU-hours"
                 );
                 HashMap::new()
@@ -394,7 +394,7 @@ impl SuiteArgs {
             }
         }
         for w in selection.filter_warnings(&keys) {
-            eprintln!("warning: {w}");
+            say!("warning: {w}");
         }
         let selected = selection
             .select(&keys)
@@ -403,7 +403,7 @@ impl SuiteArgs {
             let reported_elsewhere =
                 self.missing_on_stdout && matches!(w.kind, ProblemKind::Unmatched { .. });
             if !reported_elsewhere {
-                eprintln!("{w}");
+                say!("{w}");
             }
         }
         let gpu = if self.show_all_gpus {
@@ -579,7 +579,7 @@ pub fn select_profile(
 
 /// Prints a usage error and returns the usage exit code.
 pub fn usage(err: UsageError) -> std::process::ExitCode {
-    eprintln!("error: {}", err.0);
+    say!("error: {}", err.0);
     std::process::ExitCode::from(exit::USAGE)
 }
 

@@ -76,7 +76,10 @@ fn armed() -> Option<&'static Armed> {
         .get_or_init(|| {
             let value = std::env::var(ENV).ok()?;
             parse(&value)
-                .map_err(|e| eprintln!("warning: {ENV}={value} ignored: {e}"))
+                .map_err(|e| {
+                    use std::io::Write as _;
+                    let _ = writeln!(std::io::stderr(), "warning: {ENV}={value} ignored: {e}");
+                })
                 .ok()
         })
         .as_ref()

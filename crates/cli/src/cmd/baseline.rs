@@ -98,7 +98,7 @@ pub fn run(args: BaselineArgs) -> ExitCode {
 }
 
 fn usage(msg: String) -> ExitCode {
-    eprintln!("error: {msg}");
+    say!("error: {msg}");
     ExitCode::from(exit::USAGE)
 }
 
@@ -157,7 +157,7 @@ fn pin(store: &mut dyn Store, a: &PinArgs) -> Result<ExitCode, ExitCode> {
         None => "every test".to_owned(),
         Some(_) => format!("{} test(s)", tests.len()),
     };
-    eprintln!("pinned the baseline of {whom} to {what}");
+    say!("pinned the baseline of {whom} to {what}");
     Ok(ExitCode::from(exit::OK))
 }
 
@@ -192,7 +192,7 @@ fn accept(store: &mut dyn Store, a: &AcceptArgs) -> Result<ExitCode, ExitCode> {
         accepted_at: Timestamp::now(),
     };
     store.accept_change(&change).map_err(|e| store_error(&e))?;
-    eprintln!(
+    say!(
         "accepted the change at run {} for {}: the baseline restarts there",
         change.at_run,
         change.test_id.as_deref().unwrap_or("every test")

@@ -24,14 +24,14 @@ pub fn run(args: CancelArgs) -> ExitCode {
         .and_then(|dir| servebench_suite::cancel::cancel(&dir, servebench_bin()));
     match result {
         Ok(r) if r.job_ids.is_empty() && r.driver.is_none() => {
-            eprintln!("run {}: nothing in flight", r.run_id);
+            say!("run {}: nothing in flight", r.run_id);
             ExitCode::from(exit::OK)
         }
         Ok(r) => {
             if let Some(pid) = r.driver {
-                eprintln!("asked servebench run (pid {pid}) to cancel");
+                say!("asked servebench run (pid {pid}) to cancel");
             }
-            eprintln!(
+            say!(
                 "run {}: cancelled {} job(s): {}",
                 r.run_id,
                 r.job_ids.len(),
@@ -40,7 +40,7 @@ pub fn run(args: CancelArgs) -> ExitCode {
             ExitCode::from(exit::OK)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             exit::of_error(&e)
         }
     }

@@ -40,7 +40,7 @@ pub struct CheckArgs {
 /// Prints the error of a store call and turns it into an exit code: 2 for a bad argument
 /// (an unknown run), 3 for a database failure.
 pub(crate) fn store_error(e: &servebench_store::Error) -> ExitCode {
-    eprintln!("error: {e}");
+    say!("error: {e}");
     ExitCode::from(match e {
         servebench_store::Error::Invalid(_) => exit::USAGE,
         _ => exit::INFRA,
@@ -59,7 +59,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
         None => match newest_run(store.as_mut()) {
             Ok(Some(r)) => r,
             Ok(None) => {
-                eprintln!(
+                say!(
                     "error: the history at {} holds no measurements yet: `servebench run` or \
                      `servebench import` fills it",
                     servebench_store::redact_url(&args.db.location())
@@ -85,7 +85,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
         )),
         VerdictFormat::Table if report.verdicts.is_empty() => {
             let names: Vec<&str> = gated.iter().map(|g| g.metric.as_str()).collect();
-            eprintln!(
+            say!(
                 "run {run_id} measured none of the gated metrics ({}); nothing to judge",
                 names.join(", ")
             );
@@ -134,7 +134,7 @@ pub(crate) fn summarise_run(db: &str, run_id: &str, label: &str) -> bool {
     if !notable.verdicts.is_empty() {
         print(&table(&notable));
     }
-    eprintln!(
+    say!(
         "history verdicts: {} regression(s), {} improvement(s), {} unchanged, {} without baseline (`servebench check {run_id}` shows each)",
         count(Verdict::Regression),
         count(Verdict::Improvement),

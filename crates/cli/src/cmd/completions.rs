@@ -30,7 +30,7 @@ pub fn run(args: CompletionsArgs) -> ExitCode {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(exit::OK),
         Err(e) => {
-            eprintln!("error: cannot write to stdout: {e}");
+            say!("error: cannot write to stdout: {e}");
             ExitCode::from(exit::INFRA)
         }
     }

@@ -67,7 +67,7 @@ pub fn run(args: ExportArgs) -> ExitCode {
 
 fn opensearch_export(args: OpenSearchArgs) -> ExitCode {
     let fail = |code: u8, msg: String| {
-        eprintln!("error: {msg}");
+        say!("error: {msg}");
         ExitCode::from(code)
     };
     let since = match args.since.as_deref().map(parse_since).transpose() {
@@ -112,14 +112,14 @@ fn opensearch_export(args: OpenSearchArgs) -> ExitCode {
         if let Err(e) = std::fs::write(path, &body) {
             return fail(exit::INFRA, format!("{}: {e}", path.display()));
         }
-        eprintln!("{} documents written to {}", docs.len(), path.display());
+        say!("{} documents written to {}", docs.len(), path.display());
     } else if args.url.is_none() {
         crate::suite::print(&body);
     }
     if let Some(url) = args.url.as_deref().filter(|u| !u.is_empty()) {
         let batch = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
         match opensearch::post_documents(url, &args.index, &docs, batch, Retry::default()) {
-            Ok(s) => eprintln!(
+            Ok(s) => say!(
                 "{} documents posted to {} ({} request{})",
                 s.accepted,
                 redact_url(url),

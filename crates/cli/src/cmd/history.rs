@@ -49,14 +49,14 @@ impl DbArgs {
             && let Ok(loc) = Location::parse(&location)
             && !loc.exists()
         {
-            eprintln!(
+            say!(
                 "error: no history database at {}: `servebench run` or `servebench import` creates it, or point --db / SERVEBENCH_DB at one",
                 loc.display()
             );
             return Err(ExitCode::from(exit::USAGE));
         }
         servebench_store::open(&location).map_err(|e| {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             ExitCode::from(match e {
                 servebench_store::Error::Scheme { .. } | servebench_store::Error::Invalid(_) => {
                     exit::USAGE
@@ -151,7 +151,7 @@ pub(crate) fn keyword_filter(src: &str) -> Result<impl Fn(&str) -> bool, String>
 /// Prints the matching history. Exit 0, 2 on a bad argument, 3 when the database fails.
 pub fn run(args: HistoryArgs) -> ExitCode {
     let usage = |msg: String| {
-        eprintln!("error: {msg}");
+        say!("error: {msg}");
         ExitCode::from(exit::USAGE)
     };
     let since = match args.since.as_deref().map(parse_since).transpose() {
@@ -178,7 +178,7 @@ pub fn run(args: HistoryArgs) -> ExitCode {
     let rows = match store.history(&query) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return ExitCode::from(exit::INFRA);
         }
     };
@@ -187,7 +187,7 @@ pub fn run(args: HistoryArgs) -> ExitCode {
             let csv: Vec<CsvRow> = rows.iter().map(CsvRow::from_history).collect();
             let mut out = std::io::stdout().lock();
             if let Err(e) = servebench_store::write_csv(&mut out, &csv) {
-                eprintln!("error: writing CSV: {e}");
+                say!("error: writing CSV: {e}");
                 return ExitCode::from(exit::INFRA);
             }
         }
@@ -200,7 +200,7 @@ pub fn run(args: HistoryArgs) -> ExitCode {
         }
         HistoryFormat::Table => {
             if rows.is_empty() {
-                eprintln!(
+                say!(
                     "no measurements match in {}",
                     servebench_store::redact_url(&args.db.location())
                 );

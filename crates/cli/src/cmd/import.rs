@@ -34,7 +34,7 @@ pub fn run(args: ImportArgs) -> ExitCode {
     };
     for file in &args.files {
         match import_file(store.as_mut(), file, args.label.as_deref()) {
-            Ok(s) => eprintln!(
+            Ok(s) => say!(
                 "{}: {} measurements of {} tests in {} runs, {} new",
                 file.display(),
                 s.read,
@@ -43,7 +43,7 @@ pub fn run(args: ImportArgs) -> ExitCode {
                 s.inserted
             ),
             Err(e) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 return ExitCode::from(match e {
                     servebench_store::Error::Io { .. } | servebench_store::Error::Format { .. } => {
                         exit::USAGE

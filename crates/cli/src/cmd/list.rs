@@ -72,7 +72,7 @@ pub fn run(mut args: ListArgs) -> ExitCode {
             .any(|r| list_suite::line_counts(&loaded, r).missing_here > 0);
     crate::suite::discard(loaded);
     if missing {
-        eprintln!(
+        say!(
             "error: test list line(s) name configs that are not in the tree (listed above); --allow-missing makes them warnings"
         );
         return ExitCode::from(exit::USAGE);

@@ -107,7 +107,7 @@ pub fn run(args: PlanArgs) -> ExitCode {
         }
     }
     for e in &errors {
-        eprintln!("error: {}", e.error);
+        say!("error: {}", e.error);
     }
     ExitCode::from(if errors.is_empty() {
         exit::OK

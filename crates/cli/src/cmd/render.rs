@@ -53,28 +53,28 @@ pub fn run(args: RenderArgs) -> ExitCode {
         let bundle = match prepare.bundle_with(case, sel.file_diagnostics) {
             Ok(b) => b,
             Err(reason) => {
-                eprintln!("error: {}: not rendered: {reason}", case.test_id);
+                say!("error: {}: not rendered: {reason}", case.test_id);
                 failed += 1;
                 continue;
             }
         };
         for w in &bundle.warnings {
-            eprintln!("warning: {}: {w}", case.test_id);
+            say!("warning: {}: {w}", case.test_id);
         }
         match write_bundle(&args.output, &bundle) {
             Ok(dir) => {
                 written += 1;
                 if !args.quiet {
-                    println!("{}", dir.display());
+                    out!("{}", dir.display());
                 }
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 return ExitCode::from(exit::INFRA);
             }
         }
     }
-    eprintln!(
+    say!(
         "{written} bundle(s) written to {}{}",
         args.output.display(),
         if failed > 0 {

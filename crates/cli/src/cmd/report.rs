@@ -60,7 +60,7 @@ pub fn run(args: ReportArgs) -> ExitCode {
     match report(&args) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(msg) => {
-            eprintln!("error: {msg}");
+            say!("error: {msg}");
             ExitCode::from(exit::USAGE)
         }
     }
@@ -197,7 +197,7 @@ fn write_out(path: &Path, text: &str) -> Result<(), String> {
             let _ = std::fs::remove_file(&tmp);
             format!("cannot write {}: {e}", path.display())
         })?;
-    eprintln!("report: {}", path.display());
+    say!("report: {}", path.display());
     Ok(())
 }
 

@@ -160,7 +160,7 @@ fn window(flag: Option<usize>) -> usize {
     flag.unwrap_or_else(|| match std::env::var("DISAGG_BATCH_SIZE") {
         Ok(v) if !v.trim().is_empty() => v.trim().parse::<i64>().map_or_else(
             |_| {
-                eprintln!("warning: DISAGG_BATCH_SIZE={v} is not a number; using 5");
+                say!("warning: DISAGG_BATCH_SIZE={v} is not a number; using 5");
                 5
             },
             |n| usize::try_from(n).unwrap_or(0),
@@ -235,7 +235,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         return match journal::find_run(&args.out.dir.output, run.as_deref()) {
             Ok(dir) => from_logs(&dir),
             Err(e) => {
-                eprintln!("error: DEBUG_MODE=1: {e}");
+                say!("error: DEBUG_MODE=1: {e}");
                 ExitCode::from(exit::USAGE)
             }
         };
@@ -331,14 +331,14 @@ pub(crate) fn finish(result: Result<RunReport, PipelineError>, out: &OutputArgs)
                 if let Some(path) = junit
                     && let Err(w) = servebench_suite::report::write_junit(path, cases)
                 {
-                    eprintln!("error: {w}");
+                    say!("error: {w}");
                 }
             }
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return exit::of_error(&e);
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return exit::of_error(&e);
         }
     };
@@ -351,7 +351,7 @@ pub(crate) fn finish(result: Result<RunReport, PipelineError>, out: &OutputArgs)
     }
     if let Some(n) = report.dry_run {
         let refused = report.cases.len();
-        eprintln!(
+        say!(
             "dry run: {n} bundle(s), nothing submitted{}",
             if refused == 0 {
                 String::new()
@@ -362,7 +362,7 @@ pub(crate) fn finish(result: Result<RunReport, PipelineError>, out: &OutputArgs)
         return exit::of_report(&report);
     }
     if let Some(active) = report.detached {
-        eprintln!(
+        say!(
             "detached: {active} job(s) in flight; follow with `servebench status {0}`, continue with `servebench resume {0}`",
             report.dir.display()
         );
@@ -374,10 +374,10 @@ pub(crate) fn finish(result: Result<RunReport, PipelineError>, out: &OutputArgs)
     } else {
         table
     });
-    eprintln!("results: {}", report.dir.join("results.json").display());
+    say!("results: {}", report.dir.join("results.json").display());
     // The report prints where it went.
     if let Err(e) = crate::cmd::report::run_report(&report.dir, html) {
-        eprintln!("warning: no HTML report: {e}");
+        say!("warning: no HTML report: {e}");
     }
     let regressed = match &report.history {
         Some(h) if !report.run_id.is_empty() => crate::cmd::check::summarise_run(
@@ -388,10 +388,10 @@ pub(crate) fn finish(result: Result<RunReport, PipelineError>, out: &OutputArgs)
         _ => false,
     };
     for w in &report.warnings {
-        eprintln!("warning: {w}");
+        say!("warning: {w}");
     }
     if report.interrupted {
-        eprintln!(
+        say!(
             "interrupted: every job in flight was cancelled ({})",
             report.dir.display()
         );

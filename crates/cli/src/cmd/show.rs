@@ -51,11 +51,14 @@ pub fn run(args: ShowArgs) -> ExitCode {
         .filter(|d| d.severity == Severity::Error)
         .collect();
     for d in &errors {
-        eprint!("{}", d.render(file.source.as_deref()));
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr().lock(),
+            d.render(file.source.as_deref()).as_bytes(),
+        );
     }
     if file.cases.is_empty() {
         if let Some(why) = &file.skipped {
-            eprintln!(
+            say!(
                 "error: {} holds no test config ({why})",
                 args.config.display()
             );

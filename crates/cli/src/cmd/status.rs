@@ -35,7 +35,7 @@ pub struct StatusArgs {
 /// when not.
 pub fn run(args: StatusArgs) -> ExitCode {
     if !(args.interval.is_finite() && args.interval > 0.0) {
-        eprintln!("error: --interval must be a positive number of seconds");
+        say!("error: --interval must be a positive number of seconds");
         return ExitCode::from(exit::USAGE);
     }
     loop {
@@ -52,7 +52,7 @@ fn once(args: &StatusArgs) -> (ExitCode, bool) {
     let (dir, view) = match load(&args.dir.output, args.run.as_deref()) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return (ExitCode::from(exit::USAGE), true);
         }
     };

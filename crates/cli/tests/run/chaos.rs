@@ -473,3 +473,85 @@ fn slurm_chaos_slurmctld_restart_mid_run_loses_no_job() {
         summary["scheduler_calls"]["squeue"]
     );
 }
+
+/// The output directory on a 6 MiB tmpfs that fills up while jobs run (local executor; needs
+/// root to mount, as CI has): the run stops with an error naming the path and the cause, never a
+/// panic; the journal and the store stay readable; once space is back, `resume --retry-failed`
+/// finishes the run.
+#[test]
+#[ignore = "mounts a tmpfs: needs root (.ci/run runs it)"]
+fn disk_full_output_is_a_clear_error_and_resume_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=6m", "tmpfs"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount tmpfs (run as root)");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(out.clone());
+    let child = run_cmd(dir.path(), "1 2 4", 256, "1")
+        .args(["--executor", "local", "-q"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = super::slurm::wait_running(&out, 1, Duration::from_secs(60));
+    let filler = out.join("filler");
+    // Fill what is left (dd stops at ENOSPC).
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=64k"])
+        .arg(format!("of={}", filler.display()))
+        .stderr(Stdio::null())
+        .status();
+    let first = wait_output(child, Duration::from_secs(300));
+    let stderr = String::from_utf8_lossy(&first.stderr).into_owned();
+    eprintln!("full disk: exit {:?}: {stderr}", first.status.code());
+    assert_ne!(first.status.code(), Some(101), "no panic: {stderr}");
+    assert_ne!(
+        first.status.code(),
+        Some(0),
+        "the run cannot pass: {stderr}"
+    );
+    assert!(
+        stderr.contains("No space left on device") && stderr.contains(&out.display().to_string()),
+        "the error names the cause and the path: {stderr}"
+    );
+    // The journal and the store still read.
+    let status = servebench(dir.path())
+        .arg("status")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "status reads the journal: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let history = servebench(dir.path())
+        .args(["history", "--format", "csv", "--output"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        history.status.success(),
+        "the store reads: {}",
+        String::from_utf8_lossy(&history.stderr)
+    );
+    std::fs::remove_file(&filler).unwrap();
+    let resumed = capture(
+        servebench(dir.path())
+            .args(["resume", "--retry-failed", "-q"])
+            .arg(&run),
+        Duration::from_secs(300),
+    );
+    exits(&resumed, &[0]);
+    assert_no_leftovers(dir.path());
+}

@@ -164,7 +164,11 @@ pub async fn exec_job(opts: &JobExecOptions) -> JobOutcome {
 
 fn finish(status: &mut StatusWriter, failure: Option<&JobFailure>) {
     if let Some(f) = failure {
-        eprintln!("servebench job exec: {f}");
+        // Never a panic when stderr is a log on a full disk.
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stderr().lock(),
+            format_args!("servebench job exec: {f}\n"),
+        );
     }
     status.emit(&StatusEvent::Finished {
         ts: now_ts(),
