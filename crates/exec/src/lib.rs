@@ -30,6 +30,8 @@ pub mod backend;
 pub mod interrupt;
 pub mod job;
 pub mod journal;
+#[cfg(test)]
+mod mutate;
 pub mod proc;
 pub mod scheduler;
 
