@@ -322,13 +322,16 @@ impl Journal {
     }
 }
 
-/// Reads every record; a torn last line (the writer was killed mid-write) is ignored.
+/// Reads every record; a torn last line (the writer was killed mid-write) is ignored, and so is
+/// any other line that is not a record (invalid UTF-8 included: a write torn inside a multi-byte
+/// character must not make the whole journal unreadable).
 pub fn read_journal(dir: &Path) -> Result<Vec<Record>, JournalError> {
     let path = dir.join(JOURNAL);
-    let text = std::fs::read_to_string(&path).map_err(|source| JournalError::Io {
+    let bytes = std::fs::read(&path).map_err(|source| JournalError::Io {
         path: path.clone(),
         source,
     })?;
+    let text = String::from_utf8_lossy(&bytes);
     let records: Vec<Record> = text
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -782,5 +785,138 @@ mod tests {
         assert_eq!(find_run(out.path(), Some(r.to_str().unwrap())).unwrap(), r);
         assert!(find_run(out.path(), Some("nope")).is_err());
         assert!(matches!(read_journal(&r), Err(JournalError::Empty { .. })));
+    }
+}
+
+/// Garbage in: journals as a killed writer, a full disk or an editor leaves them. Reading never
+/// panics, keeps every whole record, and folding whatever was read never panics.
+/// Case count: PROPTEST_CASES (256 by default).
+#[cfg(test)]
+mod garbage {
+    use std::io::Write as _;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::mutate::{apply, ops};
+
+    fn entry(id: &str) -> TestEntry {
+        TestEntry::new(id, PathBuf::from(format!("/b/{id}")), "logs/status.jsonl")
+    }
+
+    /// A real journal: a run with retries, states, a skip, a cancel and its end.
+    fn seed() -> Vec<u8> {
+        let recs = vec![
+            Record::RunStarted {
+                ts: 1.0,
+                run_id: "20260101-000000-abcd".into(),
+                executor: Scheduler::Slurm,
+                pid: 7,
+                job_timeout_s: 60,
+                max_parallel: 2,
+                retries: 1,
+                stop_on_error: false,
+                tests: vec![entry("a"), entry("b/ü"), entry("c")],
+            },
+            Record::Submitting {
+                ts: 2.0,
+                test_id: "a".into(),
+                attempt: 1,
+                command: vec!["sbatch".into(), "--parsable".into()],
+            },
+            Record::Submitted {
+                ts: 2.5,
+                test_id: "a".into(),
+                job_id: "10".into(),
+                attempt: 1,
+            },
+            Record::State {
+                ts: 3.0,
+                test_id: "a".into(),
+                job_id: "10".into(),
+                state: "RUNNING".into(),
+            },
+            Record::Finished {
+                ts: 4.0,
+                test_id: "a".into(),
+                job_id: "10".into(),
+                attempt: 1,
+                verdict: JobVerdict::InfraFailed,
+                scheduler_state: Some("NODE_FAIL".into()),
+                exit_code: Some(3),
+                reason: Some("health timeout: gen 0/4 ✗".into()),
+                kind: None,
+                will_retry: true,
+            },
+            Record::Skipped {
+                ts: 5.0,
+                test_id: "c".into(),
+                reason: "stop-on-error".into(),
+            },
+            Record::CancelRequested {
+                ts: 6.0,
+                by: "SIGINT".into(),
+                job_ids: vec!["10".into()],
+            },
+            Record::Detached { ts: 6.5 },
+            Record::RunFinished {
+                ts: 7.0,
+                interrupted: true,
+            },
+        ];
+        recs.iter()
+            .map(|r| format!("{}\n", serde_json::to_string(r).unwrap()))
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    fn read(bytes: &[u8]) -> Result<Vec<Record>, JournalError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::File::create(dir.path().join(JOURNAL))
+            .unwrap()
+            .write_all(bytes)
+            .unwrap();
+        let records = read_journal(dir.path());
+        if let Ok(r) = &records
+            && let Some(view) = RunView::fold(r)
+        {
+            let _ = view.attempts("a");
+            assert!(RunView::load(dir.path()).is_ok());
+        }
+        records
+    }
+
+    /// Regression: a write torn inside a multi-byte character (`ü` cut after its first byte)
+    /// made `read_to_string` fail, and with it the whole journal ("stream did not contain
+    /// valid UTF-8"), though every earlier record was whole.
+    #[test]
+    fn torn_multibyte_write_keeps_the_records_before_it() {
+        let mut bytes = seed();
+        let whole = read(&bytes).unwrap().len();
+        bytes.extend_from_slice(b"{\"type\":\"skipped\",\"reason\":\"\xc3");
+        assert_eq!(read(&bytes).unwrap().len(), whole);
+    }
+
+    proptest! {
+        #[test]
+        fn mutated_journals_never_panic(ops in ops()) {
+            let _ = read(&apply(&seed(), &ops));
+        }
+
+        /// Garbage after a whole journal (a torn append, another writer) loses no record.
+        #[test]
+        fn appended_garbage_loses_no_record(tail in prop::collection::vec(any::<u8>(), 0..200)) {
+            let mut bytes = seed();
+            let whole = read(&bytes).unwrap();
+            bytes.extend_from_slice(&tail);
+            let back = read(&bytes).unwrap();
+            prop_assert!(back.len() >= whole.len() - 1);
+            prop_assert_eq!(&back[..whole.len() - 1], &whole[..whole.len() - 1]);
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "[\\PC\n]{0,400}") {
+            let _ = read(s.as_bytes());
+        }
     }
 }

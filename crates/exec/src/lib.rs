@@ -32,6 +32,8 @@ pub mod failpoint;
 pub mod interrupt;
 pub mod job;
 pub mod journal;
+#[cfg(test)]
+mod mutate;
 pub mod proc;
 pub mod scheduler;
 

@@ -34,6 +34,8 @@
 
 mod expect;
 mod failure;
+#[cfg(test)]
+mod mutate;
 mod status;
 mod vocab;
 

@@ -271,3 +271,130 @@ mod tests {
         assert!(text.starts_with("{\"event\":\"stage\""));
     }
 }
+
+/// Garbage in: `status.jsonl` as a crashed or concurrent writer leaves it (torn, interleaved,
+/// flipped bytes) and arbitrary text. The reader never panics, counts every line it cannot
+/// read, and its summaries stay sane. Case count: PROPTEST_CASES (256 by default).
+#[cfg(test)]
+mod garbage {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::mutate::{apply_text, ops};
+
+    fn text() -> impl Strategy<Value = String> {
+        "[\\PC\n]{0,30}"
+    }
+
+    fn event() -> impl Strategy<Value = StatusEvent> {
+        let ts = prop_oneof![0.0f64..2e9, Just(f64::MAX), Just(-1.0), Just(0.0)];
+        prop_oneof![
+            (ts.clone(), text()).prop_map(|(ts, stage)| StatusEvent::Stage { ts, stage }),
+            (
+                ts.clone(),
+                text(),
+                prop::collection::btree_map(text(), (any::<u64>(), any::<u64>()), 0..3)
+            )
+                .prop_map(|(ts, text, ready)| StatusEvent::Readiness {
+                    ts,
+                    text,
+                    ready
+                }),
+            (
+                ts.clone(),
+                any::<u64>(),
+                any::<u64>(),
+                any::<u64>(),
+                any::<u64>()
+            )
+                .prop_map(|(ts, c, k, n, repeat)| StatusEvent::Concurrency {
+                    ts,
+                    c,
+                    k,
+                    n,
+                    repeat
+                }),
+            (ts.clone(), text()).prop_map(|(ts, task)| StatusEvent::Accuracy { ts, task }),
+            (ts.clone(), text()).prop_map(|(ts, message)| StatusEvent::Warning { ts, message }),
+            (ts.clone(), text()).prop_map(|(ts, message)| StatusEvent::Error { ts, message }),
+            (ts, any::<u8>(), any::<bool>(), prop::option::of(text())).prop_map(
+                |(ts, code, ok, reason)| StatusEvent::Finished {
+                    ts,
+                    code,
+                    ok,
+                    kind: (!ok).then_some(FailureKind::HealthTimeout),
+                    reason,
+                }
+            ),
+        ]
+    }
+
+    /// The real file of the built-in simulator bundle in the results crate's fixtures.
+    const REAL: &str =
+        include_str!("../../results/tests/fixtures/builtin_sim_bundle/logs/status.jsonl");
+
+    fn check(text: &str) -> Result<(), TestCaseError> {
+        let log = StatusLog::parse(text);
+        let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+        prop_assert_eq!(log.events.len() + log.unreadable, lines);
+        let _ = log.finish();
+        let _ = log.errors();
+        let _ = log.last_run();
+        if let Some(p) = log.progress() {
+            let _ = p.describe();
+        }
+        for e in &log.events {
+            let _ = e.describe();
+            let _ = e.to_line();
+        }
+        if let Some(d) = log.duration_s() {
+            prop_assert!(d.is_finite() && d >= 0.0);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn written_events_read_back(events in prop::collection::vec(event(), 0..12)) {
+            let text: String = events.iter().map(StatusEvent::to_line).collect();
+            let log = StatusLog::parse(&text);
+            prop_assert_eq!(log.unreadable, 0);
+            prop_assert_eq!(log.events.len(), events.len());
+            for (back, e) in log.events.iter().zip(&events) {
+                prop_assert_eq!(back.describe(), e.describe());
+                // serde_json reads floats to within an ulp, not always bit for bit.
+                prop_assert!((back.ts() - e.ts()).abs() <= 1e-15 * e.ts().abs().max(1.0));
+            }
+        }
+
+        #[test]
+        fn mutated_status_files_never_panic(
+            events in prop::collection::vec(event(), 0..8),
+            real in any::<bool>(),
+            ops in ops(),
+        ) {
+            let seed: String = if real {
+                REAL.to_string()
+            } else {
+                events.iter().map(StatusEvent::to_line).collect()
+            };
+            check(&apply_text(&seed, &ops))?;
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "[\\PC\n]{0,400}") {
+            check(&s)?;
+        }
+
+        /// JSON-shaped lines with the right tags and wrong fields.
+        #[test]
+        fn wrong_shaped_events_are_unreadable(
+            tag in "(stage|readiness|concurrency|accuracy|warning|error|finished|[a-z]{0,8})",
+            field in "(ts|c|k|n|repeat|code|ok|kind|ready|text)",
+            value in "(-1|1e999|18446744073709551616|256|null|\"x\"|\\[\\]|\\{\\}|true)",
+        ) {
+            let line = format!("{{\"event\":\"{tag}\",\"{field}\":{value}}}\n");
+            check(&line)?;
+        }
+    }
+}

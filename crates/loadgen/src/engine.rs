@@ -105,6 +105,10 @@ pub(crate) async fn connect_many(target: &Target, n: usize) -> std::io::Result<V
     Ok(out)
 }
 
+/// Largest non-streamed response body (and `/v1/models` document) accepted, 16 MiB: an answer
+/// of 100 000 tokens is about 1 MB of JSON.
+pub(crate) const MAX_BODY: usize = 16 << 20;
+
 /// GET a small JSON document (used for `/v1/models` before the clock starts).
 pub(crate) async fn get_json(target: &Target, path: &str) -> Result<serde_json::Value, String> {
     let mut c = connect(target.addr).await.map_err(|e| e.to_string())?;
@@ -120,7 +124,7 @@ pub(crate) async fn get_json(target: &Target, path: &str) -> Result<serde_json::
     let at = c.last_read;
     c.read_body(&h, at, &mut |d, _| {
         body.extend_from_slice(d);
-        body.len() < (16 << 20)
+        body.len() < MAX_BODY
     })
     .await
     .map_err(|e| format!("{e:?}"))?;
@@ -711,8 +715,13 @@ async fn one_request(
     if !plan.streaming {
         let mut whole = Vec::new();
         let mut last = arrived;
+        let mut too_large = false;
         let read = c
             .read_body(&head, arrived, &mut |d, t| {
+                if whole.len() + d.len() > MAX_BODY {
+                    too_large = true;
+                    return false;
+                }
                 whole.extend_from_slice(d);
                 last = t;
                 true
@@ -721,6 +730,16 @@ async fn one_request(
         if let Err(e) = read {
             *conn = None;
             return Err(cut(e));
+        }
+        if too_large {
+            *conn = None;
+            return Err(RequestError::new(
+                ErrorKind::InvalidChunk,
+                format!(
+                    "response body larger than {} MiB (the client's limit for a non-streamed answer)",
+                    MAX_BODY >> 20
+                ),
+            ));
         }
         state.on_event(&whole, last);
         state.done = true;
@@ -739,6 +758,15 @@ async fn one_request(
     let read = c
         .read_body(&head, arrived, &mut |d, t| {
             sse.feed(d, &mut |ev| state.on_event(ev, t));
+            if sse.overflowed() && state.failed.is_none() {
+                state.failed = Some(RequestError::new(
+                    ErrorKind::InvalidChunk,
+                    format!(
+                        "server-sent event larger than {} MiB (the client's limit per event)",
+                        crate::sse::MAX_EVENT >> 20
+                    ),
+                ));
+            }
             state.failed.is_none()
         })
         .await;

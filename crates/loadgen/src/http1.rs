@@ -238,7 +238,10 @@ impl Conn {
                 }
                 Ok(httparse::Status::Partial) => {
                     if self.len - self.pos > MAX_HEAD {
-                        return Err(HttpError::BadHead("response head too large".into()));
+                        return Err(HttpError::BadHead(format!(
+                            "response head larger than {} KiB (the client's limit)",
+                            MAX_HEAD >> 10
+                        )));
                     }
                 }
                 Err(e) => return Err(HttpError::BadHead(e.to_string())),
@@ -307,7 +310,9 @@ impl Conn {
                             let Some(nl) = memchr::memchr(b'\n', avail) else {
                                 if avail.len() > MAX_LINE {
                                     self.reusable = false;
-                                    return Err(HttpError::Cut("chunk line too long".into()));
+                                    return Err(HttpError::Cut(format!(
+                                        "chunk-size or trailer line longer than {MAX_LINE} bytes (the client's limit)"
+                                    )));
                                 }
                                 break;
                             };
@@ -319,7 +324,9 @@ impl Conn {
                                 Chunk::DataEnd => {
                                     if line_len != 0 {
                                         self.reusable = false;
-                                        return Err(HttpError::Cut("bad chunk terminator".into()));
+                                        return Err(HttpError::Cut(
+                                            "bad chunk terminator (expected CRLF after the chunk data)".into(),
+                                        ));
                                     }
                                     chunk = Chunk::Size;
                                 }
@@ -331,7 +338,10 @@ impl Conn {
                                 _ => {
                                     let size = parse_chunk_size(line).ok_or_else(|| {
                                         self.reusable = false;
-                                        HttpError::Cut("bad chunk size".into())
+                                        HttpError::Cut(format!(
+                                            "bad chunk size `{}` (expected hex digits that fit 64 bits)",
+                                            String::from_utf8_lossy(line.get(..line.len().min(32)).unwrap_or_default())
+                                        ))
                                     })?;
                                     chunk = if size == 0 {
                                         Chunk::Trailers
@@ -547,7 +557,7 @@ mod tests {
         let mut resp = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         resp.extend(std::iter::repeat_n(b'1', 3 * MAX_LINE));
         let (r, keep) = rt().block_on(exchange(resp, vec![]));
-        assert!(r.unwrap_err().contains("chunk line too long"));
+        assert!(r.unwrap_err().contains("longer than 4096 bytes"));
         assert!(!keep);
     }
 

@@ -245,12 +245,21 @@ pub async fn run_benchmark(cfg: &BenchConfig) -> Result<BenchReport, BenchError>
         Some(m) => m.clone(),
         None => {
             let url = format!("{}/v1/models", cfg.base_url.trim_end_matches('/'));
-            let doc = engine::get_json(&target, "/v1/models")
-                .await
-                .map_err(|message| BenchError::BadServer {
-                    url: url.clone(),
-                    message,
-                })?;
+            // Bounded by the request timeout: a server that drips or never answers must not
+            // hang the run before it starts.
+            let doc =
+                tokio::time::timeout(cfg.request_timeout, engine::get_json(&target, "/v1/models"))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(format!(
+                            "no complete answer within {:.3} s",
+                            cfg.request_timeout.as_secs_f64()
+                        ))
+                    })
+                    .map_err(|message| BenchError::BadServer {
+                        url: url.clone(),
+                        message,
+                    })?;
             doc.pointer("/data/0/id")
                 .and_then(|v| v.as_str())
                 .map(str::to_owned)

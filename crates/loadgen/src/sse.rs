@@ -4,13 +4,19 @@
 //! and hands every complete event's `data` to a callback. Lines end with `\n` or `\r\n`; lines
 //! starting with `:` are comments; fields other than `data` are ignored; several `data` lines in
 //! one event are joined with `\n`; an event ends at a blank line. An unfinished event at the end
-//! of the stream is dropped, as the SSE specification says.
+//! of the stream is dropped, as the SSE specification says. An event (its unfinished line and
+//! data together) larger than [`MAX_EVENT`] stops the parser: [`SseParser::overflowed`] then
+//! says so and the request fails, so a server that never ends a line cannot exhaust memory.
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 
 use crate::http1::prefault;
+
+/// Largest server-sent event accepted (its unfinished line and data together), 16 MiB: a
+/// streamed chunk of one or a few tokens is well under a kilobyte.
+pub(crate) const MAX_EVENT: usize = 16 << 20;
 
 /// Incremental SSE parser; reuse one per connection with [`SseParser::reset`].
 #[derive(Debug, Default)]
@@ -20,6 +26,8 @@ pub(crate) struct SseParser {
     /// The data of the event being built.
     data: Vec<u8>,
     has_data: bool,
+    /// An event grew past [`MAX_EVENT`]; the rest of the stream is ignored.
+    overflow: bool,
 }
 
 impl SseParser {
@@ -35,7 +43,13 @@ impl SseParser {
             partial: ready(4 * 1024),
             data: ready(4 * 1024),
             has_data: false,
+            overflow: false,
         }
+    }
+
+    /// Whether an event grew past [`MAX_EVENT`] (the stream is then not read further).
+    pub(crate) fn overflowed(&self) -> bool {
+        self.overflow
     }
 
     /// Forgets any state of a previous stream, keeping the buffers.
@@ -43,10 +57,14 @@ impl SseParser {
         self.partial.clear();
         self.data.clear();
         self.has_data = false;
+        self.overflow = false;
     }
 
     /// Feeds one piece of the stream, calling `on_event` with the data of each completed event.
     pub(crate) fn feed(&mut self, mut bytes: &[u8], on_event: &mut impl FnMut(&[u8])) {
+        if self.overflow {
+            return;
+        }
         while let Some(pos) = memchr::memchr(b'\n', bytes) {
             let (line, rest) = bytes.split_at(pos);
             bytes = rest.get(1..).unwrap_or_default();
@@ -77,6 +95,12 @@ impl SseParser {
             }
         }
         self.partial.extend_from_slice(bytes);
+        if self.partial.len() + self.data.len() > MAX_EVENT {
+            self.overflow = true;
+            self.partial = Vec::new();
+            self.data = Vec::new();
+            self.has_data = false;
+        }
     }
 
     fn line(&mut self, line: &[u8], on_event: &mut impl FnMut(&[u8])) {
@@ -266,6 +290,31 @@ mod tests {
             events_of(&[b"da", b"ta: x", b"y\n", b"\n", b"data: z\n"]),
             vec![b"xy".to_vec()]
         );
+    }
+
+    /// An event that never ends (no newline, or data lines without the blank line) stops the
+    /// parser at [`MAX_EVENT`] instead of growing without bound; `reset` clears it.
+    #[test]
+    fn endless_events_are_capped() {
+        let mut p = SseParser::new();
+        let mut out = Vec::new();
+        let piece = vec![b'x'; 1 << 20];
+        p.feed(b"data: ", &mut |e| out.push(e.to_vec()));
+        for _ in 0..(MAX_EVENT >> 20) + 1 {
+            p.feed(&piece, &mut |e| out.push(e.to_vec()));
+        }
+        assert!(p.overflowed());
+        assert!(p.partial.capacity() < 1 << 20, "buffers freed");
+        p.feed(b"\n\ndata: y\n\n", &mut |e| out.push(e.to_vec()));
+        assert!(out.is_empty(), "nothing after the overflow");
+        p.reset();
+        let line = [&b"data: "[..], &[b'x'; 1000], b"\n"].concat();
+        let lines = line.repeat(MAX_EVENT / 1000 + 1);
+        p.feed(&lines, &mut |e| out.push(e.to_vec()));
+        assert!(p.overflowed(), "data lines without a blank line");
+        p.reset();
+        p.feed(b"data: y\n\n", &mut |e| out.push(e.to_vec()));
+        assert_eq!(out, vec![b"y".to_vec()]);
     }
 
     #[test]

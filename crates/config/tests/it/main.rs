@@ -3,4 +3,6 @@
 
 mod docs;
 mod fixtures;
+mod garbage;
 mod hostile;
+mod mutate;

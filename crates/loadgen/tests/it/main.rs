@@ -4,6 +4,7 @@
     reason = "test helpers panic on broken fixtures, like the tests"
 )]
 
+mod hostile;
 mod server;
 mod workloads;
 

@@ -6,6 +6,8 @@
 mod bundle;
 mod fixtures;
 mod formats;
+mod garbage;
+mod mutate;
 mod props;
 mod real_bundle;
 mod render;

@@ -39,7 +39,8 @@ fn cut(s: &str, at: usize) -> &str {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // Case count: PROPTEST_CASES (proptest reads it; 256 by default).
+    #![proptest_config(ProptestConfig::default())]
 
     #[test]
     fn arbitrary_text_never_panics(s in "\\PC{0,400}") {

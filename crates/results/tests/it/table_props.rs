@@ -93,7 +93,8 @@ fn cell_text(v: Option<f64>) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // Case count: PROPTEST_CASES (proptest reads it; 256 by default).
+    #![proptest_config(ProptestConfig::default())]
 
     #[test]
     fn never_panics_on_box_drawing_soup(s in "[ a-z0-9.,|=\\-│┃┏┓┗┛┡┩└┘┳┻╇┴━─\\n]{0,600}") {
