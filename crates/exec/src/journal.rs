@@ -817,6 +817,12 @@ mod garbage {
                 retries: 1,
                 stop_on_error: false,
                 tests: vec![entry("a"), entry("b/ü"), entry("c")],
+                history: Some(HistorySink {
+                    db: "postgres://ci:****@db/perf".into(),
+                    redacted: true,
+                    csv: Some("/out/perf_script_test_results.csv".into()),
+                    label: Some("main".into()),
+                }),
             },
             Record::Submitting {
                 ts: 2.0,

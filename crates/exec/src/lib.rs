@@ -33,7 +33,7 @@ pub mod interrupt;
 pub mod job;
 pub mod journal;
 #[cfg(test)]
-mod mutate;
+use servebench_testkit::mutate;
 pub mod proc;
 pub mod scheduler;
 

@@ -35,7 +35,7 @@
 mod expect;
 mod failure;
 #[cfg(test)]
-mod mutate;
+use servebench_testkit::mutate;
 mod status;
 mod vocab;
 

@@ -5,4 +5,4 @@ mod docs;
 mod fixtures;
 mod garbage;
 mod hostile;
-mod mutate;
+use servebench_testkit::mutate;

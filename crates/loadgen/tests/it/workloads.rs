@@ -84,17 +84,8 @@ fn config(s: &Sim, w: &str) -> BenchConfig {
     cfg
 }
 
-/// The simulator tests measure timings: one at a time, so they do not compete for the cores.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 fn bench(yaml: &str, time_scale: f64, w: &str, edit: impl FnOnce(&mut BenchConfig)) -> BenchReport {
-    let _one = serial();
+    let _one = super::serial();
     let s = sim(yaml, time_scale);
     let mut cfg = config(&s, w);
     edit(&mut cfg);
@@ -224,7 +215,7 @@ fn trace_replay_keeps_the_schedule() {
 #[test]
 fn slo_search_finds_the_knee_of_tpot() {
     const SCALE: f64 = 0.2;
-    let _one = serial();
+    let _one = super::serial();
     // Closed loop, 2,048-token prompts, 4 output tokens: the prefills of new requests run inside
     // the running requests' decode steps, so mean TPOT grows with concurrency. The model itself
     // (`cluster::simulate`, deterministic, no jitter) gives the truth at every concurrency.

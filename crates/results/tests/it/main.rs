@@ -7,7 +7,7 @@ mod bundle;
 mod fixtures;
 mod formats;
 mod garbage;
-mod mutate;
+use servebench_testkit::mutate;
 mod props;
 mod real_bundle;
 mod render;

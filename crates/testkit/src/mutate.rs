@@ -4,7 +4,8 @@
 
 use proptest::prelude::*;
 
-/// One mutation.
+/// One mutation (the fields are positions and lengths in bytes, as each variant says).
+#[allow(missing_docs, reason = "each variant's doc names its fields")]
 #[derive(Debug, Clone)]
 pub enum Op {
     /// Remove `len` bytes at `at`.
