@@ -1,5 +1,6 @@
-//! Four processes write one SQLite history and one upstream CSV at the same time: every
-//! measurement must be stored once and every CSV row appear once, whole, under one header.
+//! Four processes write one SQLite history (and, with `SERVEBENCH_TEST_POSTGRES_URL`, one
+//! PostgreSQL history) and one upstream CSV at the same time: every measurement must be stored
+//! once and every CSV row appear once, whole, under one header.
 //!
 //! A harness-less test binary that is its own child: run without arguments it spawns itself
 //! four times with `child DB CSV INDEX`, waits, and checks the result.
@@ -101,14 +102,33 @@ fn main() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("servebench.db").display().to_string();
-    let csv = dir.path().join("perf_script_test_results.csv");
+    let sqlite = dir.path().join("servebench.db").display().to_string();
+    scenario("SQLite", &sqlite, dir.path());
+    // The same on PostgreSQL when .ci/run's throw-away server is up.
+    if let Ok(base) = std::env::var("SERVEBENCH_TEST_POSTGRES_URL") {
+        let name = format!("sb_concurrent_{}", std::process::id());
+        let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        let (prefix, _) = base.rsplit_once('/').unwrap();
+        let pg_dir = tempfile::tempdir().unwrap();
+        scenario("PostgreSQL", &format!("{prefix}/{name}"), pg_dir.path());
+    }
+}
+
+/// Four writer processes into the history `db` and a CSV in `dir`, then the checks.
+fn scenario(backend: &str, db: &str, dir: &Path) {
+    let csv = dir.join("perf_script_test_results.csv");
     let me = std::env::current_exe().unwrap();
     let started = std::time::Instant::now();
     let children: Vec<_> = (0..WRITERS)
         .map(|i| {
             Command::new(&me)
-                .args(["child", &db, &csv.display().to_string(), &i.to_string()])
+                .args(["child", db, &csv.display().to_string(), &i.to_string()])
                 .spawn()
                 .unwrap()
         })
@@ -119,7 +139,7 @@ fn main() {
     let took = started.elapsed();
 
     let per_writer = TESTS * CONCURRENCIES.len() * METRICS.len();
-    let mut store = open(&db).unwrap();
+    let mut store = open(db).unwrap();
     let rows = store.history(&HistoryQuery::default()).unwrap();
     assert_eq!(rows.len(), WRITERS * per_writer);
     let keys: HashSet<_> = rows
@@ -148,7 +168,7 @@ fn main() {
         assert!(seen.insert((fields[6], fields[16])), "row twice: {line}");
     }
     println!(
-        "concurrent_writers: {WRITERS} processes, {} measurements and CSV rows each present once ({} test cases recorded in {:.2} s)",
+        "concurrent_writers ({backend}): {WRITERS} processes, {} measurements and CSV rows each present once ({} test cases recorded in {:.2} s)",
         rows.len(),
         WRITERS * TESTS,
         took.as_secs_f64()

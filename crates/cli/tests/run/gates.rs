@@ -457,13 +457,41 @@ fn slurm_an_invalid_config_means_nothing_is_submitted() {
 
 #[test]
 fn four_runs_at_once_share_one_history_database_and_one_csv() {
+    four_runs(None);
+}
+
+/// The same on PostgreSQL (`.ci/run` starts a throw-away server and runs it).
+#[test]
+#[ignore = "needs SERVEBENCH_TEST_POSTGRES_URL (scripts/pg-throwaway.sh)"]
+fn postgres_four_runs_at_once_share_one_history_database_and_one_csv() {
+    let base = std::env::var("SERVEBENCH_TEST_POSTGRES_URL").unwrap();
+    let name = format!("sb_cli_four_{}", std::process::id());
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        let out = Command::new("psql")
+            .args([base.as_str(), "-qc", &sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    four_runs(Some(&format!("{prefix}/{name}")));
+}
+
+fn four_runs(db: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let root = suite(dir.path(), &[("shared", config(""))]);
     let children: Vec<Child> = (0..4)
         .map(|_| {
-            servebench(dir.path())
-                .arg("run")
-                .arg(&root)
+            let mut c = servebench(dir.path());
+            c.arg("run").args(db.map(|d| ["--db", d]).iter().flatten());
+            c.arg(&root)
                 .args(["--sim-time-scale", "0.1", "-q", "--output"])
                 .arg(dir.path().join("out"))
                 .stdout(Stdio::piped())
@@ -480,11 +508,14 @@ fn four_runs_at_once_share_one_history_database_and_one_csv() {
         .count();
     assert_eq!(runs, 4);
     let out = servebench(dir.path())
-        .args(["history", "--format", "csv", "--output"])
+        .arg("history")
+        .args(db.map(|d| ["--db", d]).iter().flatten())
+        .args(["--format", "csv", "--output"])
         .arg(dir.path().join("out"))
         .output()
         .unwrap();
     let history = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(history.lines().count() > 1, "history rows: {history}");
     let rows: Vec<&str> = history.lines().skip(1).collect();
     let mut unique = rows.clone();
     unique.sort_unstable();
