@@ -238,3 +238,49 @@ pub fn run_info(target: &HistoryTarget, run_id: &str, executor: &str) -> RunInfo
         environment: Environment::default(),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests fail loudly")]
+mod tests {
+    use super::*;
+
+    fn target(db: &str) -> HistoryTarget {
+        HistoryTarget {
+            db: db.into(),
+            csv: Some(PathBuf::from("out/perf_script_test_results.csv")),
+            label: Some("main".into()),
+            command_line: "servebench run".into(),
+            cluster: None,
+        }
+    }
+
+    #[test]
+    fn the_journal_keeps_no_password_and_a_resume_asks_for_it() {
+        let sink = target("postgres://ci:s3cret-PLANTED@db.example/perf").sink();
+        assert!(!sink.db.contains("s3cret-PLANTED"), "{}", sink.db);
+        assert!(sink.redacted);
+        assert!(sink.csv.as_ref().unwrap().is_absolute());
+        let err = HistoryTarget::resumed(Some(&sink), None, "resume".into()).unwrap_err();
+        assert!(err.to_string().contains("--db"), "{err}");
+        let again = HistoryTarget::resumed(
+            Some(&sink),
+            Some("postgres://ci:s3cret-PLANTED@db.example/perf".into()),
+            "resume".into(),
+        )
+        .unwrap();
+        assert_eq!(again.csv, sink.csv);
+        assert_eq!(again.label.as_deref(), Some("main"));
+    }
+
+    #[test]
+    fn sqlite_paths_are_journalled_absolute() {
+        for db in ["out/servebench.db", "sqlite:out/servebench.db"] {
+            let sink = target(db).sink();
+            assert!(!sink.redacted);
+            let path = sink.db.strip_prefix("sqlite:").unwrap_or(&sink.db);
+            assert!(Path::new(path).is_absolute(), "{}", sink.db);
+            let again = HistoryTarget::resumed(Some(&sink), None, "resume".into()).unwrap();
+            assert_eq!(again.db, sink.db);
+        }
+    }
+}

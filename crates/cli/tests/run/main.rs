@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 mod chaos;
 mod gates;
+mod hostile;
 mod local;
 mod slurm;
 
