@@ -299,3 +299,65 @@ fn a_single_pre_merge_run_is_judged_alone_and_bad_input_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(out(&o).contains("no history database"), "{}", out(&o));
 }
+
+/// `report --db` draws each gated metric's stored history with its baseline band, marks the
+/// regressed run, and turns the passing test into a regression with the delta.
+#[test]
+fn the_report_draws_the_history_and_flags_the_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = history(dir.path(), true);
+    let run = dir.path().join("run21");
+    std::fs::create_dir_all(&run).unwrap();
+    let results = serde_json::json!({
+        "schema_version": 1,
+        "summary": {"cases": 1, "pass": 1, "fail": 0, "invalid": 0, "error": 0, "skipped": 0},
+        "cases": [{"test_id": TEST, "verdict": "pass", "points": [], "checks": [],
+                   "excerpts": [], "requested": [8, 64], "reason": null, "duration_s": null}]
+    });
+    std::fs::write(run.join("results.json"), results.to_string()).unwrap();
+    let html = dir.path().join("r.html");
+    let md = dir.path().join("r.md");
+    let o = servebench(
+        &db,
+        &[
+            "report",
+            run.to_str().unwrap(),
+            "-o",
+            html.to_str().unwrap(),
+            "--markdown",
+            md.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let html = std::fs::read_to_string(&html).unwrap();
+    // Three gated metrics at two concurrencies, each with 22 stored values.
+    assert_eq!(
+        html.matches("<path class=\"tl ").count(),
+        6,
+        "one trend line per series"
+    );
+    assert!(html.contains("<rect class=\"band "), "baseline band drawn");
+    assert_eq!(html.matches("<path class=\"reg\"").count(), 1, "the regressed run marked once");
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.contains("regression"), "{md}");
+    assert!(
+        md.contains("-13.9%"),
+        "the delta against the baseline: {md}"
+    );
+    // Without the history: no trends, the test is a plain pass.
+    let plain = dir.path().join("plain.md");
+    let o = servebench(
+        &db,
+        &[
+            "report",
+            run.to_str().unwrap(),
+            "--no-history",
+            "--format",
+            "markdown",
+            "-o",
+            plain.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(!std::fs::read_to_string(&plain).unwrap().contains("-13.9%"));
+}

@@ -25,7 +25,7 @@ pub struct DbArgs {
     )]
     db: Option<String>,
     #[command(flatten)]
-    dir: crate::suite::OutputDir,
+    pub(crate) dir: crate::suite::OutputDir,
 }
 
 impl DbArgs {

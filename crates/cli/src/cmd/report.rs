@@ -7,6 +7,7 @@
 //! writes the Markdown summary as well. The exit code is about writing the report, not about
 //! the verdicts in it (0 written, 2 bad input or output path).
 
+use std::collections::HashSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,8 +15,14 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use servebench_config::select::Expr;
 use servebench_exec::journal;
-use servebench_report::ReportInput;
+use servebench_report::{
+    Band, HistoryPoint, HistorySeries, MetricChange, ReportInput, ReportVerdict,
+};
+use servebench_store::HistoryQuery;
+use servebench_store::gate::{check_run, default_gated_metrics};
+use servebench_verdict::{Judge, Options, Verdict};
 
+use super::history::DbArgs;
 use crate::exit;
 
 /// What `-o` receives.
@@ -51,8 +58,22 @@ pub struct ReportArgs {
     /// Page title.
     #[arg(long, value_name = "TEXT")]
     title: Option<String>,
+    /// History trends from this date or age on (`2026-11-01`, `30d`) [default: all].
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// Baseline label the verdicts compare against.
+    #[arg(
+        long,
+        env = "SERVEBENCH_LABEL",
+        value_name = "LABEL",
+        default_value = "main"
+    )]
+    label: String,
+    /// No history: no trends and no regression verdicts, even when a database is there.
+    #[arg(long)]
+    no_history: bool,
     #[command(flatten)]
-    dir: crate::suite::OutputDir,
+    db: DbArgs,
 }
 
 /// Writes the report; see the module docs.
@@ -71,7 +92,7 @@ fn report(args: &ReportArgs) -> Result<(), String> {
         Some(k) => Some(Expr::parse(k).map_err(|e| format!("-k expression:\n{}", e.render(k)))?),
         None => None,
     };
-    let inputs = resolve_inputs(&args.inputs, &args.dir.output)?;
+    let inputs = resolve_inputs(&args.inputs, &args.db.dir.output)?;
     let mut input = ReportInput::from_results_files(&inputs).map_err(|e| e.to_string())?;
     if let Some(expr) = &expr {
         input.tests.retain(|t| {
@@ -90,6 +111,16 @@ fn report(args: &ReportArgs) -> Result<(), String> {
     }
     if let Some(title) = &args.title {
         input.title = title.clone();
+    }
+    let since = args
+        .since
+        .as_deref()
+        .map(super::history::parse_since)
+        .transpose()?;
+    let db = args.db.location();
+    let there = servebench_store::Location::parse(&db).is_ok_and(|l| l.exists());
+    if !args.no_history && there {
+        add_history(&mut input, &db, &args.label, since)?;
     }
     let first_dir = inputs
         .first()
@@ -117,10 +148,18 @@ fn report(args: &ReportArgs) -> Result<(), String> {
 }
 
 /// The HTML report of one finished run, at `path` (default: `report.html` in the run
-/// directory); returns where it went.
-pub(crate) fn run_report(run_dir: &Path, path: Option<&Path>) -> Result<PathBuf, String> {
-    let input =
+/// directory), with the trends and verdicts of the history `(db, label)` it was stored in;
+/// returns where it went.
+pub(crate) fn run_report(
+    run_dir: &Path,
+    path: Option<&Path>,
+    history: Option<(&str, &str)>,
+) -> Result<PathBuf, String> {
+    let mut input =
         ReportInput::from_results_files(&[run_dir.to_path_buf()]).map_err(|e| e.to_string())?;
+    if let Some((db, label)) = history {
+        add_history(&mut input, db, label, None)?;
+    }
     let out = path.map_or_else(|| run_dir.join("report.html"), Path::to_path_buf);
     write_report(&input, ReportFormat::Html, &out)?;
     Ok(out)
@@ -277,4 +316,89 @@ mod tests {
         assert!(err.contains("llama and\n"), "{err}");
         assert!(err.contains('^'), "{err}");
     }
+}
+
+/// Fills each test's trends (every stored value of its gated metrics, change points and the
+/// flagged run marked), baseline band, regressions and improvements, and turns a passing test
+/// with a regression into `regression` (one with an improvement into `improvement`), from the
+/// history at `db` judged against `label`. Runs the store does not hold are left as they are.
+fn add_history(
+    input: &mut ReportInput,
+    db: &str,
+    label: &str,
+    since: Option<jiff::Timestamp>,
+) -> Result<(), String> {
+    let mut store = servebench_store::open(db).map_err(|e| e.to_string())?;
+    let judge = Judge::new(Options {
+        baseline_label: label.to_string(),
+        ..Options::default()
+    });
+    let gated = default_gated_metrics();
+    for (index, run) in input.runs.iter().enumerate() {
+        let Ok(check) = check_run(store.as_mut(), &run.id, &gated, &judge) else {
+            continue;
+        };
+        for t in input.tests.iter_mut().filter(|t| t.run == index) {
+            let id = t.test_id.clone();
+            let only = |test: &str| test == id;
+            let rows = store
+                .history(&HistoryQuery {
+                    test_filter: Some(&only),
+                    since,
+                    ..HistoryQuery::default()
+                })
+                .map_err(|e| e.to_string())?;
+            for e in check.verdicts.iter().filter(|e| e.test == t.test_id) {
+                let v = &e.verdict;
+                let changes: HashSet<&str> =
+                    e.change_points.iter().map(|c| c.run_id.as_str()).collect();
+                let regressed = v.verdict == Verdict::Regression;
+                let points = rows
+                    .iter()
+                    .filter(|r| {
+                        r.metric == e.metric && u64::try_from(r.concurrency) == Ok(e.concurrency)
+                    })
+                    .map(|r| HistoryPoint {
+                        run: r.run_id.clone(),
+                        value: r.value,
+                        change_point: changes.contains(r.run_id.as_str()),
+                        regression: regressed && r.run_id == run.id,
+                    })
+                    .collect();
+                let band = v.baseline.map(|center| {
+                    let half = center.abs() * v.threshold_pct / 100.0;
+                    Band {
+                        low: center - half,
+                        center,
+                        high: center + half,
+                    }
+                });
+                t.history.push(HistorySeries {
+                    metric: e.metric.clone(),
+                    concurrency: e.concurrency,
+                    points,
+                    baseline: band,
+                });
+                if let (Verdict::Regression | Verdict::Improvement, Some(baseline)) =
+                    (v.verdict, v.baseline)
+                {
+                    t.changes.push(MetricChange {
+                        metric: e.metric.clone(),
+                        concurrency: e.concurrency,
+                        baseline,
+                        value: v.value,
+                        regression: regressed,
+                    });
+                }
+            }
+            if t.verdict == ReportVerdict::Pass {
+                if t.changes.iter().any(|c| c.regression) {
+                    t.verdict = ReportVerdict::Regression;
+                } else if !t.changes.is_empty() {
+                    t.verdict = ReportVerdict::Improvement;
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -376,7 +376,13 @@ pub(crate) fn finish(result: Result<RunReport, PipelineError>, out: &OutputArgs)
     });
     say!("results: {}", report.dir.join("results.json").display());
     // The report prints where it went.
-    if let Err(e) = crate::cmd::report::run_report(&report.dir, html) {
+    let history = report.history.as_ref().map(|h| {
+        (
+            h.db.as_str(),
+            h.label.as_deref().unwrap_or(&out.history.label),
+        )
+    });
+    if let Err(e) = crate::cmd::report::run_report(&report.dir, html, history) {
         say!("warning: no HTML report: {e}");
     }
     let regressed = match &report.history {

@@ -202,6 +202,25 @@ fn tally(dir: &Path, reference: &(BTreeMap<String, usize>, BTreeMap<String, usiz
     }
 }
 
+/// The cases of the trial's run that did not pass, with their reasons.
+fn not_passed(dir: &Path) -> String {
+    let run = only_run(&dir.join("out"));
+    let results: serde_json::Value = std::fs::read_to_string(run.join("results.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let cases = results["cases"].as_array().cloned().unwrap_or_default();
+    let journal = std::fs::read_to_string(run.join("journal.jsonl")).unwrap_or_default();
+    format!(
+        "not passed: {:?}; journal:\n{journal}",
+        cases
+            .iter()
+            .filter(|c| c["verdict"] != "pass")
+            .map(|c| format!("{} {} {}", c["test_id"], c["verdict"], c["reason"]))
+            .collect::<Vec<_>>()
+    )
+}
+
 /// The undisturbed run: the row counts every trial must match.
 fn reference() -> (BTreeMap<String, usize>, BTreeMap<String, usize>) {
     let dir = trial();
@@ -261,7 +280,16 @@ fn slurm_chaos_sigkill_anywhere_then_resume_loses_nothing() {
     ];
     let mut table = vec![HEADER.to_string()];
     let mut bad = Vec::new();
-    for trial_kind in &trials {
+    // SERVEBENCH_CHAOS_ONLY=after-sbatch,poll runs only the trials naming one of them.
+    let only = std::env::var("SERVEBENCH_CHAOS_ONLY").unwrap_or_default();
+    let picked = |k: &Kill| {
+        only.is_empty()
+            || only.split(',').any(|p| match k {
+                Kill::At(point) => point.contains(p),
+                Kill::After(_) => p == "time",
+            })
+    };
+    for trial_kind in trials.iter().filter(|k| picked(k)) {
         let dir = trial();
         let mut cmd = run_command(dir.path());
         let (fault, out) = match trial_kind {
@@ -317,7 +345,7 @@ fn slurm_chaos_sigkill_anywhere_then_resume_loses_nothing() {
         };
         let t = tally(dir.path(), &reference);
         if t != Tally::default() {
-            bad.push(format!("{fault}: {t:?}"));
+            bad.push(format!("{fault}: {t:?}; {}", not_passed(dir.path())));
         }
         table.push(t.row(&fault, &outcome));
     }
