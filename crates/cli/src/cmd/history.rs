@@ -23,7 +23,7 @@ pub struct DbArgs {
         value_name = "URL",
         hide_env_values = true
     )]
-    db: Option<String>,
+    pub(crate) db: Option<String>,
     #[command(flatten)]
     pub(crate) dir: crate::suite::OutputDir,
 }

@@ -257,8 +257,14 @@ mod tests {
             markdown: None,
             gpu_type: None,
             title: None,
-            dir: crate::suite::OutputDir {
-                output: PathBuf::from("servebench-out"),
+            since: None,
+            label: "main".into(),
+            no_history: false,
+            db: DbArgs {
+                db: None,
+                dir: crate::suite::OutputDir {
+                    output: PathBuf::from("servebench-out"),
+                },
             },
         }
     }
