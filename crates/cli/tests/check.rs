@@ -337,7 +337,11 @@ fn the_report_draws_the_history_and_flags_the_regression() {
         "one trend line per series"
     );
     assert!(html.contains("<rect class=\"band "), "baseline band drawn");
-    assert_eq!(html.matches("<path class=\"reg\"").count(), 1, "the regressed run marked once");
+    assert_eq!(
+        html.matches("<path class=\"reg\"").count(),
+        1,
+        "the regressed run marked once"
+    );
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(md.contains("regression"), "{md}");
     assert!(

@@ -240,90 +240,6 @@ fn write_out(path: &Path, text: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn example_run() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../report/tests/data/example-run")
-    }
-
-    fn args(inputs: Vec<String>, out: &Path) -> ReportArgs {
-        ReportArgs {
-            inputs,
-            keyword: None,
-            out: Some(out.to_path_buf()),
-            format: ReportFormat::Html,
-            markdown: None,
-            gpu_type: None,
-            title: None,
-            since: None,
-            label: "main".into(),
-            no_history: false,
-            db: DbArgs {
-                db: None,
-                dir: crate::suite::OutputDir {
-                    output: PathBuf::from("servebench-out"),
-                },
-            },
-        }
-    }
-
-    #[test]
-    fn writes_html_and_markdown_of_a_run_directory() {
-        let tmp = tempfile::tempdir().unwrap();
-        let html = tmp.path().join("r.html");
-        let md = tmp.path().join("r.md");
-        let mut a = args(vec![example_run().display().to_string()], &html);
-        a.markdown = Some(md.clone());
-        a.gpu_type = Some("GB200_LYRIS".into());
-        a.keyword = Some("llama8b and not stress".into());
-        report(&a).unwrap();
-        let page = std::fs::read_to_string(&html).unwrap();
-        assert!(page.contains("llama-3.1-8b · ISL&#x2f;OSL 1024&#x2f;1024 · GB200"));
-        assert!(page.contains("disagg_perf_llama8b_1k1k_ctx1_gen2"));
-        assert!(!page.contains("disagg_stress_llama8b"), "-k left it out");
-        assert!(!page.contains("llama70b"), "-k left it out");
-        let summary = std::fs::read_to_string(&md).unwrap();
-        assert!(
-            summary.starts_with("### servebench: 2 test(s)"),
-            "{summary}"
-        );
-        // Log links point from the report's directory into the run's bundles, never absolute.
-        assert!(page.contains("\">logs</a>"));
-        assert!(!page.contains("href=\"&#x2f;"), "absolute log links");
-    }
-
-    #[test]
-    fn run_ids_resolve_under_the_output_directory() {
-        let tmp = tempfile::tempdir().unwrap();
-        let runs = tmp.path().join("runs/r7");
-        std::fs::create_dir_all(&runs).unwrap();
-        std::fs::copy(
-            example_run().join("results.json"),
-            runs.join("results.json"),
-        )
-        .unwrap();
-        let got = resolve_inputs(&["r7".into()], tmp.path()).unwrap();
-        assert_eq!(got, [runs]);
-        let err = resolve_inputs(&["nope".into()], tmp.path()).unwrap_err();
-        assert!(err.contains("nope: no such file"), "{err}");
-    }
-
-    #[test]
-    fn a_bad_expression_is_shown_with_a_caret() {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut a = args(
-            vec![example_run().display().to_string()],
-            &tmp.path().join("x"),
-        );
-        a.keyword = Some("llama and".into());
-        let err = report(&a).unwrap_err();
-        assert!(err.contains("llama and\n"), "{err}");
-        assert!(err.contains('^'), "{err}");
-    }
-}
-
 /// Fills each test's trends (every stored value of its gated metrics, change points and the
 /// flagged run marked), baseline band, regressions and improvements, and turns a passing test
 /// with a regression into `regression` (one with an improvement into `improvement`), from the
@@ -407,4 +323,88 @@ fn add_history(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example_run() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../report/tests/data/example-run")
+    }
+
+    fn args(inputs: Vec<String>, out: &Path) -> ReportArgs {
+        ReportArgs {
+            inputs,
+            keyword: None,
+            out: Some(out.to_path_buf()),
+            format: ReportFormat::Html,
+            markdown: None,
+            gpu_type: None,
+            title: None,
+            since: None,
+            label: "main".into(),
+            no_history: false,
+            db: DbArgs {
+                db: None,
+                dir: crate::suite::OutputDir {
+                    output: PathBuf::from("servebench-out"),
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn writes_html_and_markdown_of_a_run_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let html = tmp.path().join("r.html");
+        let md = tmp.path().join("r.md");
+        let mut a = args(vec![example_run().display().to_string()], &html);
+        a.markdown = Some(md.clone());
+        a.gpu_type = Some("GB200_LYRIS".into());
+        a.keyword = Some("llama8b and not stress".into());
+        report(&a).unwrap();
+        let page = std::fs::read_to_string(&html).unwrap();
+        assert!(page.contains("llama-3.1-8b · ISL&#x2f;OSL 1024&#x2f;1024 · GB200"));
+        assert!(page.contains("disagg_perf_llama8b_1k1k_ctx1_gen2"));
+        assert!(!page.contains("disagg_stress_llama8b"), "-k left it out");
+        assert!(!page.contains("llama70b"), "-k left it out");
+        let summary = std::fs::read_to_string(&md).unwrap();
+        assert!(
+            summary.starts_with("### servebench: 2 test(s)"),
+            "{summary}"
+        );
+        // Log links point from the report's directory into the run's bundles, never absolute.
+        assert!(page.contains("\">logs</a>"));
+        assert!(!page.contains("href=\"&#x2f;"), "absolute log links");
+    }
+
+    #[test]
+    fn run_ids_resolve_under_the_output_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let runs = tmp.path().join("runs/r7");
+        std::fs::create_dir_all(&runs).unwrap();
+        std::fs::copy(
+            example_run().join("results.json"),
+            runs.join("results.json"),
+        )
+        .unwrap();
+        let got = resolve_inputs(&["r7".into()], tmp.path()).unwrap();
+        assert_eq!(got, [runs]);
+        let err = resolve_inputs(&["nope".into()], tmp.path()).unwrap_err();
+        assert!(err.contains("nope: no such file"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_expression_is_shown_with_a_caret() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut a = args(
+            vec![example_run().display().to_string()],
+            &tmp.path().join("x"),
+        );
+        a.keyword = Some("llama and".into());
+        let err = report(&a).unwrap_err();
+        assert!(err.contains("llama and\n"), "{err}");
+        assert!(err.contains('^'), "{err}");
+    }
 }
