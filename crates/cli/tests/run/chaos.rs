@@ -53,16 +53,22 @@ impl Tally {
 
 const HEADER: &str = "| fault | driver | duplicate submissions | left in squeue | orphan processes | store rows off | CSV rows off | tests not passed |\n|---|---|---|---|---|---|---|---|";
 
-/// A trial's directory with its four tiny bundles.
+/// A trial's directory with its four tiny bundles. Every trial has ports of its own, so a
+/// server of an earlier trial that is still going away cannot hold one.
 fn trial() -> tempfile::TempDir {
+    static TRIALS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let k = TRIALS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 200;
     let dir = slurm_dir();
     for (i, id) in test_ids().iter().enumerate() {
         tiny_bundle(
             &dir.path().join("bundles"),
             id,
-            23000 + u16::try_from(i).unwrap(),
-            8,
-            "0",
+            23000 + k * 5 + u16::try_from(i).unwrap(),
+            // Requests of ~0.1 s: with 1 ms requests the client's own turnaround between two of
+            // them on a loaded 2-core machine trips the client-bound check (INVALID), which is
+            // right but not what this campaign measures.
+            200,
+            "0.1",
         );
     }
     dir
@@ -211,8 +217,29 @@ fn not_passed(dir: &Path) -> String {
         .unwrap_or_default();
     let cases = results["cases"].as_array().cloned().unwrap_or_default();
     let journal = std::fs::read_to_string(run.join("journal.jsonl")).unwrap_or_default();
+    let logs: String = cases
+        .iter()
+        .filter(|c| c["verdict"] != "pass")
+        .filter_map(|c| {
+            let logs = dir
+                .join("bundles")
+                .join(c["test_id"].as_str()?)
+                .join("logs");
+            let mut tails = String::new();
+            for e in std::fs::read_dir(&logs).ok()?.flatten() {
+                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(8).collect();
+                tails.push_str(&format!("--- {}\n", e.path().display()));
+                for l in tail.iter().rev() {
+                    tails.push_str(l);
+                    tails.push('\n');
+                }
+            }
+            Some(tails)
+        })
+        .collect();
     format!(
-        "not passed: {:?}; journal:\n{journal}",
+        "not passed: {:?}; journal:\n{journal}\nlogs:\n{logs}",
         cases
             .iter()
             .filter(|c| c["verdict"] != "pass")
@@ -436,7 +463,7 @@ fn slurm_chaos_slurmctld_restart_mid_run_loses_no_job() {
         tiny_bundle(
             &dir.path().join("bundles"),
             id,
-            23100 + u16::try_from(i).unwrap(),
+            24100 + u16::try_from(i).unwrap(),
             2000,
             "0.1",
         );
@@ -465,11 +492,15 @@ fn slurm_chaos_slurmctld_restart_mid_run_loses_no_job() {
     let out = wait_output(child, Duration::from_secs(400));
     let run = only_run(&dir.path().join("out"));
     if out.status.code() != Some(0) {
-        eprintln!("KEPT {}", dir.path().display());
-        std::mem::forget(dir);
-        panic!("{}", String::from_utf8_lossy(&out.stderr));
+        // Keep the trial's bundles and logs for whoever reads the failure.
+        let kept = dir.keep();
+        panic!(
+            "exit {:?} (bundles kept in {}): {}",
+            out.status.code(),
+            kept.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    exits(&out, &[0]);
     let subs = submissions(dir.path());
     assert!(
         test_ids().iter().all(|t| subs.get(t) == Some(&1)),
