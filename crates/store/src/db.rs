@@ -138,8 +138,9 @@ impl SqliteDb {
         let conn = rusqlite::Connection::open(path).map_err(ctx)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(ctx)?;
         // WAL: readers never block the writer; NORMAL sync is durable across process crashes.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(ctx)?;
+        // Switching a new file to WAL takes a lock SQLite does not wait for through the busy
+        // handler: several processes opening one new history at once retry here instead.
+        busy_retry(|| conn.pragma_update(None, "journal_mode", "WAL")).map_err(ctx)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(ctx)?;
         // As on PostgreSQL: a test result must belong to a recorded run.
@@ -147,6 +148,27 @@ impl SqliteDb {
             .map_err(ctx)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(SqliteDb { conn })
+    }
+}
+
+/// Runs `f` again while SQLite answers busy or locked, with a growing pause, for up to
+/// [`BUSY_TIMEOUT`].
+fn busy_retry<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            other => return other,
+        }
     }
 }
 
