@@ -155,6 +155,24 @@ pub(crate) fn migrate(
     migrations: &[Migration],
     target: &str,
 ) -> Result<i64, Error> {
+    if db.backend() != "postgres" {
+        return migrate_locked(db, migrations, target);
+    }
+    // PostgreSQL's `CREATE TABLE IF NOT EXISTS` is not safe against a concurrent twin (both
+    // see no table, one fails on the row type: "type servebench_schema already exists"), so
+    // processes opening one fresh database take turns on a session advisory lock.
+    db.batch(&format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})"))?;
+    let result = migrate_locked(db, migrations, target);
+    let unlocked = db.batch(&format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})"));
+    let version = result?;
+    unlocked?;
+    Ok(version)
+}
+
+/// The advisory-lock key servebench migrations hold on PostgreSQL ("sbench" in ASCII).
+const PG_MIGRATION_LOCK: i64 = 0x7362_656e_6368;
+
+fn migrate_locked(db: &mut dyn Db, migrations: &[Migration], target: &str) -> Result<i64, Error> {
     let latest = migrations.last().map_or(0, |m| m.version);
     let found = current_version(db)?;
     if found > latest {
@@ -175,11 +193,8 @@ pub(crate) fn migrate(
 }
 
 /// One migration inside the caller's transaction, skipped when another process applied it
-/// since we looked.
+/// since we looked (SQLite: the write transaction serializes; PostgreSQL: the advisory lock).
 fn apply(db: &mut dyn Db, m: &Migration, latest: i64, target: &str) -> Result<(), Error> {
-    if db.backend() == "postgres" {
-        db.batch("LOCK TABLE servebench_schema IN EXCLUSIVE MODE")?;
-    }
     let now = current_version(db)?;
     if now > latest {
         return Err(Error::SchemaTooNew {
